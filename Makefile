@@ -1,0 +1,21 @@
+# The two commands a new user runs; each sets up what it needs first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint
+
+run: $(VENV)/.installed  ## send the example config's due alerts into var/outbox
+	$(BIN)/advisory send --config config/advisory.toml
+
+test: $(VENV)/.installed  ## lint, type-check and run the whole test suite
+	$(BIN)/ruff check advisory tests
+	$(BIN)/ruff format --check advisory tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@

@@ -1,0 +1,325 @@
+"""The `advisory` command: parse options, call one function, turn errors into lines and codes.
+
+Exit codes: 0 ok, 1 a message attempted in this run was not delivered, 2 invalid input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from advisory import config as config_file
+from advisory.compose import compose, message_id
+from advisory.config import Config
+from advisory.delivery import open_transport
+from advisory.dispatch import Plan, Report, deliver, letterhead, plan
+from advisory.errors import AdvisoryError, ConfigError, Problem
+from advisory.ledger import Ledger
+from advisory.models import Advisory, Format, Subscriber
+from advisory.rendering import Renderer
+from advisory.roster import check_subscribers, iter_subscribers
+from advisory.sources import load_advisories
+
+__all__ = ["main"]
+
+LIST_LIMIT = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """Everything validated before any delivery: config, subscribers, advisories, templates."""
+
+    config: Config
+    advisories: list[Advisory]
+    renderer: Renderer
+    subscribers: int
+
+
+def _setup(args: argparse.Namespace) -> Setup:
+    path = config_file.config_path(args.config, os.environ)
+    config = config_file.load(path)
+    problems: list[str] = []
+    try:
+        count = check_subscribers(config)
+    except ConfigError as e:
+        problems.extend(e.problems)
+        count = 0
+    try:
+        advisories = load_advisories(config.service.advisories)
+    except ConfigError as e:
+        problems.extend(e.problems)
+        advisories = []
+    if problems:
+        raise ConfigError(problems)
+    renderer = Renderer(timezone=config.service.timezone)
+    _check_templates(config, advisories, renderer)
+    return Setup(config, advisories, renderer, count)
+
+
+def _check_templates(config: Config, advisories: list[Advisory], renderer: Renderer) -> None:
+    """Render every advisory in every format once, so a template mistake fails here."""
+    head = letterhead(config)
+    for advisory in advisories:
+        for fmt in Format:
+            sample = Subscriber(
+                name="Template Check",
+                email=config.sender.address,
+                countries=(advisory.country,),
+                format=fmt,
+            )
+            renderer.render(advisory, sample, head)
+
+
+def _countries(args: argparse.Namespace, setup: Setup) -> set[str] | None:
+    if not args.country:
+        return None
+    wanted = {c.strip().upper() for c in args.country}
+    known = {a.country for a in setup.advisories}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise ConfigError(Problem.at("--country", "", f"no advisory for {', '.join(unknown)}"))
+    return wanted
+
+
+def _plan_lines(the_plan: Plan) -> list[str]:
+    lines = [
+        f"  {job.subscriber.format.value:<5} {job.subscriber.email:<32} "
+        f"{job.advisory.country_name} L{job.advisory.level.value}"
+        f"{'' if job.new else ' (retry)'}"
+        for job in the_plan.jobs[:LIST_LIMIT]
+    ]
+    if len(the_plan.jobs) > LIST_LIMIT:
+        lines.append(f"  … and {len(the_plan.jobs) - LIST_LIMIT} more")
+    return lines
+
+
+def _skipped(the_plan: Plan) -> str:
+    parts = [
+        f"{the_plan.already_sent} already sent" if the_plan.already_sent else "",
+        f"{the_plan.waiting} waiting for a retry" if the_plan.waiting else "",
+        f"{the_plan.failed_before} failed earlier (see status)" if the_plan.failed_before else "",
+    ]
+    return ", ".join(p for p in parts if p)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    setup = _setup(args)
+    c = setup.config
+    print(
+        f"{c.path}: ok: {setup.subscribers} subscribers, {len(setup.advisories)} advisories, "
+        f"templates ok, delivery by {c.delivery.transport}"
+    )
+    with Ledger(c.service.state, readonly=True) as ledger:
+        the_plan = plan(c, setup.advisories, ledger, time.time())
+    _print_plan(the_plan, "would send")
+    return 0
+
+
+def _print_plan(the_plan: Plan, verb: str) -> None:
+    skipped = _skipped(the_plan)
+    if not the_plan.jobs:
+        print(f"nothing due{f' ({skipped})' if skipped else ''}")
+        return
+    print(f"{verb} {len(the_plan.jobs)} message(s){f' ({skipped})' if skipped else ''}:")
+    print("\n".join(_plan_lines(the_plan)))
+
+
+def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
+    setup = _setup(args)
+    config = setup.config
+    countries = None if retries_only else _countries(args, setup)
+    force = False if retries_only else args.force
+    dry_run = False if retries_only else args.dry_run
+    with Ledger(config.service.state, readonly=dry_run) as ledger:
+        the_plan = plan(
+            config, setup.advisories, ledger, time.time(), countries=countries, force=force
+        )
+        if retries_only:
+            the_plan.jobs = [j for j in the_plan.jobs if not j.new]
+        if dry_run:
+            _print_plan(the_plan, "dry run: would send")
+            return 0
+        if not the_plan.jobs and not the_plan.stale:
+            _print_plan(the_plan, "")
+            return 0
+        report = asyncio.run(
+            deliver(
+                config, the_plan, ledger, open_transport(config), setup.renderer,
+                progress=_Progress(),
+            )
+        )  # fmt: skip
+    for line in report.errors:
+        print(line, file=sys.stderr)
+    print(_summary(report, the_plan))
+    return 0 if report.ok else 1
+
+
+def _summary(report: Report, the_plan: Plan) -> str:
+    failed = report.retrying + report.failed
+    line = f"due {report.due}, delivered {report.delivered}, failed {failed}"
+    if failed:
+        line += f" ({report.retrying} queued for retry, {report.failed} failed for good)"
+    skipped = _skipped(the_plan)
+    return f"{line}; {skipped}" if skipped else line
+
+
+class _Progress:
+    """A line on stderr every few seconds, only on runs long enough to need one."""
+
+    def __init__(self, every: float = 2.0) -> None:
+        self.every = every
+        self.last = time.monotonic()
+
+    def __call__(self, report: Report, left: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            done = report.due - left
+            print(
+                f"… {done} of {report.due} attempted, {report.delivered} delivered", file=sys.stderr
+            )
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    return cmd_send(args, retries_only=True)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    setup = _setup(args)
+    config = setup.config
+    sub = _preview_subscriber(args, setup)
+    by_code = {a.country: a for a in setup.advisories}
+    code = (args.country or "").strip().upper() or next(
+        (c for c in sub.countries if c in by_code), next(iter(by_code), "")
+    )
+    if code not in by_code:
+        raise ConfigError(Problem.at("--country", "", f"no advisory for {code or 'any country'}"))
+    advisory = by_code[code]
+    if args.format:
+        sub = sub.model_copy(update={"format": Format(args.format)})
+    head = letterhead(config)
+    rendered = setup.renderer.render(advisory, sub, head)
+    envelope = compose(
+        rendered,
+        letterhead=head,
+        to_name=sub.name,
+        to_address=sub.email,
+        msgid=message_id(sub.key, advisory.version, sub.format.value, head.domain),
+        date=datetime.now(UTC).astimezone(setup.renderer.tz),
+    )
+    data = envelope.data.replace(b"\r\n", b"\n")
+    if args.output:
+        Path(args.output).write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
+def _preview_subscriber(args: argparse.Namespace, setup: Setup) -> Subscriber:
+    if not args.subscriber:
+        return Subscriber(name="Preview Reader", email="preview@example.org", countries=("*",))
+    key = args.subscriber.strip().lower()
+    for sub in iter_subscribers(setup.config):
+        if sub.key == key:
+            return sub
+    raise ConfigError(Problem.at("--subscriber", "", "no subscriber with that address"))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    path = config_file.config_path(args.config, os.environ)
+    config = config_file.load(path, delivering=False)
+    state = config.service.state
+    if not state.exists():
+        print(f"{state}: no state file yet: nothing has been sent")
+        return 0
+    with Ledger(state, readonly=True) as ledger:
+        counts = ledger.counts()
+        print(f"{state}")
+        print(
+            " · ".join(f"{s} {counts.get(s, 0)}" for s in ("sent", "queued", "failed", "cancelled"))
+        )
+        for status in ("queued", "failed"):
+            entries = ledger.entries(status=status)
+            if not entries:
+                continue
+            print(f"{status}:")
+            for e in entries[:LIST_LIMIT]:
+                when = f"next attempt {_time(e.next_attempt)}, " if status == "queued" else ""
+                error = f", last error: {e.last_error}" if e.last_error else ""
+                print(
+                    f"  {e.recipient} {e.country} {e.format}: {when}{e.attempts} attempt(s){error}"
+                )
+            if len(entries) > LIST_LIMIT:
+                print(f"  … and {len(entries) - LIST_LIMIT} more")
+    return 0
+
+
+def _time(epoch: float | None) -> str:
+    return "-" if epoch is None else f"{datetime.fromtimestamp(epoch, UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="advisory", description="Travel advisories, to exactly the people concerned, once."
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help, description=help)
+        c.add_argument(
+            "--config",
+            metavar="FILE",
+            help="config file (default: $ADVISORY_CONFIG, else config/advisory.toml)",
+        )
+        return c
+
+    c = command("check", "validate config, advisories and templates; print what would be sent")
+    c.set_defaults(run=cmd_check)
+
+    c = command("send", "deliver every alert due now, and the retries that are due")
+    c.add_argument(
+        "--dry-run", action="store_true", help="render and report; deliver and record nothing"
+    )
+    c.add_argument(
+        "--country", action="append", metavar="CC", help="only this country (repeatable)"
+    )
+    c.add_argument("--force", action="store_true", help="send again what was already sent")
+    c.set_defaults(run=cmd_send)
+
+    c = command("retry", "deliver the queued messages whose next attempt is due")
+    c.set_defaults(run=cmd_retry)
+
+    c = command("preview", "render one message as it would be sent (RFC 5322, .eml)")
+    c.add_argument("--country", metavar="CC", help="the advisory's country")
+    c.add_argument("--format", choices=[f.value for f in Format], help="html, text or alert")
+    c.add_argument("--subscriber", metavar="EMAIL", help="render for this subscriber")
+    c.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    c.set_defaults(run=cmd_preview)
+
+    c = command("status", "what the state file holds: sent, queued, failed, last errors")
+    c.set_defaults(run=cmd_status)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except AdvisoryError as e:
+        for line in e.problems:
+            print(line, file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Rendered parts -> a complete email: headers, MIME structure, envelope.
+
+Built with the standard `email` package. Every header value is folded to one
+line first, so no name or title can add or break a header. Pure: the time is passed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+from advisory.models import Letterhead
+from advisory.rendering import Rendered
+
+__all__ = ["Envelope", "compose", "message_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What a transport delivers: explicit envelope addresses and the message bytes (CRLF)."""
+
+    message_id: str
+    sender: str
+    recipient: str
+    data: bytes
+    # Distinguishes a deliberate resend (--force) from a retry of the same delivery.
+    delivery_key: str
+
+
+def message_id(recipient: str, topic: str, kind: str, domain: str) -> str:
+    """Stable per (recipient, advisory version or digest period, format): reruns reuse it."""
+    digest = hashlib.sha256(f"{recipient.lower()}\n{topic}\n{kind}".encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+def _line(value: str) -> str:
+    return " ".join(value.split())
+
+
+def compose(
+    rendered: Rendered,
+    *,
+    letterhead: Letterhead,
+    to_name: str,
+    to_address: str,
+    msgid: str,
+    date: datetime,
+    resends: int = 0,
+) -> Envelope:
+    msg = EmailMessage()
+    msg["From"] = Address(_line(letterhead.name), addr_spec=letterhead.address)
+    msg["To"] = Address(_line(to_name), addr_spec=to_address)
+    if letterhead.reply_to:
+        msg["Reply-To"] = letterhead.reply_to
+    msg["Subject"] = _line(rendered.subject)
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = msgid
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    if letterhead.unsubscribe:
+        msg["List-Unsubscribe"] = f"<{letterhead.unsubscribe}>"
+    msg.set_content(rendered.text, cte="quoted-printable")
+    if rendered.html is not None:
+        msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    return Envelope(
+        message_id=msgid,
+        sender=letterhead.address,
+        recipient=to_address,
+        data=msg.as_bytes(policy=SMTP),
+        delivery_key=f"{msgid}#{resends}",
+    )

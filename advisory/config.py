@@ -1,0 +1,223 @@
+"""The config file: pydantic models of every section, and `load()`.
+
+Everything is checked here, before any delivery: types, addresses, country codes,
+cron expressions, time zones, paths. Relative paths are resolved against the
+config file's folder. The SMTP password comes only from the environment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationInfo
+from pydantic_core import PydanticCustomError
+
+from advisory._validate import read_toml, validate
+from advisory.errors import ConfigError, Problem
+from advisory.models import EmailAddress, OneLine, Strict, Subscriber
+
+__all__ = ["DEFAULT_PATH", "Config", "config_path", "load"]
+
+DEFAULT_PATH = Path("config/advisory.toml")
+ENV_VAR = "ADVISORY_CONFIG"
+
+
+def _path(value: Any, info: ValidationInfo) -> Path:
+    if type(value) is not str or not value.strip():
+        raise PydanticCustomError("path", "expected a path")
+    base = (info.context or {}).get("base", Path())
+    return (Path(base) / value).resolve()
+
+
+def _optional_path(value: Any, info: ValidationInfo) -> Path | None:
+    return None if value == "" else _path(value, info)
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError("tz", "not a known time zone (e.g. UTC, Europe/Madrid)") from None
+    return value
+
+
+_DURATION = re.compile(r"(\d+)\s*([smhd])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: Any) -> timedelta:
+    if type(value) is not str:
+        raise PydanticCustomError("duration", 'expected a duration such as "90m", "24h" or "2d"')
+    parts = _DURATION.findall(value)
+    if not parts or _DURATION.sub("", value).strip():
+        raise PydanticCustomError("duration", 'expected a duration such as "90m", "24h" or "2d"')
+    seconds = sum(int(n) * _UNITS[unit] for n, unit in parts)
+    if not 60 <= seconds <= 30 * 86400:
+        raise PydanticCustomError("duration", "must be between 1 minute and 30 days")
+    return timedelta(seconds=seconds)
+
+
+def _unsubscribe(value: str) -> str:
+    if re.fullmatch(r"mailto:[^\s<>@]+@[^\s<>@]+", value) or re.fullmatch(
+        r"https://[^\s<>\"]+", value
+    ):
+        return value
+    raise PydanticCustomError("uri", "expected a mailto: or https: address")
+
+
+def _cron(value: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "cron", 'not a valid cron expression (five fields, e.g. "*/15 * * * *")'
+        ) from None
+    return value
+
+
+FilePath = Annotated[Path, BeforeValidator(_path)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_optional_path)]
+Cron = Annotated[str, Field(max_length=200), AfterValidator(_cron)]
+
+
+class Service(Strict):
+    state: FilePath = Field(default="state.sqlite3", validate_default=True)
+    advisories: FilePath = Field(default="advisories", validate_default=True)
+    timezone: Annotated[str, Field(max_length=64), AfterValidator(_timezone)] = "UTC"
+    subscribers_file: OptionalPath = None
+
+
+class Sender(Strict):
+    address: EmailAddress
+    name: OneLine
+    reply_to: EmailAddress | None = None
+    unsubscribe: Annotated[str, Field(max_length=2000), AfterValidator(_unsubscribe)] | None = None
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2]
+
+
+class Delivery(Strict):
+    transport: Literal["maildir", "smtp"] = "maildir"
+    maildir: FilePath = Field(default="outbox", validate_default=True)
+    give_up_after: Annotated[timedelta, BeforeValidator(_duration)] = timedelta(hours=24)
+    rate_limit: Annotated[float, Field(ge=0, le=100_000)] = 0
+
+
+class Smtp(Strict):
+    host: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.:\-\[\]]+$")] = (
+        "localhost"
+    )
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    verify: bool = True
+    ca_file: OptionalPath = None
+    username: Annotated[str, Field(max_length=320)] = ""
+    password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = (
+        "ADVISORY_SMTP_PASSWORD"  # noqa: S105 -- the variable's name, not a password
+    )
+    timeout: Annotated[float, Field(gt=0, le=600)] = 30
+    connections: Annotated[int, Field(ge=1, le=100)] = 4
+
+    @property
+    def loopback(self) -> bool:
+        if self.host.lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:
+            return False
+
+
+class Schedule(Strict):
+    check: Cron = "*/15 * * * *"
+    digest: Cron | None = None
+
+
+class Config(Strict):
+    """A whole, valid config: what every command starts from."""
+
+    service: Service = Field(default_factory=dict, validate_default=True)
+    sender: Sender
+    delivery: Delivery = Field(default_factory=dict, validate_default=True)
+    smtp: Smtp = Field(default_factory=dict, validate_default=True)
+    schedule: Schedule = Field(default_factory=dict, validate_default=True)
+    subscribers: Annotated[tuple[Subscriber, ...], Field(strict=False, max_length=10_000)] = ()
+
+    path: Annotated[Path, Field(exclude=True)] = Path()
+    smtp_password: Annotated[SecretStr | None, Field(exclude=True)] = None
+
+
+def config_path(cli_value: str | None, env: Mapping[str, str]) -> Path:
+    """--config, else $ADVISORY_CONFIG, else config/advisory.toml."""
+    return Path(cli_value or env.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def load(path: Path, env: Mapping[str, str] | None = None, *, delivering: bool = True) -> Config:
+    """Read and validate the config file; every problem is reported at once.
+
+    `delivering=False` (for `status`) skips what only matters to a delivery: the password.
+    """
+    env = os.environ if env is None else env
+    data = read_toml(path)
+    for private in ("path", "smtp_password"):
+        if private in data:
+            raise ConfigError(Problem.at(path, private, "unknown field"))
+    config = validate(Config, data, path, base=path.parent.resolve())
+    problems = [*_duplicates(config, path), *_smtp_problems(config, path, env, delivering)]
+    if problems:
+        raise ConfigError(problems)
+    password = env.get(config.smtp.password_env) if config.smtp.username else None
+    return config.model_copy(
+        update={"path": path, "smtp_password": SecretStr(password) if password else None}
+    )
+
+
+def _duplicates(config: Config, path: Path) -> list[Problem]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, sub in enumerate(config.subscribers):
+        if sub.key in seen:
+            out.append(
+                Problem.at(
+                    path, f"subscribers[{i}].email", f"same address as subscribers[{seen[sub.key]}]"
+                )
+            )
+        seen.setdefault(sub.key, i)
+    return out
+
+
+def _smtp_problems(
+    config: Config, path: Path, env: Mapping[str, str], delivering: bool
+) -> list[Problem]:
+    smtp = config.smtp
+    if config.delivery.transport != "smtp":
+        return []
+    out = []
+    if smtp.username and smtp.security == "none" and not smtp.loopback:
+        out.append(
+            Problem.at(
+                path,
+                "smtp.username",
+                'login without TLS (security = "none") only to a loopback host',
+            )
+        )
+    if delivering and smtp.username and not env.get(smtp.password_env):
+        out.append(
+            Problem.at(
+                path, "smtp.password_env", f"environment variable {smtp.password_env} is not set"
+            )
+        )
+    if smtp.ca_file is not None and not smtp.ca_file.is_file():
+        out.append(Problem.at(path, "smtp.ca_file", "file not found"))
+    return out

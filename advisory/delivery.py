@@ -1,0 +1,178 @@
+"""Transports: put an `Envelope` into a local Maildir or hand it to an SMTP server.
+
+The only module that knows SMTP: aiosmtplib's errors are translated here, once,
+into `TemporaryDeliveryError` (worth a retry) or `PermanentDeliveryError` (5xx).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import socket
+import ssl
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+
+from advisory.compose import Envelope
+from advisory.config import Config, Smtp
+from advisory.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
+
+__all__ = ["MaildirTransport", "SmtpTransport", "Transport", "open_transport"]
+
+
+class Transport(Protocol):
+    """Delivers one envelope or raises a `DeliveryError`; `concurrency` sends may overlap."""
+
+    concurrency: int
+
+    async def send(self, envelope: Envelope) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MaildirTransport:
+    """Standard Maildir (tmp/ -> new/), readable by any mail client.
+
+    The file name derives from the delivery, so a rerun after a crash between
+    the rename and the ledger's record finds the file there and adds no copy.
+    """
+
+    concurrency = 1
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._host = socket.gethostname().replace("/", "_").replace(":", "_") or "localhost"
+        try:
+            for sub in ("tmp", "new", "cur"):
+                (path / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TemporaryDeliveryError(f"cannot create Maildir {path}: {e.strerror}") from None
+
+    async def send(self, envelope: Envelope) -> None:
+        digest = hashlib.sha256(envelope.delivery_key.encode()).hexdigest()[:24]
+        name = f"{digest}.{self._host}"
+        tmp, new = self.path / "tmp" / name, self.path / "new" / name
+        try:
+            with tmp.open("wb") as f:
+                f.write(envelope.data.replace(b"\r\n", b"\n"))
+                f.flush()
+                os.fsync(f.fileno())
+            # Already there: delivered before the ledger could record it; keep the one copy.
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, new)
+            tmp.unlink()
+            _fsync_dir(self.path / "new")
+        except OSError as e:
+            raise TemporaryDeliveryError(
+                f"cannot write to Maildir {self.path}: {e.strerror}", recipient=envelope.recipient
+            ) from None
+
+    async def close(self) -> None:
+        return None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SmtpTransport:
+    """aiosmtplib, one message per transaction, connections kept open and reused.
+
+    `starttls` is required, never opportunistic: a server that does not offer it
+    is an error, not a fallback to plain text.
+    """
+
+    def __init__(self, smtp: Smtp, password: str | None = None) -> None:
+        self.smtp = smtp
+        self.password = password
+        self.concurrency = smtp.connections
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._tls = _tls_context(smtp) if smtp.security != "none" else None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.smtp
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            timeout=s.timeout,
+            use_tls=s.security == "tls",
+            start_tls=s.security == "starttls",
+            validate_certs=s.verify,
+            tls_context=self._tls,
+        )
+        try:
+            await client.connect()
+            if s.username:
+                await client.login(s.username, self.password or "")
+        except aiosmtplib.SMTPAuthenticationError as e:
+            client.close()
+            # A refused login is the operator's to fix; the messages stay queued.
+            raise TemporaryDeliveryError(
+                f"{s.host}:{s.port} refused the login: {e.code} {e.message}", code=e.code
+            ) from None
+        except (aiosmtplib.SMTPException, OSError) as e:
+            client.close()
+            raise _translate(e, "", f"cannot connect to {s.host}:{s.port}") from None
+        return client
+
+    async def send(self, envelope: Envelope) -> None:
+        client = self._idle.pop() if self._idle else await self._connect()
+        try:
+            await client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+        except (aiosmtplib.SMTPException, OSError) as e:
+            error = _translate(e, envelope.recipient, "delivery failed")
+            if error.code in (None, 421) or not client.is_connected:
+                client.close()
+            else:
+                self._idle.append(client)
+            raise error from None
+        self._idle.append(client)
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            try:
+                await asyncio.wait_for(client.quit(), timeout=min(self.smtp.timeout, 5))
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
+
+
+def _tls_context(smtp: Smtp) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if smtp.ca_file is not None:
+        context.load_verify_locations(cafile=str(smtp.ca_file))
+    if not smtp.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _translate(error: BaseException, recipient: str, context: str) -> DeliveryError:
+    """The one table from aiosmtplib's errors to ours: 5xx permanent, all else temporary."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
+        error = error.recipients[0]
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        reason = f"{context}: {error.code} {' '.join(error.message.split())}"
+        kind = PermanentDeliveryError if 500 <= error.code < 600 else TemporaryDeliveryError
+        return kind(reason, recipient=recipient, code=error.code)
+    if isinstance(error, ssl.SSLError | ssl.CertificateError):
+        return TemporaryDeliveryError(f"{context}: TLS: {error}", recipient=recipient)
+    if isinstance(error, TimeoutError):
+        return TemporaryDeliveryError(f"{context}: timed out", recipient=recipient)
+    text = " ".join(str(error).split()) or type(error).__name__
+    return TemporaryDeliveryError(f"{context}: {text}", recipient=recipient)
+
+
+def open_transport(config: Config) -> Transport:
+    if config.delivery.transport == "smtp":
+        password = config.smtp_password.get_secret_value() if config.smtp_password else None
+        return SmtpTransport(config.smtp, password)
+    return MaildirTransport(config.delivery.maildir)

@@ -1,0 +1,78 @@
+"""The exception tree: every failure the service reports is one of these.
+
+The CLI turns an `AdvisoryError` into one line per problem and an exit code;
+anything else escaping is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "AdvisoryError",
+    "ConfigError",
+    "DeliveryError",
+    "LedgerError",
+    "PermanentDeliveryError",
+    "Problem",
+    "TemplateError",
+    "TemporaryDeliveryError",
+]
+
+
+class Problem(str):
+    """One line of a report: `FILE: field.path: reason`."""
+
+    __slots__ = ()
+
+    @classmethod
+    def at(cls, file: object, field: str, reason: str) -> Problem:
+        return cls(f"{file}: {field}: {reason}" if field else f"{file}: {reason}")
+
+
+class AdvisoryError(Exception):
+    """Base of everything the service reports to a user instead of crashing."""
+
+    exit_code = 1
+
+    def __init__(self, problems: str | Iterable[str]) -> None:
+        self.problems: tuple[str, ...] = (
+            (problems,) if isinstance(problems, str) else tuple(problems)
+        )
+        super().__init__("\n".join(self.problems))
+
+
+class ConfigError(AdvisoryError):
+    """Invalid config, advisory or subscriber file: nothing was sent."""
+
+    exit_code = 2
+
+
+class TemplateError(AdvisoryError):
+    """A template does not compile or does not render: found at start-up."""
+
+    exit_code = 2
+
+
+class LedgerError(AdvisoryError):
+    """The state file cannot be opened or is not ours."""
+
+    exit_code = 2
+
+
+class DeliveryError(AdvisoryError):
+    """A message was not accepted; `recipient` and the server's `code` when known."""
+
+    def __init__(self, reason: str, *, recipient: str = "", code: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.recipient = recipient
+        self.code = code
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """Worth retrying later: 4xx, refused or dropped connection, timeout, TLS trouble."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying cannot help: the server said 5xx for this message."""

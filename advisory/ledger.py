@@ -1,0 +1,197 @@
+"""The state file (SQLite): every message queued, attempted, sent, failed or cancelled.
+
+It is the outbox and the source of truth. A row goes in as `queued` before its
+first attempt and becomes `sent` only after the server accepted it; every attempt
+is logged. WAL and full sync: a crash at any point leaves a valid file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+from advisory.errors import LedgerError
+from advisory.models import Advisory
+
+__all__ = ["Entry", "Ledger", "Outcome", "Status"]
+
+SCHEMA_VERSION: Final = 1
+Status = Literal["queued", "sent", "failed", "cancelled"]
+Outcome = Literal["sent", "temporary", "permanent"]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS advisory_versions (
+    version     TEXT PRIMARY KEY,
+    country     TEXT NOT NULL,
+    advisory    TEXT NOT NULL,          -- the advisory as JSON, for telling what changed
+    first_seen  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    message_id   TEXT PRIMARY KEY,
+    recipient    TEXT NOT NULL,         -- lower-cased address: one identity per person
+    country      TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    format       TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed', 'cancelled')),
+    created_at   REAL NOT NULL,         -- also the message's Date header
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL,
+    last_error   TEXT,
+    sent_at      REAL,
+    resends      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_due ON messages (status, next_attempt);
+CREATE INDEX IF NOT EXISTS messages_version ON messages (version);
+CREATE TABLE IF NOT EXISTS attempts (
+    id          INTEGER PRIMARY KEY,
+    message_id  TEXT NOT NULL REFERENCES messages (message_id),
+    at          REAL NOT NULL,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('sent', 'temporary', 'permanent')),
+    error       TEXT
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    message_id: str
+    recipient: str
+    country: str
+    version: str
+    format: str
+    status: Status
+    created_at: float
+    attempts: int = 0
+    next_attempt: float | None = None
+    last_error: str | None = None
+    sent_at: float | None = None
+    resends: int = 0
+
+
+_COLUMNS: Final = ", ".join(Entry.__slots__)
+
+
+class Ledger:
+    """One open state file. `readonly` (for --dry-run) never creates or writes anything."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        try:
+            if readonly:
+                uri = f"{path.resolve().as_uri()}?mode=ro" if path.exists() else ":memory:"
+                self.db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(path, isolation_level=None)
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = FULL")
+            self.db.execute("PRAGMA busy_timeout = 10000")
+            self._migrate(create=not readonly or not path.exists())
+        except (sqlite3.DatabaseError, OSError) as e:
+            raise LedgerError(f"{path}: not a usable state file ({e})") from None
+
+    def _migrate(self, *, create: bool) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if version == 0 and tables == 0 and create:
+            self.db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            )
+        elif version != SCHEMA_VERSION:
+            raise LedgerError(f"{self.path}: not an advisory state file (schema {version})")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- reading ---------------------------------------------------------
+
+    def entries(self, *, versions: Iterable[str] = (), status: Status | None = None) -> list[Entry]:
+        """Entries for these advisory versions, or all entries with `status`."""
+        if status is not None:
+            rows = self.db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE status = ? ORDER BY created_at", (status,)
+            )
+            return [Entry(*row) for row in rows]
+        out: list[Entry] = []
+        for version in set(versions):
+            rows = self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE version = ?", (version,))
+            out.extend(Entry(*row) for row in rows)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, count(*) FROM messages GROUP BY status")
+        return dict(rows)
+
+    # --- writing ---------------------------------------------------------
+
+    def remember(self, advisory: Advisory, now: float) -> None:
+        """Keep every advisory version that is queued, so a later one can say what changed."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO advisory_versions VALUES (?, ?, ?, ?)",
+            (advisory.version, advisory.country, advisory.model_dump_json(), now),
+        )
+
+    def enqueue(self, entries: Iterable[Entry]) -> None:
+        """New rows as queued; an existing row (a --force resend) is queued again."""
+        self.db.executemany(
+            f"""INSERT INTO messages ({_COLUMNS}) VALUES ({", ".join("?" * len(Entry.__slots__))})
+                ON CONFLICT (message_id) DO UPDATE SET
+                    status = 'queued', next_attempt = excluded.next_attempt,
+                    resends = excluded.resends, attempts = 0, created_at = excluded.created_at""",
+            [
+                (e.message_id, e.recipient, e.country, e.version, e.format, "queued",
+                 e.created_at, 0, e.next_attempt, None, None, e.resends)
+                for e in entries
+            ],
+        )  # fmt: skip
+
+    def cancel(self, message_ids: Iterable[str], reason: str) -> None:
+        self.db.executemany(
+            "UPDATE messages SET status = 'cancelled', last_error = ?, next_attempt = NULL "
+            "WHERE message_id = ? AND status = 'queued'",
+            [(reason, mid) for mid in message_ids],
+        )
+
+    def record(
+        self,
+        message_id: str,
+        outcome: Outcome,
+        now: float,
+        *,
+        error: str | None = None,
+        retry_at: float | None = None,
+    ) -> None:
+        """Log one attempt; sent, failed for good, or queued again until `retry_at`."""
+        status: Status = (
+            "sent" if outcome == "sent" else "queued" if retry_at is not None else "failed"
+        )
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO attempts (message_id, at, outcome, error) VALUES (?, ?, ?, ?)",
+                (message_id, now, outcome, error),
+            )
+            self.db.execute(
+                """UPDATE messages SET status = ?, attempts = attempts + 1, next_attempt = ?,
+                       last_error = ?, sent_at = ? WHERE message_id = ?""",
+                (status, retry_at, error, now if outcome == "sent" else None, message_id),
+            )

@@ -1,0 +1,297 @@
+"""The domain: advisories, levels, risks, subscribers and message formats.
+
+Pure data and validation; no files, clock or network here. The same models
+validate advisory files and config, so a mistake is named the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import IntEnum, StrEnum
+from typing import Annotated, Any, Final
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
+from pydantic_core import PydanticCustomError
+
+from advisory.countries import country_name, is_country
+
+__all__ = [
+    "Advisory",
+    "CountryCode",
+    "EmailAddress",
+    "Format",
+    "Letterhead",
+    "Level",
+    "OneLine",
+    "Risk",
+    "Strict",
+    "Subscriber",
+]
+
+
+class Strict(BaseModel):
+    """Base of every file-backed model: exact types, unknown keys refused, immutable."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Level(IntEnum):
+    NORMAL = 1
+    CAUTION = 2
+    RECONSIDER = 3
+    DO_NOT_TRAVEL = 4
+
+    @property
+    def label(self) -> str:
+        return _LEVEL_LABELS[self]
+
+    @property
+    def colour(self) -> tuple[str, str]:
+        """Banner background and text colour, chosen for contrast."""
+        return _LEVEL_COLOURS[self]
+
+
+_LEVEL_LABELS: Final = {
+    Level.NORMAL: "Exercise normal precautions",
+    Level.CAUTION: "Exercise increased caution",
+    Level.RECONSIDER: "Reconsider travel",
+    Level.DO_NOT_TRAVEL: "Do not travel",
+}
+_LEVEL_COLOURS: Final = {
+    Level.NORMAL: ("#1f5fa8", "#ffffff"),
+    Level.CAUTION: ("#f2c200", "#1a1a1a"),
+    Level.RECONSIDER: ("#d9631e", "#ffffff"),
+    Level.DO_NOT_TRAVEL: ("#b3121f", "#ffffff"),
+}
+
+
+class Risk(StrEnum):
+    """The US State Department's risk indicators, in their order (C T U H N E K D O)."""
+
+    CRIME = "crime"
+    TERRORISM = "terrorism"
+    UNREST = "unrest"
+    HEALTH = "health"
+    DISASTER = "disaster"
+    EVENT = "event"
+    KIDNAPPING = "kidnapping"
+    DETENTION = "detention"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return _RISK_LABELS[self]
+
+    @property
+    def letter(self) -> str:
+        return "N" if self is Risk.DISASTER else self.value[0].upper()
+
+
+_RISK_LABELS: Final = {
+    Risk.CRIME: "Crime",
+    Risk.TERRORISM: "Terrorism",
+    Risk.UNREST: "Civil unrest",
+    Risk.HEALTH: "Health",
+    Risk.DISASTER: "Natural disaster",
+    Risk.EVENT: "Time-limited event",
+    Risk.KIDNAPPING: "Kidnapping or hostage-taking",
+    Risk.DETENTION: "Arbitrary or wrongful detention",
+    Risk.OTHER: "Other",
+}
+_RISK_ORDER: Final = {risk: i for i, risk in enumerate(Risk)}
+
+
+class Format(StrEnum):
+    HTML = "html"
+    TEXT = "text"
+    ALERT = "alert"
+
+
+@dataclass(frozen=True, slots=True)
+class Letterhead:
+    """Who the service writes as, and how a reader stops the messages."""
+
+    address: str
+    name: str
+    reply_to: str | None = None
+    unsubscribe: str | None = None
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2]
+
+    @property
+    def contact(self) -> str:
+        return self.reply_to or self.address
+
+
+# --- field types -------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def _exact(kind: type, expected: str) -> BeforeValidator:
+    """Refuse look-alike types that lax validation would coerce ("4", true)."""
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise PydanticCustomError("type", "expected {expected}", {"expected": expected})
+        return value
+
+    return BeforeValidator(check)
+
+
+def _clean(value: str) -> str:
+    """Plain text only: no control characters, no bidi overrides that reorder what is shown."""
+    if _CONTROL.search(value):
+        raise PydanticCustomError("text", "contains a control character")
+    return _BIDI.sub("", unicodedata.normalize("NFC", value).replace("\r\n", "\n"))
+
+
+def _one_line(value: str) -> str:
+    value = " ".join(_clean(value).split())
+    if not value:
+        raise PydanticCustomError("text", "must not be empty")
+    return value
+
+
+def _paragraphs(value: str) -> str:
+    """Blank-line separated paragraphs, each folded to one line of words."""
+    text = _clean(value)
+    paragraphs = (" ".join(p.split()) for p in re.split(r"\n[ \t]*\n", text))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if not is_country(code):
+        raise PydanticCustomError("country", "not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def _country_or_all(value: str) -> str:
+    return "*" if value.strip() == "*" else _country(value)
+
+
+def _country_set(codes: tuple[str, ...]) -> tuple[str, ...]:
+    """Unique codes in the order given; "*" anywhere means every country."""
+    return ("*",) if "*" in codes else tuple(dict.fromkeys(codes))
+
+
+def _risk_set(risks: tuple[Risk, ...]) -> tuple[Risk, ...]:
+    """Risks are a set: unique, in the indicators' canonical order."""
+    return tuple(sorted(set(risks), key=_RISK_ORDER.__getitem__))
+
+
+def _issued(value: Any) -> Any:
+    if not isinstance(value, date):
+        raise PydanticCustomError("date", "expected a TOML date or date-time, e.g. 2026-11-24")
+    return value
+
+
+def _email(value: str) -> str:
+    try:
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        raise PydanticCustomError("email", "not a valid email address") from None
+    return checked.ascii_email or checked.normalized
+
+
+def _https(value: str) -> str:
+    if not re.fullmatch(r"https://[^\s<>\"]+", value):
+        raise PydanticCustomError("url", "must be an https:// URL")
+    return value
+
+
+OneLine = Annotated[str, Field(max_length=300), AfterValidator(_one_line)]
+Paragraphs = Annotated[str, Field(max_length=100_000), AfterValidator(_paragraphs)]
+CountryCode = Annotated[str, Field(max_length=8), AfterValidator(_country)]
+EmailAddress = Annotated[str, Field(max_length=320), AfterValidator(_email)]
+HttpsUrl = Annotated[str, Field(max_length=2000), AfterValidator(_https)]
+LevelField = Annotated[Level, Field(strict=False), _exact(int, "a level from 1 to 4")]
+RiskField = Annotated[Risk, Field(strict=False), _exact(str, "a risk name")]
+FormatField = Annotated[Format, Field(strict=False), _exact(str, '"html", "text" or "alert"')]
+
+
+# --- the models --------------------------------------------------------------
+
+
+class Advisory(Strict):
+    """One country's advisory, as published; its `version` changes with its content."""
+
+    country: CountryCode
+    level: LevelField
+    risks: Annotated[
+        tuple[RiskField, ...],
+        Field(strict=False, max_length=len(Risk)),
+        AfterValidator(_risk_set),
+    ] = ()
+    title: OneLine
+    summary: Annotated[OneLine, Field(max_length=1000)]
+    details: Paragraphs = ""
+    issued: Annotated[datetime | date, BeforeValidator(_issued)]
+    source: OneLine
+    source_url: HttpsUrl | None = None
+
+    @property
+    def country_name(self) -> str:
+        return country_name(self.country)
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return self.details.split("\n\n") if self.details else []
+
+    @property
+    def version(self) -> str:
+        """Hash of what a reader is told: level, risks and text (not dates or source)."""
+        content = {
+            "country": self.country,
+            "level": int(self.level),
+            "risks": [r.value for r in self.risks],
+            "title": self.title,
+            "summary": self.summary,
+            "details": self.details,
+        }
+        blob = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:20]
+
+
+class Subscriber(Strict):
+    """A person, the countries they go to, and how they want to hear about them."""
+
+    name: OneLine
+    email: EmailAddress
+    countries: Annotated[
+        tuple[Annotated[str, Field(max_length=8), AfterValidator(_country_or_all)], ...],
+        Field(strict=False, min_length=1, max_length=300),
+        AfterValidator(_country_set),
+    ]
+    min_level: LevelField = Level.NORMAL
+    format: FormatField = Format.HTML
+
+    @property
+    def every_country(self) -> bool:
+        return self.countries == ("*",)
+
+    @property
+    def key(self) -> str:
+        """Addresses compare case-insensitively: this is the one identity of a person."""
+        return self.email.lower()
+
+    def wants(self, advisory: Advisory) -> bool:
+        return advisory.level >= self.min_level and (
+            self.every_country or advisory.country in self.countries
+        )

@@ -1,0 +1,145 @@
+"""Advisory + subscriber -> subject, plain text, HTML and the short alert.
+
+Jinja2 templates from `templates/`, compiled once at start-up with
+`StrictUndefined`; autoescape on for `.html`. Advisory and config text is only
+ever passed as data, never compiled as template source. No I/O after start-up.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from advisory.countries import country_name
+from advisory.errors import TemplateError
+from advisory.models import Advisory, Format, Letterhead, Subscriber
+
+__all__ = ["ALERT_MAX", "Rendered", "Renderer", "default_templates"]
+
+ALERT_MAX: Final = 160
+TEXT_WIDTH: Final = 72
+TEMPLATES: Final = ("subject.txt", "email.txt", "email.html", "alert.txt")
+
+
+def default_templates() -> Path:
+    """The shipped templates: inside the installed package, else the project's `templates/`."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "templates"
+    return packaged if packaged.is_dir() else here.parent / "templates"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str | None = None
+
+
+class Renderer:
+    def __init__(self, folder: Path | None = None, *, timezone: str = "UTC") -> None:
+        self.folder = folder or default_templates()
+        self.tz = ZoneInfo(timezone)
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.folder),
+            autoescape=jinja2.select_autoescape(["html"], default_for_string=False),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        self.env.filters["wrap"] = wrap
+        self.templates = {name: self._compile(name) for name in TEMPLATES}
+
+    def _compile(self, name: str) -> jinja2.Template:
+        try:
+            return self.env.get_template(name)
+        except jinja2.TemplateSyntaxError as e:
+            raise TemplateError(f"{self.folder / name}:{e.lineno}: {e.message}") from None
+        except jinja2.TemplateNotFound:
+            raise TemplateError(f"{self.folder / name}: template not found") from None
+
+    def _render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.templates[name].render(context)
+        except jinja2.TemplateError as e:
+            raise TemplateError(f"{self.folder / name}: {e}") from None
+
+    def render(
+        self, advisory: Advisory, subscriber: Subscriber, letterhead: Letterhead
+    ) -> Rendered:
+        context = self.context(advisory, subscriber, letterhead)
+        subject = " ".join(self._render("subject.txt", context).split())
+        if subscriber.format is Format.ALERT:
+            return Rendered(subject, alert_text(self._render("alert.txt", context)) + "\n")
+        text = self._render("email.txt", context).strip() + "\n"
+        html = self._render("email.html", context) if subscriber.format is Format.HTML else None
+        return Rendered(subject, text, html)
+
+    def context(
+        self, advisory: Advisory, subscriber: Subscriber, letterhead: Letterhead
+    ) -> dict[str, Any]:
+        level = advisory.level
+        head = f"{advisory.country_name.upper()} L{level.value} {level.label.upper()}"
+        names = ", ".join(r.value for r in advisory.risks)
+        short_risks = (
+            names if len(head) + len(names) < 100 else "".join(r.letter for r in advisory.risks)
+        )
+        wanted = (
+            "every country"
+            if subscriber.every_country
+            else _join([country_name(code) for code in subscriber.countries])
+        )
+        return {
+            "advisory": advisory,
+            "country": advisory.country_name,
+            "level": advisory.level,
+            "risks": advisory.risks,
+            "paragraphs": advisory.paragraphs,
+            "issued": self.when(advisory.issued),
+            "subscriber": subscriber,
+            "subscribed_to": wanted,
+            "min_level": subscriber.min_level,
+            "letterhead": letterhead,
+            "alert_head": head,
+            "alert_risks": short_risks,
+        }
+
+    def when(self, issued: date) -> str:
+        if isinstance(issued, datetime):
+            local = issued.astimezone(self.tz) if issued.tzinfo else issued
+            zone = local.tzname() or ""
+            return f"{local.day} {local:%B %Y, %H:%M} {zone}".strip()
+        return f"{issued.day} {issued:%B %Y}"
+
+
+def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:
+    """Wrap a paragraph for plain-text mail; long words (URLs) are never broken."""
+    return textwrap.fill(
+        text,
+        width,
+        initial_indent=indent,
+        subsequent_indent=" " * len(indent),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def alert_text(rendered: str) -> str:
+    """One line of at most ALERT_MAX characters, cut at a word with an ellipsis."""
+    line = " ".join(rendered.split())
+    if len(line) <= ALERT_MAX:
+        return line
+    cut = line[: ALERT_MAX - 1]
+    if " " in cut[ALERT_MAX // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -1,0 +1,102 @@
+"""Who subscribes: the config's inline list, then the CSV `subscribers_file`, streamed.
+
+A CSV row is validated exactly like an inline subscriber; its countries are
+separated by spaces. Large lists are read row by row, never held whole.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from advisory._validate import problems
+from advisory.config import Config
+from advisory.errors import ConfigError, Problem
+from advisory.models import Subscriber
+
+__all__ = ["check_subscribers", "iter_subscribers"]
+
+COLUMNS = ("name", "email", "countries", "min_level", "format")
+REQUIRED = ("name", "email", "countries")
+MAX_FIELD = 10_000
+
+
+def iter_subscribers(config: Config) -> Iterator[Subscriber]:
+    """Every subscriber; the first invalid CSV row raises (run `check_subscribers` first)."""
+    yield from config.subscribers
+    if config.service.subscribers_file is not None:
+        for _, item in _csv_rows(config.service.subscribers_file):
+            if not isinstance(item, Subscriber):
+                raise ConfigError(item)
+            yield item
+
+
+def check_subscribers(config: Config) -> int:
+    """Validate the whole list, duplicates included; the number of subscribers, or ConfigError."""
+    seen = {sub.key for sub in config.subscribers}
+    count = len(seen)
+    errors: list[str] = []
+    path = config.service.subscribers_file
+    if path is not None:
+        for where, item in _csv_rows(path):
+            if not isinstance(item, Subscriber):
+                errors.extend(item)
+            elif item.key in seen:
+                errors.append(Problem.at(where, "email", "address listed twice"))
+            else:
+                seen.add(item.key)
+                count += 1
+            if len(errors) >= 100:
+                errors.append(Problem.at(path, "", "stopped after 100 problems"))
+                break
+    if errors:
+        raise ConfigError(errors)
+    return count
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[str, Subscriber | list[Problem]]]:
+    """(file:line, the subscriber or the problems of its row), in file order."""
+    csv.field_size_limit(MAX_FIELD)
+    try:
+        f = path.open(newline="", encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(Problem.at(path, "", e.strerror or "cannot read")) from None
+    with f:
+        reader = csv.DictReader(f)
+        try:
+            header = reader.fieldnames or []
+        except (UnicodeDecodeError, csv.Error):
+            raise ConfigError(Problem.at(path, "line 1", "not a CSV header")) from None
+        bad = [f"unknown column {c!r}" for c in header if c not in COLUMNS]
+        bad += [f"missing column {c!r}" for c in REQUIRED if c not in header]
+        if bad:
+            raise ConfigError(Problem.at(path, "line 1", reason) for reason in bad)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except (UnicodeDecodeError, csv.Error) as e:
+                where = f"{path}:{reader.line_num + 1}"
+                reason = "not valid UTF-8" if isinstance(e, UnicodeDecodeError) else "malformed CSV"
+                raise ConfigError(Problem.at(where, "", reason)) from None
+            where = f"{path}:{reader.line_num}"
+            yield where, _subscriber(row, where)
+
+
+def _subscriber(row: dict[str | Any, str | Any], where: str) -> Subscriber | list[Problem]:
+    if None in row:
+        return [Problem.at(where, "", "more fields than columns")]
+    data: dict[str, Any] = {k: v for k, v in row.items() if v not in (None, "")}
+    if "countries" in data:
+        data["countries"] = data["countries"].split()
+    if "min_level" in data and data["min_level"].strip().isdigit():
+        data["min_level"] = int(data["min_level"])
+    try:
+        return Subscriber.model_validate(data)
+    except ValidationError as e:
+        return list(problems(e, where))

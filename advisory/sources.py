@@ -1,0 +1,38 @@
+"""Where advisories come from: today, a folder of TOML files, one per country."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from advisory._validate import read_toml, validate
+from advisory.errors import ConfigError, Problem
+from advisory.models import Advisory
+
+__all__ = ["load_advisories"]
+
+
+def load_advisories(folder: Path) -> list[Advisory]:
+    """Every advisory in `folder`, validated; all problems of all files in one error."""
+    if not folder.is_dir():
+        raise ConfigError(Problem.at(folder, "", "advisory folder not found"))
+    found: dict[str, Path] = {}
+    advisories: list[Advisory] = []
+    errors: list[str] = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            advisory = validate(Advisory, read_toml(path), path)
+        except ConfigError as e:
+            errors.extend(e.problems)
+            continue
+        if advisory.country in found:
+            errors.append(
+                Problem.at(
+                    path, "country", f"{advisory.country} is already in {found[advisory.country]}"
+                )
+            )
+            continue
+        found[advisory.country] = path
+        advisories.append(advisory)
+    if errors:
+        raise ConfigError(errors)
+    return advisories

@@ -1,0 +1,218 @@
+"""`advisory send` as a subprocess against a real SMTP server: what each person receives."""
+
+from __future__ import annotations
+
+import sqlite3
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+from conftest import PASSWORD, VE, Project, Server, config_text, smtp_section
+
+
+def body(msg: EmailMessage, subtype: str = "plain") -> str:
+    part = msg.get_body(preferencelist=(subtype,))
+    assert part is not None, f"no text/{subtype} part"
+    content = part.get_content()
+    assert isinstance(content, str)
+    return content
+
+
+def test_send_delivers_one_message_per_concerned_subscriber(
+    smtp_project: Project, smtpd: Server
+) -> None:
+    result = smtp_project.run("send")
+    assert result.returncode == 0, result.stderr
+    assert "due 4, delivered 4, failed 0" in result.stdout
+
+    received = smtpd.handler.received
+    # Ana: VE (L4 >= 3); Ben: VE and CO (every country, min 1); pager: VE only;
+    # Chloé: nothing (CO is L2).
+    assert sorted(r.rcpt_tos[0] for r in received) == [
+        "ana@example.org", "ben@example.org", "ben@example.org", "pager@example.org",
+    ]  # fmt: skip
+    assert smtpd.handler.to("chloe@example.org") == []
+    for r in received:
+        assert r.mail_from == "advisories@example.org"
+        assert len(r.rcpt_tos) == 1
+
+
+def test_html_message_has_headers_and_both_parts(smtp_project: Project, smtpd: Server) -> None:
+    assert smtp_project.run("send").returncode == 0
+    [msg] = smtpd.handler.to("ana@example.org")
+
+    assert parseaddr(msg["From"]) == ("Travel Advisory Service", "advisories@example.org")
+    assert msg["To"].addresses[0].display_name == "Ana Pérez"
+    assert msg["To"].addresses[0].addr_spec == "ana@example.org"
+    assert "Venezuela" in msg["Subject"] and "Level 4" in msg["Subject"]
+    assert "Do not travel" in msg["Subject"]
+    assert msg["Date"] is not None
+    assert msg["Message-ID"].startswith("<") and msg["Message-ID"].endswith("@example.org>")
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg["List-Unsubscribe"] == "<mailto:unsubscribe@example.org>"
+
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    html, text = body(msg, "html"), body(msg, "plain")
+    for content in (html, text):
+        assert "Do not travel" in content or "DO NOT TRAVEL" in content
+        assert "Arbitrary or wrongful detention" in content
+        assert "Foreigners have been arrested arbitrarily" in content
+        assert "Travel to Venezuela has long been advised against." in content
+    assert "<table" in html and "#b3121f" in html  # the level-4 banner
+    assert "https://example.org/advisories/ve" in html
+    assert all(len(line) < 78 for line in text.splitlines())
+
+
+def test_text_and_alert_formats_are_single_plain_parts(
+    smtp_project: Project, smtpd: Server
+) -> None:
+    assert smtp_project.run("send").returncode == 0
+    ben = smtpd.handler.to("ben@example.org")
+    assert {m.get_content_type() for m in ben} == {"text/plain"}
+    assert {"Venezuela" in m["Subject"] for m in ben} == {True, False}  # VE and CO
+
+    [alert] = smtpd.handler.to("pager@example.org")
+    assert alert.get_content_type() == "text/plain"
+    text = alert.get_content().strip()
+    assert len(text) <= 160 and "\n" not in text
+    assert text.startswith("VENEZUELA L4 DO NOT TRAVEL")
+    assert "detention" in text
+
+
+def test_rerun_sends_nothing_and_says_so(smtp_project: Project, smtpd: Server) -> None:
+    assert smtp_project.run("send").returncode == 0
+    again = smtp_project.run("send")
+    assert again.returncode == 0
+    assert "nothing due (4 already sent)" in again.stdout
+    assert len(smtpd.handler.received) == 4
+
+
+def test_message_ids_are_stable_and_unique(smtp_project: Project, smtpd: Server) -> None:
+    assert smtp_project.run("send").returncode == 0
+    first = [r.message["Message-ID"] for r in smtpd.handler.received]
+    assert len(set(first)) == 4
+    assert smtp_project.run("send", "--force").returncode == 0
+    second = [r.message["Message-ID"] for r in smtpd.handler.received[4:]]
+    assert sorted(second) == sorted(first)
+
+
+def test_edited_advisory_is_sent_again_to_those_concerned(
+    smtp_project: Project, smtpd: Server
+) -> None:
+    assert smtp_project.run("send").returncode == 0
+    smtp_project.advisory("ve", VE.replace("Foreigners risk arbitrary arrest.", "Leave now."))
+    result = smtp_project.run("send")
+    assert result.returncode == 0, result.stderr
+    assert "due 3, delivered 3" in result.stdout
+    later = smtpd.handler.received[4:]
+    assert sorted(r.rcpt_tos[0] for r in later) == [
+        "ana@example.org", "ben@example.org", "pager@example.org",
+    ]  # fmt: skip
+    assert all(
+        "Leave now." in body(r.message) for r in later if r.rcpt_tos[0] != "pager@example.org"
+    )
+
+
+def test_force_resends_and_country_limits(smtp_project: Project, smtpd: Server) -> None:
+    assert smtp_project.run("send").returncode == 0
+    result = smtp_project.run("send", "--force", "--country", "co")
+    assert result.returncode == 0, result.stderr
+    assert "due 1, delivered 1" in result.stdout
+    assert [r.rcpt_tos for r in smtpd.handler.received[4:]] == [["ben@example.org"]]
+    assert "Colombia" in smtpd.handler.received[4].message["Subject"]
+
+
+def test_dry_run_delivers_and_records_nothing(smtp_project: Project, smtpd: Server) -> None:
+    result = smtp_project.run("send", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "would send 4 message(s)" in result.stdout
+    assert "pager@example.org" in result.stdout
+    assert smtpd.handler.received == []
+    assert not smtp_project.state.exists()
+    assert smtp_project.run("send").returncode == 0
+    assert len(smtpd.handler.received) == 4
+
+
+def test_unknown_country_is_invalid_input(smtp_project: Project, smtpd: Server) -> None:
+    result = smtp_project.run("send", "--country", "FR")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "--country: no advisory for FR"
+    assert smtpd.handler.received == []
+
+
+def test_starttls_with_verified_certificate_and_login(project: Project, smtpd_tls: Server) -> None:
+    project.write_config(
+        config_text(
+            delivery='transport = "smtp"',
+            smtp=smtp_section(smtpd_tls, username='"relay-user"', password_env='"RELAY_PW"'),
+        )
+    )
+    result = project.run("send", env={"RELAY_PW": PASSWORD})
+    assert result.returncode == 0, result.stderr
+    assert len(smtpd_tls.handler.received) == 4
+    assert PASSWORD not in result.stdout + result.stderr
+    assert PASSWORD.encode() not in project.state.read_bytes()
+
+
+def test_wrong_password_leaves_messages_queued(project: Project, smtpd_tls: Server) -> None:
+    project.write_config(
+        config_text(
+            delivery='transport = "smtp"',
+            smtp=smtp_section(smtpd_tls, username='"relay-user"'),
+        )
+    )
+    result = project.run("send", env={"ADVISORY_SMTP_PASSWORD": "wrong-guess-123"})
+    assert result.returncode == 1
+    assert "refused the login: 535" in result.stderr
+    assert "wrong-guess-123" not in result.stdout + result.stderr
+    assert smtpd_tls.handler.received == []
+    status = project.run("status")
+    assert "queued 4" in status.stdout
+
+
+def test_starttls_is_required_never_opportunistic(project: Project, smtpd: Server) -> None:
+    """A server without STARTTLS gets nothing in clear text: the messages stay queued."""
+    project.write_config(
+        config_text(delivery='transport = "smtp"', smtp=smtp_section(smtpd, security='"starttls"'))
+    )
+    result = project.run("send")
+    assert result.returncode == 1
+    assert "STARTTLS" in result.stderr
+    assert smtpd.handler.received == []
+
+
+def test_untrusted_certificate_is_refused(project: Project, smtpd_tls: Server) -> None:
+    """Without the test CA the server's certificate does not verify: nothing is sent."""
+    smtp = smtp_section(smtpd_tls).replace(f'ca_file = "{smtpd_tls.ca_file}"', "")
+    project.write_config(config_text(delivery='transport = "smtp"', smtp=smtp))
+    result = project.run("send")
+    assert result.returncode == 1
+    assert "certificate" in result.stderr.lower()
+    assert smtpd_tls.handler.received == []
+
+
+def test_permanent_refusal_fails_one_recipient_only(smtp_project: Project, smtpd: Server) -> None:
+    smtpd.handler.refuse["pager@example.org"] = "550 5.1.1 No such mailbox"
+    result = smtp_project.run("send")
+    assert result.returncode == 1
+    assert "due 4, delivered 3, failed 1 (0 queued for retry, 1 failed for good)" in result.stdout
+    assert "pager@example.org: delivery failed: 550" in result.stderr
+    with sqlite3.connect(smtp_project.state) as db:
+        rows = dict(db.execute("SELECT recipient, status FROM messages WHERE format = 'alert'"))
+    assert rows == {"pager@example.org": "failed"}
+    # A permanent failure is not retried by the next run.
+    smtpd.handler.refuse.clear()
+    again = smtp_project.run("send")
+    assert again.returncode == 0
+    assert "failed earlier" in again.stdout
+    assert smtpd.handler.to("pager@example.org") == []
+
+
+def test_temporary_refusal_is_queued_for_retry(smtp_project: Project, smtpd: Server) -> None:
+    smtpd.handler.refuse["ana@example.org"] = "451 4.3.0 Try again later"
+    result = smtp_project.run("send")
+    assert result.returncode == 1
+    assert "1 queued for retry" in result.stdout
+    status = smtp_project.run("status")
+    assert "queued 1" in status.stdout
+    assert "451" in status.stdout and "next attempt" in status.stdout
