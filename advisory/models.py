@@ -240,7 +240,7 @@ class Advisory(Strict):
         AfterValidator(_risk_set),
     ] = ()
     title: OneLine
-    summary: Annotated[OneLine, Field(max_length=1000)]
+    summary: Annotated[str, Field(max_length=1000), AfterValidator(_one_line)]
     details: Paragraphs = ""
     issued: Annotated[datetime | date, BeforeValidator(_issued)]
     source: OneLine

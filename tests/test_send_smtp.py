@@ -6,7 +6,7 @@ import sqlite3
 from email.message import EmailMessage
 from email.utils import parseaddr
 
-from conftest import PASSWORD, VE, Project, Server, config_text, smtp_section
+from conftest import CO, PASSWORD, VE, Project, Server, config_text, smtp_section
 
 
 def body(msg: EmailMessage, subtype: str = "plain") -> str:
@@ -216,3 +216,21 @@ def test_temporary_refusal_is_queued_for_retry(smtp_project: Project, smtpd: Ser
     status = smtp_project.run("status")
     assert "queued 1" in status.stdout
     assert "451" in status.stdout and "next attempt" in status.stdout
+
+
+def test_retry_delivers_due_retries_only(smtp_project: Project, smtpd: Server) -> None:
+    smtpd.handler.refuse["ana@example.org"] = "451 4.3.0 Try again later"
+    assert smtp_project.run("send").returncode == 1
+    smtpd.handler.refuse.clear()
+    not_yet = smtp_project.run("retry")
+    assert (not_yet.returncode, not_yet.stdout) == (
+        0,
+        "nothing due (3 already sent, 1 waiting for a retry)\n",
+    )
+    with sqlite3.connect(smtp_project.state) as db:  # the retry time has come
+        db.execute("UPDATE messages SET next_attempt = 0 WHERE status = 'queued'")
+    smtp_project.advisory("co", CO.replace("level = 2", "level = 3"))  # new, but not a retry
+    result = smtp_project.run("retry")
+    assert result.returncode == 0, result.stderr
+    assert "due 1, delivered 1" in result.stdout
+    assert [r.rcpt_tos for r in smtpd.handler.received[3:]] == [["ana@example.org"]]

@@ -1,0 +1,91 @@
+"""The command line: check, preview, status, and the documentation of every command."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+from pathlib import Path
+
+from conftest import ROOT, Project, parse, run_cli
+
+from advisory.cli import parser
+
+
+def test_check_reports_counts_and_what_would_be_sent(project: Project) -> None:
+    result = project.run("check")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith("ok: 4 subscribers, 2 advisories, templates ok, delivery by maildir")
+    assert lines[1] == "would send 4 message(s):"
+    assert any("pager@example.org" in line and "Venezuela L4" in line for line in lines)
+    assert not project.state.exists()
+
+
+def test_preview_renders_one_message(project: Project, tmp_path: Path) -> None:
+    result = project.run("preview", "--country", "ve", "--subscriber", "ANA@example.org")
+    assert result.returncode == 0, result.stderr
+    msg = parse(result.stdout.encode())
+    assert msg["To"].addresses[0].display_name == "Ana Pérez"
+    assert msg.get_content_type() == "multipart/alternative"
+
+    out = tmp_path / "alert.eml"
+    result = project.run("preview", "--country", "VE", "--format", "alert", "-o", str(out))
+    assert result.returncode == 0 and result.stdout == ""
+    alert = parse(out.read_bytes())
+    assert alert.get_content().startswith("VENEZUELA L4 DO NOT TRAVEL")
+
+
+def test_preview_of_unknown_subscriber_or_country(project: Project) -> None:
+    result = project.run("preview", "--subscriber", "nobody@example.org")
+    assert (result.returncode, result.stderr) == (
+        2, "--subscriber: no subscriber with that address\n",
+    )  # fmt: skip
+    result = project.run("preview", "--country", "FR")
+    assert (result.returncode, result.stderr) == (2, "--country: no advisory for FR\n")
+
+
+def test_status_before_and_after_sending(project: Project) -> None:
+    before = project.run("status")
+    assert before.returncode == 0
+    assert "no state file yet" in before.stdout
+    assert project.run("send").returncode == 0
+    after = project.run("status")
+    assert "sent 4 · queued 0 · failed 0 · cancelled 0" in after.stdout
+
+
+def test_a_changed_subscription_cancels_what_is_still_queued(project: Project) -> None:
+    """A queued retry for a format the subscriber no longer wants is cancelled, not sent late."""
+    assert project.run("send").returncode == 0
+    with sqlite3.connect(project.state) as db:
+        db.execute("UPDATE messages SET status = 'queued', next_attempt = 0 WHERE format = 'alert'")
+    project.write_config(project.config.read_text().replace('format = "alert"', 'format = "text"'))
+    result = project.run("send")
+    assert result.returncode == 0, result.stderr
+    assert "due 1, delivered 1" in result.stdout
+    status = project.run("status").stdout
+    assert "sent 4 · queued 0 · failed 0 · cancelled 1" in status
+
+
+def test_state_file_that_is_not_ours(project: Project) -> None:
+    project.state.write_text("not a database at all, just some text " * 100)
+    result = project.run("send")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{project.state}: not a usable state file")
+    assert "Traceback" not in result.stderr
+
+
+def test_every_command_is_documented_and_every_option_has_help() -> None:
+    readme = (ROOT / "README.md").read_text()
+    [group] = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(group.choices) == {"check", "send", "retry", "preview", "status"}
+    for name, command in group.choices.items():
+        assert f"`advisory {name}`" in readme, f"{name} is not in the README"
+        assert command.description
+        for action in command._actions:
+            assert action.help, f"advisory {name} {action.option_strings} has no help"
+
+
+def test_no_traceback_for_an_unknown_command() -> None:
+    result = run_cli("launch")
+    assert result.returncode == 2
+    assert "invalid choice: 'launch'" in result.stderr

@@ -1,0 +1,51 @@
+"""Composed messages: headers that cannot be broken, stable Message-IDs, MIME structure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from conftest import parse
+from test_rendering import HEAD, RENDERER, advisory, reader
+
+from advisory.compose import compose, message_id
+from advisory.models import Format
+from advisory.rendering import Rendered
+
+WHEN = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def test_message_id_depends_on_recipient_version_and_format_only() -> None:
+    a = message_id("Ana@Example.org", "v1", "html", "example.org")
+    assert a == message_id("ana@example.org", "v1", "html", "example.org")
+    others = {message_id("ben@example.org", "v1", "html", "example.org"),
+              message_id("ana@example.org", "v2", "html", "example.org"),
+              message_id("ana@example.org", "v1", "text", "example.org")}  # fmt: skip
+    assert a not in others and len(others) == 3
+    assert a.startswith("<") and a.endswith("@example.org>")
+
+
+def test_header_values_cannot_be_broken_by_line_breaks() -> None:
+    rendered = Rendered("Subject\r\nBcc: victim@example.org", "body\n")
+    env = compose(
+        rendered, letterhead=HEAD, to_name="Ana\r\nBcc: victim@example.org",
+        to_address="ana@example.org", msgid="<x@example.org>", date=WHEN,
+    )  # fmt: skip
+    msg = parse(env.data)
+    assert msg["Bcc"] is None
+    assert msg["To"].addresses[0].addr_spec == "ana@example.org"
+    assert msg["Subject"] == "Subject Bcc: victim@example.org"
+    assert env.recipient == "ana@example.org"
+
+
+def test_non_ascii_names_round_trip_and_parts_are_quoted_printable() -> None:
+    sub = reader(Format.HTML, name="Zoë Ñúñez 李")
+    env = compose(
+        RENDERER.render(advisory(), sub, HEAD), letterhead=HEAD, to_name=sub.name,
+        to_address=sub.email, msgid="<y@example.org>", date=WHEN,
+    )  # fmt: skip
+    msg = parse(env.data)
+    assert msg["To"].addresses[0].display_name == "Zoë Ñúñez 李"
+    assert msg["Date"].datetime == WHEN
+    assert all(byte < 128 for byte in env.data)  # 7-bit clean: any relay takes it
+    assert [p["Content-Transfer-Encoding"] for p in msg.iter_parts()] == ["quoted-printable"] * 2
+    assert b"\r\n" in env.data and b"\n" not in env.data.replace(b"\r\n", b"")

@@ -1,0 +1,77 @@
+"""Maildir delivery, read back as any mail client would."""
+
+from __future__ import annotations
+
+import mailbox
+import shutil
+import subprocess
+from email.message import EmailMessage
+from pathlib import Path
+
+from conftest import ROOT, Project, parse, run_cli
+
+
+def messages(outbox: Path) -> list[EmailMessage]:
+    """Every message in the Maildir, parsed (and its headers decoded) by the email package."""
+    box = mailbox.Maildir(outbox, factory=None, create=False)
+    return [parse(box.get_bytes(key)) for key in box]
+
+
+def test_send_writes_a_standard_maildir(project: Project) -> None:
+    result = project.run("send")
+    assert result.returncode == 0, result.stderr
+    box = messages(project.outbox)
+    assert sorted(m["To"] for m in box) == [
+        "Ana Pérez <ana@example.org>",
+        "Ben Okafor <ben@example.org>",
+        "Ben Okafor <ben@example.org>",
+        "Duty pager <pager@example.org>",
+    ]
+    assert list((project.outbox / "tmp").iterdir()) == []
+    assert len(list((project.outbox / "new").iterdir())) == 4
+    again = project.run("send")
+    assert "nothing due" in again.stdout
+    assert len(messages(project.outbox)) == 4
+
+
+def test_a_file_already_delivered_is_not_written_twice(project: Project) -> None:
+    """The crash window: the file was written but the ledger never said so."""
+    assert project.run("send").returncode == 0
+    project.state.unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{project.state}{suffix}").unlink(missing_ok=True)
+    result = project.run("send")
+    assert "due 4, delivered 4" in result.stdout
+    assert len(messages(project.outbox)) == 4
+
+
+def test_forced_resend_is_a_new_copy(project: Project) -> None:
+    assert project.run("send").returncode == 0
+    assert project.run("send", "--force").returncode == 0
+    assert len(messages(project.outbox)) == 8
+
+
+def test_shipped_example_delivers_the_venezuela_advisory(tmp_path: Path) -> None:
+    """What `make run` does, on a copy of the shipped config."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    result = run_cli("send", config=tmp_path / "config" / "advisory.toml")
+    assert result.returncode == 0, result.stderr
+    assert "due 4, delivered 4, failed 0" in result.stdout
+    box = messages(tmp_path / "var" / "outbox")
+    venezuela = [m for m in box if "Venezuela" in m["Subject"]]
+    assert len(venezuela) == 3
+    assert {m["To"].split("<")[1] for m in venezuela} == {
+        "ana@example.org>", "ben@example.org>", "pager@example.org>",
+    }  # fmt: skip
+    check = run_cli("check", config=tmp_path / "config" / "advisory.toml")
+    assert check.returncode == 0 and "nothing due (4 already sent)" in check.stdout
+
+
+def test_readme_commands_exist() -> None:
+    make = subprocess.run(
+        ["make", "-n", "run", "test"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert make.returncode == 0, make.stderr
+    readme = (ROOT / "README.md").read_text()
+    assert "make run" in readme and "make test" in readme
+    assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")

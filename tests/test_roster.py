@@ -1,0 +1,64 @@
+"""Subscribers from a CSV file (`service.subscribers_file`), streamed and validated."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Project, config_text
+
+from advisory.cli import main
+
+HEADER = "name,email,countries,min_level,format\n"
+
+
+def with_csv(project: Project, rows: str, inline: str = "") -> str:
+    path = project.root / "people.csv"
+    path.write_text(HEADER + rows, encoding="utf-8")
+    project.write_config(
+        config_text(subscribers=inline).replace(
+            'timezone = "UTC"', 'timezone = "UTC"\nsubscribers_file = "people.csv"'
+        )
+    )
+    return str(path)
+
+
+def test_csv_subscribers_receive_alerts(project: Project) -> None:
+    with_csv(
+        project,
+        "Zoë Ñúñez,zoe@example.org,VE CO,1,text\n"
+        '"Okafor, Ben",ben@example.org,*,,\n'
+        "Far Away,far@example.org,JP,1,html\n",
+    )
+    result = project.run("send")
+    assert result.returncode == 0, result.stderr
+    # Zoë: VE and CO; Ben (defaults: level 1, html): VE and CO; Far Away: nothing.
+    assert "due 4, delivered 4" in result.stdout
+
+
+def test_bad_csv_rows_are_all_reported_with_line_numbers(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = with_csv(
+        project,
+        "Good,good@example.org,VE,3,html\n"
+        "Bad mail,not-an-address,VE,3,html\n"
+        "Bad level,lvl@example.org,VE,high,html\n"
+        "Again,GOOD@example.org,VE,3,html\n"
+        "Nowhere,no@example.org,,3,html\n",
+        inline='[[subscribers]]\nname = "Inline"\nemail = "in@example.org"\ncountries = ["VE"]\n',
+    )
+    assert main(["send", "--config", str(project.config)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{path}:3: email: not a valid email address",
+        f"{path}:4: min_level: expected a level from 1 to 4",
+        f"{path}:5: email: address listed twice",
+        f"{path}:6: countries: required field is missing",
+    ]
+    assert not project.state.exists()
+
+
+def test_csv_with_unknown_column(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    path = project.root / "people.csv"
+    with_csv(project, "")
+    path.write_text("name,email,countries,phone\n", encoding="utf-8")
+    assert main(["check", "--config", str(project.config)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"{path}: line 1: unknown column 'phone'"]
