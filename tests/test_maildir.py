@@ -14,7 +14,7 @@ from conftest import ROOT, Project, parse, run_cli
 def messages(outbox: Path) -> list[EmailMessage]:
     """Every message in the Maildir, parsed (and its headers decoded) by the email package."""
     box = mailbox.Maildir(outbox, factory=None, create=False)
-    return [parse(box.get_bytes(key)) for key in box]
+    return [parse(box.get_bytes(key)) for key in box.iterkeys()]
 
 
 def test_send_writes_a_standard_maildir(project: Project) -> None:
