@@ -3,6 +3,7 @@ certificates), a project folder with config and advisory files, and the CLI as a
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import os
@@ -31,6 +32,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    peer: tuple[str, int]  # one per connection
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Recorder:
 
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # address -> reply at RCPT
+    delay: float = 0.0  # seconds before answering DATA: a slow server
 
     async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: Any
@@ -53,7 +56,12 @@ class Recorder:
         assert isinstance(raw, bytes)
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
-        self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), msg))
+        await asyncio.sleep(self.delay)
+        peer = session.peer
+        assert isinstance(peer, tuple)
+        self.received.append(
+            Received(str(envelope.mail_from), list(envelope.rcpt_tos), msg, (peer[0], peer[1]))
+        )
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:

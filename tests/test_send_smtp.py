@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from collections import Counter
 from email.message import EmailMessage
 from email.utils import parseaddr
 
@@ -234,3 +236,33 @@ def test_retry_delivers_due_retries_only(smtp_project: Project, smtpd: Server) -
     assert result.returncode == 0, result.stderr
     assert "due 1, delivered 1" in result.stdout
     assert [r.rcpt_tos for r in smtpd.handler.received[3:]] == [["ana@example.org"]]
+
+
+def many(project: Project, n: int, smtp: str) -> None:
+    rows = "".join(f"Person {i},p{i}@example.org,VE,1,text\n" for i in range(n))
+    (project.root / "people.csv").write_text("name,email,countries,min_level,format\n" + rows)
+    project.write_config(
+        config_text(delivery='transport = "smtp"', smtp=smtp, subscribers="").replace(
+            'timezone = "UTC"', 'timezone = "UTC"\nsubscribers_file = "people.csv"'
+        )
+    )
+
+
+def test_connections_are_reused_and_bounded(project: Project, smtpd: Server) -> None:
+    many(project, 12, smtp_section(smtpd, connections="2"))
+    result = project.run("send")
+    assert result.returncode == 0, result.stderr
+    per_connection = Counter(r.peer for r in smtpd.handler.received)
+    assert sum(per_connection.values()) == 12
+    assert len(per_connection) == 2
+    assert min(per_connection.values()) > 1
+
+
+def test_long_runs_show_progress(project: Project, smtpd: Server) -> None:
+    smtpd.handler.delay = 0.25
+    many(project, 12, smtp_section(smtpd, connections="1"))
+    result = project.run("send")
+    assert result.returncode == 0, result.stderr
+    progress = [line for line in result.stderr.splitlines() if line.startswith("…")]
+    assert progress and re.fullmatch(r"… \d+ of 12 attempted, \d+ delivered", progress[0])
+    assert "due 12, delivered 12, failed 0" in result.stdout

@@ -1,0 +1,45 @@
+"""The state file: durable settings, states, and read-only use for --dry-run and status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from advisory.ledger import Entry, Ledger
+
+
+def entry(mid: str = "<1@example.org>") -> Entry:
+    return Entry(mid, "ana@example.org", "VE", "v1", "html", "queued", 100.0, next_attempt=100.0)
+
+
+def test_wal_and_full_sync(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "s.sqlite3") as ledger:
+        assert ledger.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert ledger.db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+
+
+def test_queued_then_sent_with_one_row_per_attempt(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with Ledger(path) as ledger:
+        ledger.enqueue([entry()])
+        ledger.record("<1@example.org>", "temporary", 101.0, error="451 busy", retry_at=150.0)
+        ledger.record("<1@example.org>", "sent", 151.0)
+    with Ledger(path, readonly=True) as ledger:
+        [row] = ledger.entries(versions=["v1"])
+        assert (row.status, row.attempts, row.sent_at, row.last_error) == ("sent", 2, 151.0, None)
+        attempts = ledger.db.execute("SELECT outcome, error FROM attempts ORDER BY id").fetchall()
+        assert attempts == [("temporary", "451 busy"), ("sent", None)]
+
+
+def test_giving_up_marks_failed_and_cancel_touches_only_queued(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "s.sqlite3") as ledger:
+        ledger.enqueue([entry("<a@x.org>"), entry("<b@x.org>")])
+        ledger.record("<a@x.org>", "temporary", 101.0, error="timed out", retry_at=None)
+        ledger.cancel(["<a@x.org>", "<b@x.org>"], "no longer due")
+        assert ledger.counts() == {"failed": 1, "cancelled": 1}
+
+
+def test_readonly_never_creates_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "s.sqlite3"
+    with Ledger(path, readonly=True) as ledger:
+        assert ledger.counts() == {}
+    assert not path.parent.exists()
