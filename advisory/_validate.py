@@ -75,14 +75,12 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def problems(
-    error: ValidationError, file: object, prefix: tuple[int | str, ...] = ()
-) -> Iterator[Problem]:
+def problems(error: ValidationError, file: object) -> Iterator[Problem]:
     for e in error.errors(include_input=False, include_url=False):
         reason = _REASONS.get(e["type"]) or e["msg"]
         reason = reason.removeprefix("Value error, ").removeprefix("Assertion failed, ")
         reason = re.sub(r"^Input should be ", "expected ", reason)
-        yield Problem.at(file, field_path(prefix + tuple(e["loc"])), reason)
+        yield Problem.at(file, field_path(tuple(e["loc"])), reason)
 
 
 def validate(model: type[M], data: Mapping[str, Any], file: object, **context: Any) -> M:

@@ -11,12 +11,13 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from advisory import config as config_file
-from advisory.compose import compose, message_id
+from advisory.compose import compose, message_key
 from advisory.config import Config
 from advisory.delivery import open_transport
 from advisory.dispatch import Plan, Report, deliver, letterhead, plan
@@ -137,7 +138,10 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
     countries = None if retries_only else _countries(args, setup)
     force = False if retries_only else args.force
     dry_run = False if retries_only else args.dry_run
-    with Ledger(config.service.state, readonly=dry_run) as ledger:
+    with (
+        Ledger(config.service.state, readonly=dry_run) as ledger,
+        nullcontext() if dry_run else ledger.exclusive(_waiting),
+    ):
         the_plan = plan(
             config, setup.advisories, ledger, time.time(), countries=countries, force=force
         )
@@ -159,6 +163,10 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
         print(line, file=sys.stderr)
     print(_summary(report, the_plan))
     return 0 if report.ok else 1
+
+
+def _waiting() -> None:
+    print("waiting for another run on the same state file to finish…", file=sys.stderr)
 
 
 def _summary(report: Report, the_plan: Plan) -> str:
@@ -211,12 +219,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
         letterhead=head,
         to_name=sub.name,
         to_address=sub.email,
-        msgid=message_id(sub.key, advisory.version, sub.format.value, head.domain),
+        key=message_key(sub.key, advisory.version, sub.format.value),
         date=datetime.now(UTC).astimezone(setup.renderer.tz),
     )
     data = envelope.data.replace(b"\r\n", b"\n")
     if args.output:
-        Path(args.output).write_bytes(data)
+        try:
+            Path(args.output).write_bytes(data)
+        except OSError as e:
+            raise ConfigError(Problem.at(args.output, "", f"cannot write: {e.strerror}")) from None
     else:
         sys.stdout.buffer.write(data)
     return 0

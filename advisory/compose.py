@@ -17,7 +17,7 @@ from email.utils import format_datetime
 from advisory.models import Letterhead
 from advisory.rendering import Rendered
 
-__all__ = ["Envelope", "compose", "message_id"]
+__all__ = ["Envelope", "compose", "message_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +32,17 @@ class Envelope:
     delivery_key: str
 
 
-def message_id(recipient: str, topic: str, kind: str, domain: str) -> str:
-    """Stable per (recipient, advisory version or digest period, format): reruns reuse it."""
-    digest = hashlib.sha256(f"{recipient.lower()}\n{topic}\n{kind}".encode()).hexdigest()[:32]
-    return f"<{digest}@{domain}>"
+# Fold headers at the RFC 5322 limit, so a long List-Unsubscribe URL stays one readable URL.
+_POLICY = SMTP.clone(max_line_length=998)
+
+
+def message_key(recipient: str, topic: str, kind: str) -> str:
+    """Stable per (recipient, advisory version or digest period, format): the ledger's key.
+
+    The Message-ID is this key at the sender's domain, so retries and reruns reuse it,
+    and a change of sender address does not make anything due again.
+    """
+    return hashlib.sha256(f"{recipient.lower()}\n{topic}\n{kind}".encode()).hexdigest()[:32]
 
 
 def _line(value: str) -> str:
@@ -48,10 +55,11 @@ def compose(
     letterhead: Letterhead,
     to_name: str,
     to_address: str,
-    msgid: str,
+    key: str,
     date: datetime,
     resends: int = 0,
 ) -> Envelope:
+    msgid = f"<{key}@{letterhead.domain}>"
     msg = EmailMessage()
     msg["From"] = Address(_line(letterhead.name), addr_spec=letterhead.address)
     msg["To"] = Address(_line(to_name), addr_spec=to_address)
@@ -71,6 +79,6 @@ def compose(
         message_id=msgid,
         sender=letterhead.address,
         recipient=to_address,
-        data=msg.as_bytes(policy=SMTP),
-        delivery_key=f"{msgid}#{resends}",
+        data=msg.as_bytes(policy=_POLICY),
+        delivery_key=f"{key}#{resends}",
     )

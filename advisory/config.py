@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -43,7 +44,7 @@ def _optional_path(value: Any, info: ValidationInfo) -> Path | None:
 def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise PydanticCustomError("tz", "not a known time zone (e.g. UTC, Europe/Madrid)") from None
     return value
 
@@ -101,10 +102,6 @@ class Sender(Strict):
     name: OneLine
     reply_to: EmailAddress | None = None
     unsubscribe: Annotated[str, Field(max_length=2000), AfterValidator(_unsubscribe)] | None = None
-
-    @property
-    def domain(self) -> str:
-        return self.address.rpartition("@")[2]
 
 
 class Delivery(Strict):
@@ -218,6 +215,11 @@ def _smtp_problems(
                 path, "smtp.password_env", f"environment variable {smtp.password_env} is not set"
             )
         )
-    if smtp.ca_file is not None and not smtp.ca_file.is_file():
-        out.append(Problem.at(path, "smtp.ca_file", "file not found"))
+    if smtp.ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=str(smtp.ca_file))
+        except FileNotFoundError:
+            out.append(Problem.at(path, "smtp.ca_file", "file not found"))
+        except (ssl.SSLError, OSError, ValueError):
+            out.append(Problem.at(path, "smtp.ca_file", "not a PEM file of CA certificates"))
     return out

@@ -100,7 +100,7 @@ class SmtpTransport:
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self.smtp
         client = aiosmtplib.SMTP(
-            hostname=s.host,
+            hostname=s.host.strip("[]"),
             port=s.port,
             timeout=s.timeout,
             use_tls=s.security == "tls",
@@ -114,13 +114,14 @@ class SmtpTransport:
                 await client.login(s.username, self.password or "")
         except aiosmtplib.SMTPAuthenticationError as e:
             client.close()
-            # A refused login is the operator's to fix; the messages stay queued.
             raise TemporaryDeliveryError(
                 f"{s.host}:{s.port} refused the login: {e.code} {e.message}", code=e.code
             ) from None
         except (aiosmtplib.SMTPException, OSError) as e:
             client.close()
-            raise _translate(e, "", f"cannot connect to {s.host}:{s.port}") from None
+            # Even a 5xx greeting is about the server, not the message: keep it queued.
+            error = _translate(e, "", f"cannot connect to {s.host}:{s.port}")
+            raise TemporaryDeliveryError(error.reason, code=error.code) from None
         return client
 
     async def send(self, envelope: Envelope) -> None:
@@ -161,7 +162,10 @@ def _translate(error: BaseException, recipient: str, context: str) -> DeliveryEr
         error = error.recipients[0]
     if isinstance(error, aiosmtplib.SMTPResponseException):
         reason = f"{context}: {error.code} {' '.join(error.message.split())}"
-        kind = PermanentDeliveryError if 500 <= error.code < 600 else TemporaryDeliveryError
+        # Only the recipient's or the message's own refusal is permanent; a refused
+        # sender is the operator's to fix, and the message stays queued meanwhile.
+        permanent = 500 <= error.code < 600 and not isinstance(error, aiosmtplib.SMTPSenderRefused)
+        kind = PermanentDeliveryError if permanent else TemporaryDeliveryError
         return kind(reason, recipient=recipient, code=error.code)
     if isinstance(error, ssl.SSLError | ssl.CertificateError):
         return TemporaryDeliveryError(f"{context}: TLS: {error}", recipient=recipient)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
-from advisory.compose import Envelope, compose, message_id
+from advisory.compose import Envelope, compose, message_key
 from advisory.config import Config
 from advisory.delivery import Transport
 from advisory.errors import DeliveryError, PermanentDeliveryError
@@ -79,19 +79,19 @@ def plan(
 ) -> Plan:
     """What is due now: new alerts, retries whose time has come, and what to cancel."""
     scope = by_country(a for a in advisories if countries is None or a.country in countries)
-    known = {e.message_id: e for e in ledger.entries(versions=[a.version for a in scope.values()])}
-    domain = config.sender.domain
+    known = {e.key: e for e in ledger.entries(versions=[a.version for a in scope.values()])}
     out = Plan()
     wanted: set[str] = set()
     for sub in iter_subscribers(config) if subscribers is None else subscribers:
         for advisory in concerning(sub, scope):
-            mid = message_id(sub.key, advisory.version, sub.format.value, domain)
-            wanted.add(mid)
-            entry = known.get(mid)
+            key = message_key(sub.key, advisory.version, sub.format.value)
+            wanted.add(key)
+            entry = known.get(key)
             if entry is None or force or entry.status == "cancelled":
                 resends = 0 if entry is None else entry.resends + 1
-                fresh = Entry(mid, sub.key, advisory.country, advisory.version, sub.format.value,
-                              "queued", now, next_attempt=now, resends=resends)  # fmt: skip
+                fresh = Entry(key, "alert", sub.key, advisory.country, advisory.version,
+                              sub.format.value, "queued", now, next_attempt=now,
+                              resends=resends)  # fmt: skip
                 out.jobs.append(Job(sub, advisory, fresh, new=True))
             elif entry.status == "sent":
                 out.already_sent += 1
@@ -102,9 +102,11 @@ def plan(
             else:
                 out.jobs.append(Job(sub, advisory, entry, new=False))
     out.stale = [
-        e.message_id
+        e.key
         for e in ledger.entries(status="queued")
-        if e.message_id not in wanted and (countries is None or e.country in countries)
+        if e.kind == "alert"
+        and e.key not in wanted
+        and (countries is None or e.country in countries)
     ]
     return out
 
@@ -158,7 +160,7 @@ async def deliver(
             letterhead=head,
             to_name=job.subscriber.name,
             to_address=job.subscriber.email,
-            msgid=job.entry.message_id,
+            key=job.entry.key,
             date=datetime.fromtimestamp(job.entry.created_at, UTC).astimezone(renderer.tz),
             resends=job.entry.resends,
         )
@@ -173,7 +175,7 @@ async def deliver(
             except DeliveryError as e:
                 _failed(job, e)
             else:
-                ledger.record(job.entry.message_id, "sent", clock())
+                ledger.record(job.entry.key, "sent", clock())
                 report.delivered += 1
             if progress:
                 progress(report, todo.qsize())
@@ -185,7 +187,7 @@ async def deliver(
         if not isinstance(error, PermanentDeliveryError):
             retry_at = next_attempt(attempts, at, job.entry.created_at, give_up, rng)
         kind: Outcome = "permanent" if isinstance(error, PermanentDeliveryError) else "temporary"
-        ledger.record(job.entry.message_id, kind, at, error=error.reason, retry_at=retry_at)
+        ledger.record(job.entry.key, kind, at, error=error.reason, retry_at=retry_at)
         if retry_at is None:
             report.failed += 1
             what = "failed" if kind == "permanent" else "gave up"

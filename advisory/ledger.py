@@ -7,8 +7,9 @@ is logged. WAL and full sync: a crash at any point leaves a valid file.
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,8 @@ CREATE TABLE IF NOT EXISTS advisory_versions (
     first_seen  REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS messages (
-    message_id   TEXT PRIMARY KEY,
+    key          TEXT PRIMARY KEY,      -- hash of (recipient, version or period, format)
+    kind         TEXT NOT NULL CHECK (kind IN ('alert', 'digest')),
     recipient    TEXT NOT NULL,         -- lower-cased address: one identity per person
     country      TEXT NOT NULL,
     version      TEXT NOT NULL,
@@ -48,7 +50,7 @@ CREATE INDEX IF NOT EXISTS messages_due ON messages (status, next_attempt);
 CREATE INDEX IF NOT EXISTS messages_version ON messages (version);
 CREATE TABLE IF NOT EXISTS attempts (
     id          INTEGER PRIMARY KEY,
-    message_id  TEXT NOT NULL REFERENCES messages (message_id),
+    key         TEXT NOT NULL REFERENCES messages (key),
     at          REAL NOT NULL,
     outcome     TEXT NOT NULL CHECK (outcome IN ('sent', 'temporary', 'permanent')),
     error       TEXT
@@ -58,7 +60,8 @@ CREATE TABLE IF NOT EXISTS attempts (
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    message_id: str
+    key: str
+    kind: str
     recipient: str
     country: str
     version: str
@@ -114,6 +117,21 @@ class Ledger:
         self.close()
 
     @contextmanager
+    def exclusive(self, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+        """One run at a time per state file: a second run waits, so nothing is planned twice."""
+        with self.path.with_name(f"{self.path.name}.lock").open("a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if waiting is not None:
+                    waiting()
+                fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -155,26 +173,26 @@ class Ledger:
         """New rows as queued; an existing row (a --force resend) is queued again."""
         self.db.executemany(
             f"""INSERT INTO messages ({_COLUMNS}) VALUES ({", ".join("?" * len(Entry.__slots__))})
-                ON CONFLICT (message_id) DO UPDATE SET
+                ON CONFLICT (key) DO UPDATE SET
                     status = 'queued', next_attempt = excluded.next_attempt,
                     resends = excluded.resends, attempts = 0, created_at = excluded.created_at""",
             [
-                (e.message_id, e.recipient, e.country, e.version, e.format, "queued",
+                (e.key, e.kind, e.recipient, e.country, e.version, e.format, "queued",
                  e.created_at, 0, e.next_attempt, None, None, e.resends)
                 for e in entries
             ],
         )  # fmt: skip
 
-    def cancel(self, message_ids: Iterable[str], reason: str) -> None:
+    def cancel(self, keys: Iterable[str], reason: str) -> None:
         self.db.executemany(
             "UPDATE messages SET status = 'cancelled', last_error = ?, next_attempt = NULL "
-            "WHERE message_id = ? AND status = 'queued'",
-            [(reason, mid) for mid in message_ids],
+            "WHERE key = ? AND status = 'queued'",
+            [(reason, key) for key in keys],
         )
 
     def record(
         self,
-        message_id: str,
+        key: str,
         outcome: Outcome,
         now: float,
         *,
@@ -187,11 +205,11 @@ class Ledger:
         )
         with self.transaction():
             self.db.execute(
-                "INSERT INTO attempts (message_id, at, outcome, error) VALUES (?, ?, ?, ?)",
-                (message_id, now, outcome, error),
+                "INSERT INTO attempts (key, at, outcome, error) VALUES (?, ?, ?, ?)",
+                (key, now, outcome, error),
             )
             self.db.execute(
                 """UPDATE messages SET status = ?, attempts = attempts + 1, next_attempt = ?,
-                       last_error = ?, sent_at = ? WHERE message_id = ?""",
-                (status, retry_at, error, now if outcome == "sent" else None, message_id),
+                       last_error = ?, sent_at = ? WHERE key = ?""",
+                (status, retry_at, error, now if outcome == "sent" else None, key),
             )

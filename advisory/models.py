@@ -290,8 +290,3 @@ class Subscriber(Strict):
     def key(self) -> str:
         """Addresses compare case-insensitively: this is the one identity of a person."""
         return self.email.lower()
-
-    def wants(self, advisory: Advisory) -> bool:
-        return advisory.level >= self.min_level and (
-            self.every_country or advisory.country in self.countries
-        )

@@ -7,9 +7,10 @@ separated by spaces. Large lists are read row by row, never held whole.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -62,17 +63,18 @@ def _csv_rows(path: Path) -> Iterator[tuple[str, Subscriber | list[Problem]]]:
     """(file:line, the subscriber or the problems of its row), in file order."""
     csv.field_size_limit(MAX_FIELD)
     try:
-        f = path.open(newline="", encoding="utf-8")
+        f = path.open("rb")
     except OSError as e:
         raise ConfigError(Problem.at(path, "", e.strerror or "cannot read")) from None
     with f:
-        reader = csv.DictReader(f)
+        reader = csv.DictReader(_decoded_lines(f, path))
         try:
             header = reader.fieldnames or []
-        except (UnicodeDecodeError, csv.Error):
+        except csv.Error:
             raise ConfigError(Problem.at(path, "line 1", "not a CSV header")) from None
         bad = [f"unknown column {c!r}" for c in header if c not in COLUMNS]
         bad += [f"missing column {c!r}" for c in REQUIRED if c not in header]
+        bad += [f"column {c!r} appears twice" for c in COLUMNS if header.count(c) > 1]
         if bad:
             raise ConfigError(Problem.at(path, "line 1", reason) for reason in bad)
         while True:
@@ -80,12 +82,20 @@ def _csv_rows(path: Path) -> Iterator[tuple[str, Subscriber | list[Problem]]]:
                 row = next(reader)
             except StopIteration:
                 return
-            except (UnicodeDecodeError, csv.Error) as e:
-                where = f"{path}:{reader.line_num + 1}"
-                reason = "not valid UTF-8" if isinstance(e, UnicodeDecodeError) else "malformed CSV"
-                raise ConfigError(Problem.at(where, "", reason)) from None
+            except csv.Error:
+                where = f"{path}:{reader.line_num}"
+                raise ConfigError(Problem.at(where, "", "malformed CSV")) from None
             where = f"{path}:{reader.line_num}"
             yield where, _subscriber(row, where)
+
+
+def _decoded_lines(f: BinaryIO, path: Path) -> Iterator[str]:
+    """UTF-8 (a spreadsheet's BOM allowed), decoded line by line to name the bad line."""
+    for number, raw in enumerate(f, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(Problem.at(f"{path}:{number}", "", "not valid UTF-8")) from None
 
 
 def _subscriber(row: dict[str | Any, str | Any], where: str) -> Subscriber | list[Problem]:
@@ -94,7 +104,7 @@ def _subscriber(row: dict[str | Any, str | Any], where: str) -> Subscriber | lis
     data: dict[str, Any] = {k: v for k, v in row.items() if v not in (None, "")}
     if "countries" in data:
         data["countries"] = data["countries"].split()
-    if "min_level" in data and data["min_level"].strip().isdigit():
+    if "min_level" in data and re.fullmatch(r"\s*[0-9]{1,3}\s*", data["min_level"]):
         data["min_level"] = int(data["min_level"])
     try:
         return Subscriber.model_validate(data)

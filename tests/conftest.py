@@ -41,7 +41,18 @@ class Recorder:
 
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # address -> reply at RCPT
+    refuse_data: dict[str, str] = field(default_factory=dict)  # address -> reply after DATA
+    refuse_sender: str = ""  # reply to MAIL FROM, if set
+    refused: list[Received] = field(default_factory=list)  # received, then refused after DATA
     delay: float = 0.0  # seconds before answering DATA: a slow server
+
+    async def handle_MAIL(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if self.refuse_sender:
+            return self.refuse_sender
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: Any
@@ -59,9 +70,12 @@ class Recorder:
         await asyncio.sleep(self.delay)
         peer = session.peer
         assert isinstance(peer, tuple)
-        self.received.append(
-            Received(str(envelope.mail_from), list(envelope.rcpt_tos), msg, (peer[0], peer[1]))
-        )
+        got = Received(str(envelope.mail_from), list(envelope.rcpt_tos), msg, (peer[0], peer[1]))
+        reply = self.refuse_data.get(envelope.rcpt_tos[0].lower())
+        if reply:
+            self.refused.append(got)
+            return reply
+        self.received.append(got)
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -35,6 +35,14 @@ def test_preview_renders_one_message(project: Project, tmp_path: Path) -> None:
     assert alert.get_content().startswith("VENEZUELA L4 DO NOT TRAVEL")
 
 
+def test_preview_to_a_folder_that_does_not_exist(project: Project, tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "x.eml"
+    result = project.run("preview", "-o", str(target))
+    assert (result.returncode, result.stderr) == (
+        2, f"{target}: cannot write: No such file or directory\n",
+    )  # fmt: skip
+
+
 def test_preview_of_unknown_subscriber_or_country(project: Project) -> None:
     result = project.run("preview", "--subscriber", "nobody@example.org")
     assert (result.returncode, result.stderr) == (

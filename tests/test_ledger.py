@@ -8,13 +8,9 @@ from advisory.ledger import Entry, Ledger
 
 
 def entry(mid: str = "<1@example.org>") -> Entry:
-    return Entry(mid, "ana@example.org", "VE", "v1", "html", "queued", 100.0, next_attempt=100.0)
-
-
-def test_wal_and_full_sync(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "s.sqlite3") as ledger:
-        assert ledger.db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert ledger.db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    return Entry(
+        mid, "alert", "ana@example.org", "VE", "v1", "html", "queued", 100.0, next_attempt=100.0
+    )
 
 
 def test_queued_then_sent_with_one_row_per_attempt(tmp_path: Path) -> None:

@@ -62,3 +62,33 @@ def test_csv_with_unknown_column(project: Project, capsys: pytest.CaptureFixture
     path.write_text("name,email,countries,phone\n", encoding="utf-8")
     assert main(["check", "--config", str(project.config)]) == 2
     assert capsys.readouterr().err.splitlines() == [f"{path}: line 1: unknown column 'phone'"]
+
+
+def test_spreadsheet_csv_with_bom_is_read(project: Project) -> None:
+    with_csv(project, "Zoë,zoe@example.org,VE,1,text\n")
+    path = project.root / "people.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    result = project.run("send")
+    assert result.returncode == 0, result.stderr
+    assert "due 1, delivered 1" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"name,email,countries,email\n", "line 1: column 'email' appears twice"),
+        (HEADER.encode() + b"A,a@example.org,VE,1,html\nB\xff,b@example.org,VE,1,html\n",
+         "3: not valid UTF-8"),
+        (HEADER.encode() + "A,a@example.org,VE,²,html\n".encode(),
+         "2: min_level: expected a level from 1 to 4"),
+    ],
+)  # fmt: skip
+def test_csv_mistakes(
+    project: Project, capsys: pytest.CaptureFixture[str], content: bytes, expected: str
+) -> None:
+    with_csv(project, "")
+    path = project.root / "people.csv"
+    path.write_bytes(content)
+    assert main(["check", "--config", str(project.config)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line in (f"{path}: {expected}", f"{path}:{expected}")

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+import socket
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
 from collections import Counter
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -266,3 +271,81 @@ def test_long_runs_show_progress(project: Project, smtpd: Server) -> None:
     progress = [line for line in result.stderr.splitlines() if line.startswith("…")]
     assert progress and re.fullmatch(r"… \d+ of 12 attempted, \d+ delivered", progress[0])
     assert "due 12, delivered 12, failed 0" in result.stdout
+
+
+def test_a_retry_reuses_the_message_id(smtp_project: Project, smtpd: Server) -> None:
+    smtpd.handler.refuse_data["ana@example.org"] = "451 4.3.0 Queue full"
+    assert smtp_project.run("send").returncode == 1
+    [refused] = smtpd.handler.refused
+    smtpd.handler.refuse_data.clear()
+    with sqlite3.connect(smtp_project.state) as db:
+        db.execute("UPDATE messages SET next_attempt = 0 WHERE status = 'queued'")
+    assert smtp_project.run("retry").returncode == 0
+    [delivered] = smtpd.handler.to("ana@example.org")
+    assert delivered["Message-ID"] == refused.message["Message-ID"]
+    assert delivered["Date"] == refused.message["Date"]
+
+
+def test_a_refused_sender_keeps_everything_queued(smtp_project: Project, smtpd: Server) -> None:
+    smtpd.handler.refuse_sender = "553 5.7.1 Sender not allowed"
+    result = smtp_project.run("send")
+    assert result.returncode == 1
+    assert "4 queued for retry, 0 failed for good" in result.stdout
+
+
+def test_a_server_refusing_the_connection_with_5xx_fails_nothing_for_good(
+    project: Project,
+) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def refuse_all() -> None:
+        with listener:
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.sendall(b"554 5.7.1 Client host blocked\r\n")
+
+    threading.Thread(target=refuse_all, daemon=True).start()
+    smtp = f'host = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout = 5'
+    project.write_config(config_text(delivery='transport = "smtp"', smtp=smtp))
+    result = project.run("send")
+    listener.close()
+    assert result.returncode == 1
+    assert "4 queued for retry, 0 failed for good" in result.stdout
+    assert "554" in result.stderr
+
+
+def test_concurrent_runs_send_each_message_once(smtp_project: Project, smtpd: Server) -> None:
+    """A cron run and a manual run at the same moment: the second waits for the first."""
+    smtp = smtp_section(smtpd, connections="1")
+    smtp_project.write_config(config_text(delivery='transport = "smtp"', smtp=smtp))
+    smtpd.handler.delay = 0.5
+    first = subprocess.Popen(
+        [sys.executable, "-m", "advisory", "send", "--config", str(smtp_project.config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    while not smtpd.handler.received and first.poll() is None:
+        time.sleep(0.05)
+    second = smtp_project.run("send")
+    out, _ = first.communicate(timeout=60)
+    assert first.returncode == 0 and second.returncode == 0
+    assert "due 4, delivered 4" in out
+    assert "waiting for another run" in second.stderr
+    assert "nothing due (4 already sent)" in second.stdout
+    assert len(smtpd.handler.received) == 4
+
+
+def test_a_new_sender_address_does_not_make_anything_due(
+    smtp_project: Project, smtpd: Server
+) -> None:
+    assert smtp_project.run("send").returncode == 0
+    smtp_project.write_config(
+        smtp_project.config.read_text().replace("advisories@example.org", "desk@travel.example.com")
+    )
+    again = smtp_project.run("send")
+    assert "nothing due (4 already sent)" in again.stdout
+    assert len(smtpd.handler.received) == 4
