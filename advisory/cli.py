@@ -20,7 +20,7 @@ from advisory import config as config_file
 from advisory.compose import compose, message_key
 from advisory.config import Config
 from advisory.delivery import open_transport
-from advisory.dispatch import Plan, Report, deliver, letterhead, plan
+from advisory.dispatch import Job, Plan, Report, deliver, letterhead, plan
 from advisory.errors import AdvisoryError, ConfigError, Problem
 from advisory.ledger import Ledger
 from advisory.models import Advisory, Format, Subscriber
@@ -91,14 +91,21 @@ def _countries(args: argparse.Namespace, setup: Setup) -> set[str] | None:
 
 def _plan_lines(the_plan: Plan) -> list[str]:
     lines = [
-        f"  {job.subscriber.format.value:<5} {job.subscriber.email:<32} "
-        f"{job.advisory.country_name} L{job.advisory.level.value}"
+        f"  {job.subscriber.format.value:<5} {job.subscriber.email:<32} {_what(job)}"
         f"{'' if job.new else ' (retry)'}"
         for job in the_plan.jobs[:LIST_LIMIT]
     ]
     if len(the_plan.jobs) > LIST_LIMIT:
         lines.append(f"  … and {len(the_plan.jobs) - LIST_LIMIT} more")
     return lines
+
+
+def _what(job: Job) -> str:
+    if job.change is None:
+        return f"digest of {len(job.advisories)} advisories"
+    advisory = job.advisories[0]
+    how = f" ({job.change.direction})" if job.change.direction else ""
+    return f"{advisory.country_name} L{advisory.level.value}{how}"
 
 
 def _skipped(the_plan: Plan) -> str:

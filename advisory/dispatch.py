@@ -10,10 +10,12 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Final
 
+from advisory.changes import Change, what_changed
 from advisory.compose import Envelope, compose, message_key
 from advisory.config import Config
 from advisory.delivery import Transport
@@ -25,7 +27,7 @@ from advisory.rendering import Renderer
 from advisory.retry import next_attempt
 from advisory.roster import iter_subscribers
 
-__all__ = ["Job", "Plan", "Report", "deliver", "letterhead", "plan"]
+__all__ = ["Job", "Plan", "Report", "deliver", "letterhead", "plan", "plan_digest"]
 
 MAX_ERROR_LINES: Final = 20
 
@@ -37,12 +39,17 @@ def letterhead(config: Config) -> Letterhead:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One message to attempt now."""
+    """One message to attempt now: an alert (one advisory and what changed) or a digest."""
 
     subscriber: Subscriber
-    advisory: Advisory
     entry: Entry
     new: bool  # not in the ledger yet, or queued again (--force, or due again after cancelling)
+    advisories: tuple[Advisory, ...]
+    change: Change | None = None  # None for a digest
+
+    @property
+    def digest(self) -> bool:
+        return self.change is None
 
 
 @dataclass(slots=True)
@@ -53,6 +60,28 @@ class Plan:
     failed_before: int = 0
     stale: list[str] = field(default_factory=list)  # queued, but no longer due
 
+    def add(
+        self,
+        entry: Entry | None,
+        fresh: Entry,
+        job: Callable[[Entry, bool], Job],
+        *,
+        now: float,
+        force: bool = False,
+    ) -> None:
+        """File one due message by what the ledger knows of it."""
+        if entry is None or force or entry.status == "cancelled":
+            resends = 0 if entry is None else entry.resends + 1
+            self.jobs.append(job(replace(fresh, resends=resends), True))
+        elif entry.status == "sent":
+            self.already_sent += 1
+        elif entry.status == "failed":
+            self.failed_before += 1
+        elif entry.next_attempt is not None and entry.next_attempt > now:
+            self.waiting += 1
+        else:
+            self.jobs.append(job(entry, False))
+
 
 @dataclass(slots=True)
 class Report:
@@ -60,11 +89,12 @@ class Report:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    left: int = 0  # not attempted: the run was stopped; still queued
     errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.retrying == 0 and self.failed == 0
+        return self.retrying == 0 and self.failed == 0 and self.left == 0
 
 
 def plan(
@@ -75,32 +105,29 @@ def plan(
     *,
     countries: Collection[str] | None = None,
     force: bool = False,
-    subscribers: Iterable[Subscriber] | None = None,
 ) -> Plan:
-    """What is due now: new alerts, retries whose time has come, and what to cancel."""
+    """Alerts due now: new versions, retries whose time has come, and what to cancel."""
     scope = by_country(a for a in advisories if countries is None or a.country in countries)
     known = {e.key: e for e in ledger.entries(versions=[a.version for a in scope.values()])}
+    last = ledger.last_sent(scope)
+    before = {v: ledger.advisory(v) for v in set(last.values())}
     out = Plan()
     wanted: set[str] = set()
-    for sub in iter_subscribers(config) if subscribers is None else subscribers:
+    for sub in iter_subscribers(config):
         for advisory in concerning(sub, scope):
             key = message_key(sub.key, advisory.version, sub.format.value)
             wanted.add(key)
-            entry = known.get(key)
-            if entry is None or force or entry.status == "cancelled":
-                resends = 0 if entry is None else entry.resends + 1
-                fresh = Entry(key, "alert", sub.key, advisory.country, advisory.version,
-                              sub.format.value, "queued", now, next_attempt=now,
-                              resends=resends)  # fmt: skip
-                out.jobs.append(Job(sub, advisory, fresh, new=True))
-            elif entry.status == "sent":
-                out.already_sent += 1
-            elif entry.status == "failed":
-                out.failed_before += 1
-            elif entry.next_attempt is not None and entry.next_attempt > now:
-                out.waiting += 1
-            else:
-                out.jobs.append(Job(sub, advisory, entry, new=False))
+            previous = last.get((sub.key, advisory.country))
+            change = what_changed(before[previous] if previous else None, advisory)
+            fresh = Entry(key, "alert", sub.key, advisory.country, advisory.version,
+                          sub.format.value, "queued", now, next_attempt=now)  # fmt: skip
+            out.add(
+                known.get(key),
+                fresh,
+                partial(_alert_job, sub, advisory, change),
+                now=now,
+                force=force,
+            )
     out.stale = [
         e.key
         for e in ledger.entries(status="queued")
@@ -109,6 +136,38 @@ def plan(
         and (countries is None or e.country in countries)
     ]
     return out
+
+
+def plan_digest(
+    config: Config, advisories: Iterable[Advisory], ledger: Ledger, now: float, period: str
+) -> Plan:
+    """One reminder per subscriber per digest period, of every advisory standing for them."""
+    topic = f"digest:{period}"
+    scope = by_country(advisories)
+    known = {e.key: e for e in ledger.entries(versions=[topic])}
+    out = Plan()
+    wanted: set[str] = set()
+    for sub in iter_subscribers(config):
+        standing = tuple(concerning(sub, scope))
+        if not standing:
+            continue
+        key = message_key(sub.key, topic, sub.format.value)
+        wanted.add(key)
+        fresh = Entry(key, "digest", sub.key, "*", topic, sub.format.value, "queued", now,
+                      next_attempt=now)  # fmt: skip
+        out.add(known.get(key), fresh, partial(_digest_job, sub, standing), now=now)
+    out.stale = [
+        e.key for e in ledger.entries(status="queued") if e.kind == "digest" and e.key not in wanted
+    ]
+    return out
+
+
+def _alert_job(sub: Subscriber, advisory: Advisory, change: Change, entry: Entry, new: bool) -> Job:
+    return Job(sub, entry, new, (advisory,), change)
+
+
+def _digest_job(sub: Subscriber, standing: tuple[Advisory, ...], entry: Entry, new: bool) -> Job:
+    return Job(sub, entry, new, standing)
 
 
 class _Pacer:
@@ -136,13 +195,20 @@ async def deliver(
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
     progress: Callable[[Report, int], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> Report:
-    """Queue the plan's new messages durably, then attempt every job and record each outcome."""
+    """Queue the plan's new messages durably, then attempt every job and record each outcome.
+
+    Once `stop` is set, no further job is started: what is in flight finishes, the rest
+    stays queued in the ledger for the next run (`Report.left`).
+    """
     rng = rng or random.Random()
     now = clock()
     with ledger.transaction():
         ledger.cancel(the_plan.stale, "no longer due: the advisory or the subscription changed")
-        for advisory in {id(j.advisory): j.advisory for j in the_plan.jobs if j.new}.values():
+        for advisory in {
+            a.version: a for j in the_plan.jobs if j.new for a in j.advisories
+        }.values():
             ledger.remember(advisory, now)
         ledger.enqueue(j.entry for j in the_plan.jobs if j.new)
     report = Report(due=len(the_plan.jobs))
@@ -154,7 +220,10 @@ async def deliver(
         todo.put_nowait(job)
 
     def build(job: Job) -> Envelope:
-        rendered = renderer.render(job.advisory, job.subscriber, head)
+        if job.change is None:
+            rendered = renderer.render_digest(job.advisories, job.subscriber, head)
+        else:
+            rendered = renderer.render(job.advisories[0], job.subscriber, head, job.change)
         return compose(
             rendered,
             letterhead=head,
@@ -166,7 +235,7 @@ async def deliver(
         )
 
     async def worker() -> None:
-        while not todo.empty():
+        while not todo.empty() and not (stop and stop.is_set()):
             job = todo.get_nowait()
             envelope = build(job)
             await pacer.wait()
@@ -202,4 +271,5 @@ async def deliver(
         await asyncio.gather(*(worker() for _ in range(workers)))
     finally:
         await transport.close()
+    report.left = todo.qsize()
     return report

@@ -8,17 +8,19 @@ is logged. WAL and full sync: a crash at any point leaves a valid file.
 from __future__ import annotations
 
 import fcntl
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Final, Literal
 
 from advisory.errors import LedgerError
 from advisory.models import Advisory
 
-__all__ = ["Entry", "Ledger", "Outcome", "Status"]
+__all__ = ["Entry", "Ledger", "LedgerBusy", "Outcome", "Status"]
 
 SCHEMA_VERSION: Final = 1
 Status = Literal["queued", "sent", "failed", "cancelled"]
@@ -56,6 +58,10 @@ CREATE TABLE IF NOT EXISTS attempts (
     error       TEXT
 );
 """
+
+
+class LedgerBusy(LedgerError):
+    """Another process holds the state file for a run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +124,17 @@ class Ledger:
 
     @contextmanager
     def exclusive(self, waiting: Callable[[], None] | None = None) -> Iterator[None]:
-        """One run at a time per state file: a second run waits, so nothing is planned twice."""
+        """One run at a time per state file: a second run waits, so nothing is planned twice.
+
+        Without `waiting`, a busy state file raises `LedgerBusy` instead of waiting.
+        """
         with self.path.with_name(f"{self.path.name}.lock").open("a") as f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                if waiting is not None:
-                    waiting()
+                if waiting is None:
+                    raise LedgerBusy(f"{self.path}: another run is in progress") from None
+                waiting()
                 fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 yield
@@ -155,6 +165,30 @@ class Ledger:
             rows = self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE version = ?", (version,))
             out.extend(Entry(*row) for row in rows)
         return out
+
+    def last_sent(self, countries: Iterable[str]) -> dict[tuple[str, str], str]:
+        """(recipient, country) -> the advisory version the recipient last received."""
+        out: dict[tuple[str, str], str] = {}
+        for country in set(countries):
+            rows = self.db.execute(
+                "SELECT recipient, version, max(sent_at) FROM messages "
+                "WHERE status = 'sent' AND kind = 'alert' AND country = ? GROUP BY recipient",
+                (country,),
+            )
+            out.update(((recipient, country), version) for recipient, version, _ in rows)
+        return out
+
+    def advisory(self, version: str) -> Advisory | None:
+        """An advisory version as it was sent, to say what changed since."""
+        row = self.db.execute(
+            "SELECT advisory FROM advisory_versions WHERE version = ?", (version,)
+        ).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        issued = data["issued"]
+        data["issued"] = (datetime if "T" in issued else date).fromisoformat(issued)
+        return Advisory.model_validate(data)
 
     def counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, count(*) FROM messages GROUP BY status")

@@ -8,6 +8,7 @@ ever passed as data, never compiled as template source. No I/O after start-up.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from advisory.changes import Change, what_changed
 from advisory.countries import country_name
 from advisory.errors import TemplateError
 from advisory.models import Advisory, Format, Letterhead, Subscriber
@@ -24,7 +26,13 @@ __all__ = ["ALERT_MAX", "Rendered", "Renderer", "default_templates"]
 
 ALERT_MAX: Final = 160
 TEXT_WIDTH: Final = 72
-TEMPLATES: Final = ("subject.txt", "email.txt", "email.html", "alert.txt")
+TEMPLATES: Final = (
+    *(f"{prefix}{name}"
+      for prefix in ("", "digest_")
+      for name in ("subject.txt", "email.txt", "email.html", "alert.txt")),
+    "layout.html",  # extended by both HTML emails
+    "footer.txt",  # included by both text emails
+)  # fmt: skip
 
 
 def default_templates() -> Path:
@@ -70,31 +78,48 @@ class Renderer:
         except jinja2.TemplateError as e:
             raise TemplateError(f"{self.folder / name}: {e}") from None
 
-    def render(
-        self, advisory: Advisory, subscriber: Subscriber, letterhead: Letterhead
-    ) -> Rendered:
-        context = self.context(advisory, subscriber, letterhead)
-        subject = " ".join(self._render("subject.txt", context).split())
+    def _parts(self, prefix: str, subscriber: Subscriber, context: dict[str, Any]) -> Rendered:
+        subject = " ".join(self._render(f"{prefix}subject.txt", context).split())
         if subscriber.format is Format.ALERT:
-            return Rendered(subject, alert_text(self._render("alert.txt", context)) + "\n")
-        text = self._render("email.txt", context).strip() + "\n"
-        html = self._render("email.html", context) if subscriber.format is Format.HTML else None
+            return Rendered(subject, alert_text(self._render(f"{prefix}alert.txt", context)) + "\n")
+        text = self._render(f"{prefix}email.txt", context).strip() + "\n"
+        html = (
+            self._render(f"{prefix}email.html", context)
+            if subscriber.format is Format.HTML
+            else None
+        )
         return Rendered(subject, text, html)
 
-    def context(
-        self, advisory: Advisory, subscriber: Subscriber, letterhead: Letterhead
-    ) -> dict[str, Any]:
-        level = advisory.level
-        head = f"{advisory.country_name.upper()} L{level.value} {level.label.upper()}"
-        names = ", ".join(r.value for r in advisory.risks)
-        short_risks = (
-            names if len(head) + len(names) < 100 else "".join(r.letter for r in advisory.risks)
-        )
-        wanted = (
-            "every country"
-            if subscriber.every_country
-            else _join([country_name(code) for code in subscriber.countries])
-        )
+    def render(
+        self,
+        advisory: Advisory,
+        subscriber: Subscriber,
+        letterhead: Letterhead,
+        change: Change | None = None,
+    ) -> Rendered:
+        """One alert; `change` says what differs from what this reader last received."""
+        change = change or what_changed(None, advisory)
+        context = {
+            **self._common(subscriber, letterhead),
+            **self._about(advisory),
+            "change": change,
+            "alert_head": alert_head(advisory, change),
+        }
+        return self._parts("", subscriber, context)
+
+    def render_digest(
+        self, advisories: Sequence[Advisory], subscriber: Subscriber, letterhead: Letterhead
+    ) -> Rendered:
+        """The reminder of every standing advisory for this reader, highest level first."""
+        ordered = sorted(advisories, key=lambda a: (-a.level, a.country_name))
+        context = {
+            **self._common(subscriber, letterhead),
+            "advisories": [self._about(a) for a in ordered],
+            "alert_head": ", ".join(f"{a.country_name.upper()} L{a.level.value}" for a in ordered),
+        }
+        return self._parts("digest_", subscriber, context)
+
+    def _about(self, advisory: Advisory) -> dict[str, Any]:
         return {
             "advisory": advisory,
             "country": advisory.country_name,
@@ -102,12 +127,19 @@ class Renderer:
             "risks": advisory.risks,
             "paragraphs": advisory.paragraphs,
             "issued": self.when(advisory.issued),
+        }
+
+    def _common(self, subscriber: Subscriber, letterhead: Letterhead) -> dict[str, Any]:
+        wanted = (
+            "every country"
+            if subscriber.every_country
+            else _join([country_name(code) for code in subscriber.countries])
+        )
+        return {
             "subscriber": subscriber,
             "subscribed_to": wanted,
             "min_level": subscriber.min_level,
             "letterhead": letterhead,
-            "alert_head": head,
-            "alert_risks": short_risks,
         }
 
     def when(self, issued: date) -> str:
@@ -116,6 +148,27 @@ class Renderer:
             zone = local.tzname() or ""
             return f"{local.day} {local:%B %Y, %H:%M} {zone}".strip()
         return f"{issued.day} {issued:%B %Y}"
+
+
+def alert_head(advisory: Advisory, change: Change) -> str:
+    """'VENEZUELA raised to L4 DO NOT TRAVEL (+detention)': the alert's first words."""
+    country, level = advisory.country_name.upper(), advisory.level
+    rank = f"L{level.value} {level.label.upper()}"
+    marks = change.risk_marks()
+    if len(country) + len(rank) + len(marks) > 100:  # every risk at once: letters, as the US does
+        marks = " ".join(
+            m for m in ("+" + "".join(r.letter for r in change.added) if change.added else "",
+                        "-" + "".join(r.letter for r in change.removed) if change.removed else "")
+            if m
+        )  # fmt: skip
+    if change.direction:
+        return f"{country} {change.direction} to {rank}" + (f" ({marks})" if marks else "")
+    if not change.first and not change.unchanged:
+        return f"{country} {rank} updated" + (f" ({marks})" if marks else "")
+    names = ", ".join(r.value for r in advisory.risks)
+    if len(country) + len(rank) + len(names) > 100:
+        names = "".join(r.letter for r in advisory.risks)
+    return f"{country} {rank}" + (f" [{names}]" if names else "")
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from advisory.errors import TemplateError
 from advisory.models import Advisory, Format, Letterhead, Level, Risk, Subscriber
-from advisory.rendering import ALERT_MAX, Renderer, alert_text
+from advisory.rendering import ALERT_MAX, TEMPLATES, Renderer, alert_text
 
 HEAD = Letterhead(
     "advisories@example.org", "Travel Advisory Service", None, "https://example.org/u"
@@ -122,15 +122,15 @@ def test_issued_time_is_shown_in_the_service_time_zone() -> None:
 
 
 def test_a_broken_template_fails_at_start_up(tmp_path: Path) -> None:
-    for name in ("subject.txt", "email.txt", "alert.txt"):
+    for name in TEMPLATES:
         (tmp_path / name).write_text("{{ country }}\n")
-    (tmp_path / "email.html").write_text("<p>{% if level %}unclosed</p>\n")
-    with pytest.raises(TemplateError, match=r"email\.html:1: Unexpected end of template"):
+    (tmp_path / "layout.html").write_text("<p>{% if level %}unclosed</p>\n")
+    with pytest.raises(TemplateError, match=r"layout\.html:1: Unexpected end of template"):
         Renderer(tmp_path)
 
 
 def test_an_undefined_variable_fails_on_first_render(tmp_path: Path) -> None:
-    for name in ("subject.txt", "email.txt", "alert.txt", "email.html"):
+    for name in TEMPLATES:
         (tmp_path / name).write_text("{{ contry }}\n")
     renderer = Renderer(tmp_path)
     with pytest.raises(TemplateError, match="'contry' is undefined"):
