@@ -20,12 +20,14 @@ from advisory import config as config_file
 from advisory.compose import compose, message_key
 from advisory.config import Config
 from advisory.delivery import open_transport
-from advisory.dispatch import Job, Plan, Report, deliver, letterhead, plan
+from advisory.dispatch import Job, Plan, Report, deliver, letterhead, plan_run
 from advisory.errors import AdvisoryError, ConfigError, Problem
 from advisory.ledger import Ledger
+from advisory.logs import Log
 from advisory.models import Advisory, Format, Subscriber
 from advisory.rendering import Renderer
 from advisory.roster import check_subscribers, iter_subscribers
+from advisory.scheduler import digest_period, serve
 from advisory.sources import load_advisories
 
 __all__ = ["main"]
@@ -125,7 +127,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"templates ok, delivery by {c.delivery.transport}"
     )
     with Ledger(c.service.state, readonly=True) as ledger:
-        the_plan = plan(c, setup.advisories, ledger, time.time())
+        the_plan = plan_run(c, setup.advisories, ledger, time.time())
     _print_plan(the_plan, "would send")
     return 0
 
@@ -149,11 +151,12 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
         Ledger(config.service.state, readonly=dry_run) as ledger,
         nullcontext() if dry_run else ledger.exclusive(_waiting),
     ):
-        the_plan = plan(
-            config, setup.advisories, ledger, time.time(), countries=countries, force=force
-        )
-        if retries_only:
-            the_plan.jobs = [j for j in the_plan.jobs if not j.new]
+        now = time.time()
+        the_plan = plan_run(
+            config, setup.advisories, ledger, now,
+            period=digest_period(config.schedule.digest, config.service.timezone, now),
+            countries=countries, force=force, retries_only=retries_only,
+        )  # fmt: skip
         if dry_run:
             _print_plan(the_plan, "dry run: would send")
             return 0
@@ -200,6 +203,15 @@ class _Progress:
             print(
                 f"… {done} of {report.due} attempted, {report.delivered} delivered", file=sys.stderr
             )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    setup = _setup(args)
+    if args.check_every is not None and not 0 < args.check_every <= 86400:
+        raise ConfigError(Problem.at("--check-every", "", "must be between 0 and 86400 seconds"))
+    return serve(
+        setup.config, setup.renderer, check_every=args.check_every, log=Log(args.log_format)
+    )
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
@@ -310,6 +322,17 @@ def parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--force", action="store_true", help="send again what was already sent")
     c.set_defaults(run=cmd_send)
+
+    c = command("serve", "run the check and digest schedule until SIGINT or SIGTERM")
+    c.add_argument(
+        "--check-every", type=float, metavar="SECONDS",
+        help="run the check job every SECONDS instead of schedule.check",
+    )  # fmt: skip
+    c.add_argument(
+        "--log-format", choices=["text", "json"], default="text",
+        help="one line per run on stderr: text (default) or json",
+    )  # fmt: skip
+    c.set_defaults(run=cmd_serve)
 
     c = command("retry", "deliver the queued messages whose next attempt is due")
     c.set_defaults(run=cmd_retry)

@@ -27,7 +27,7 @@ from advisory.rendering import Renderer
 from advisory.retry import next_attempt
 from advisory.roster import iter_subscribers
 
-__all__ = ["Job", "Plan", "Report", "deliver", "letterhead", "plan", "plan_digest"]
+__all__ = ["Job", "Plan", "Report", "deliver", "letterhead", "plan", "plan_digest", "plan_run"]
 
 MAX_ERROR_LINES: Final = 20
 
@@ -159,6 +159,34 @@ def plan_digest(
     out.stale = [
         e.key for e in ledger.entries(status="queued") if e.kind == "digest" and e.key not in wanted
     ]
+    return out
+
+
+def plan_run(
+    config: Config,
+    advisories: Iterable[Advisory],
+    ledger: Ledger,
+    now: float,
+    *,
+    period: str | None = None,
+    countries: Collection[str] | None = None,
+    force: bool = False,
+    retries_only: bool = False,
+) -> Plan:
+    """What a `send`, `retry` or scheduled check does: due alerts and due retries.
+
+    Digests are only started by the digest job; here their retries for the current
+    `period` are delivered too.
+    """
+    advisories = list(advisories)
+    out = plan(config, advisories, ledger, now, countries=countries, force=force)
+    if period is not None and countries is None:
+        digests = plan_digest(config, advisories, ledger, now, period)
+        out.jobs += [job for job in digests.jobs if not job.new]
+        out.waiting += digests.waiting
+        out.stale += digests.stale
+    if retries_only:
+        out.jobs = [job for job in out.jobs if not job.new]
     return out
 
 

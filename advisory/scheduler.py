@@ -1,0 +1,174 @@
+"""`advisory serve`: APScheduler wiring for the check and digest jobs, and a clean stop.
+
+Each run re-reads the advisory files and goes through the same plan/deliver code as
+`advisory send`. Jobs never overlap (one instance, late runs coalesced). The first
+SIGTERM or SIGINT stops new work and lets in-flight deliveries finish; a second one
+exits at once (SQLite keeps the state file valid either way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from advisory.config import Config
+from advisory.delivery import open_transport
+from advisory.dispatch import Plan, Report, deliver, plan_digest, plan_run
+from advisory.errors import AdvisoryError
+from advisory.ledger import Ledger, LedgerBusy
+from advisory.logs import Log
+from advisory.models import Advisory
+from advisory.rendering import Renderer
+from advisory.sources import load_advisories
+
+__all__ = ["digest_period", "serve"]
+
+
+def digest_period(cron: str | None, timezone: str, now: float) -> str | None:
+    """The digest period `now` falls in, named by the scheduled time that ends it.
+
+    Every run between two scheduled digests gets the same name, so a digest run twice
+    in one period is sent once.
+    """
+    if cron is None:
+        return None
+    trigger = CronTrigger.from_crontab(cron, timezone=ZoneInfo(timezone))
+    after = datetime.fromtimestamp(now, UTC) + timedelta(seconds=1)
+    end = trigger.get_next_fire_time(None, after)
+    return end.astimezone(UTC).isoformat() if end else "never"
+
+
+class Service:
+    """The jobs `serve` schedules, with what they share: config, ledger, log, stop flag."""
+
+    def __init__(self, config: Config, renderer: Renderer, ledger: Ledger, log: Log) -> None:
+        self.config = config
+        self.renderer = renderer
+        self.ledger = ledger
+        self.log = log
+        self.stop = asyncio.Event()
+        self.running: set[asyncio.Task[None]] = set()
+
+    def period(self, now: float) -> str | None:
+        return digest_period(self.config.schedule.digest, self.config.service.timezone, now)
+
+    async def check(self) -> None:
+        """Alert on new or changed advisories, and deliver the retries that are due."""
+        await self._run(
+            "check", lambda advisories, now: plan_run(
+                self.config, advisories, self.ledger, now, period=self.period(now)
+            ),
+        )  # fmt: skip
+
+    async def digest(self) -> None:
+        """Remind every subscriber of the advisories standing for them, once per period."""
+        await self._run(
+            "digest", lambda advisories, now: plan_digest(
+                self.config, advisories, self.ledger, now, self.period(now) or "never"
+            ),
+        )  # fmt: skip
+
+    async def _run(self, job: str, planner: Callable[[list[Advisory], float], Plan]) -> None:
+        if self.stop.is_set():
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self.running.add(task)
+        started = time.monotonic()
+        try:
+            with self.ledger.exclusive():
+                advisories = load_advisories(self.config.service.advisories)
+                the_plan = planner(advisories, time.time())
+                report = Report()
+                if the_plan.jobs or the_plan.stale:
+                    report = await deliver(
+                        self.config, the_plan, self.ledger, open_transport(self.config),
+                        self.renderer, stop=self.stop,
+                    )  # fmt: skip
+        except LedgerBusy:
+            self.log("skipped", f"{job}: another run holds the state file", job=job)
+            return
+        except AdvisoryError as e:
+            for line in e.problems:
+                self.log("error", f"{job}: {line}", job=job)
+            return
+        finally:
+            self.running.discard(task)
+        for line in report.errors:
+            self.log("delivery", line, job=job)
+        failed = report.retrying + report.failed
+        duration = time.monotonic() - started
+        self.log(
+            job,
+            f"due {report.due}, delivered {report.delivered}, failed {failed}, "
+            f"left {report.left}; {the_plan.already_sent} already sent; {duration:.2f}s",
+            job=job, due=report.due, delivered=report.delivered, failed=failed,
+            left=report.left, already_sent=the_plan.already_sent, seconds=round(duration, 3),
+        )  # fmt: skip
+
+
+def serve(config: Config, renderer: Renderer, *, check_every: float | None, log: Log) -> int:
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # our own log says what ran
+    with Ledger(config.service.state) as ledger:
+        return asyncio.run(_serve(config, renderer, ledger, check_every, log))
+
+
+async def _serve(
+    config: Config, renderer: Renderer, ledger: Ledger, check_every: float | None, log: Log
+) -> int:
+    service = Service(config, renderer, ledger, log)
+    loop = asyncio.get_running_loop()
+    signals: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        signals.append(signum)
+        if len(signals) == 1:
+            log("stopping", f"{signal.Signals(signum).name}: finishing deliveries in flight")
+            service.stop.set()
+        else:
+            log("stopping", "second signal: exiting now; undelivered messages stay queued")
+            os._exit(1)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+
+    tz = ZoneInfo(config.service.timezone)
+    check: BaseTrigger = (
+        IntervalTrigger(seconds=check_every, timezone=tz)
+        if check_every
+        else CronTrigger.from_crontab(config.schedule.check, timezone=tz)
+    )
+    scheduler = AsyncIOScheduler(
+        timezone=tz,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    scheduler.add_job(service.check, check, id="check", next_run_time=datetime.now(tz))
+    if config.schedule.digest:
+        scheduler.add_job(
+            service.digest, CronTrigger.from_crontab(config.schedule.digest, timezone=tz),
+            id="digest",
+        )  # fmt: skip
+    scheduler.start()
+    every = f"every {check_every:g}s" if check_every else f'"{config.schedule.check}"'
+    digest = f', digest "{config.schedule.digest}"' if config.schedule.digest else ""
+    log("started", f"check {every}{digest} ({config.service.timezone})")
+
+    await service.stop.wait()
+    scheduler.pause()  # no new runs; shutting down now would cancel the one in flight
+    if service.running:
+        await asyncio.wait(service.running, timeout=config.smtp.timeout + 5)
+    scheduler.shutdown(wait=False)
+    queued = ledger.counts().get("queued", 0)
+    log("stopped", f"{queued} message(s) queued for the next run", queued=queued)
+    return 0
