@@ -108,7 +108,7 @@ class Delivery(Strict):
     transport: Literal["maildir", "smtp"] = "maildir"
     maildir: FilePath = Field(default="outbox", validate_default=True)
     give_up_after: Annotated[timedelta, BeforeValidator(_duration)] = timedelta(hours=24)
-    rate_limit: Annotated[float, Field(ge=0, le=100_000)] = 0
+    rate_limit: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)] = 0
 
 
 class Smtp(Strict):
@@ -123,7 +123,7 @@ class Smtp(Strict):
     password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = (
         "ADVISORY_SMTP_PASSWORD"  # noqa: S105 -- the variable's name, not a password
     )
-    timeout: Annotated[float, Field(gt=0, le=600)] = 30
+    timeout: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = 30
     connections: Annotated[int, Field(ge=1, le=100)] = 4
 
     @property

@@ -171,6 +171,10 @@ def _translate(error: BaseException, recipient: str, context: str) -> DeliveryEr
         return TemporaryDeliveryError(f"{context}: TLS: {error}", recipient=recipient)
     if isinstance(error, TimeoutError):
         return TemporaryDeliveryError(f"{context}: timed out", recipient=recipient)
+    if isinstance(error, aiosmtplib.SMTPServerDisconnected):
+        return TemporaryDeliveryError(
+            f"{context}: the server closed the connection ({error})", recipient=recipient
+        )
     text = " ".join(str(error).split()) or type(error).__name__
     return TemporaryDeliveryError(f"{context}: {text}", recipient=recipient)
 

@@ -147,7 +147,11 @@ def _exact(kind: type, expected: str) -> BeforeValidator:
     """Refuse look-alike types that lax validation would coerce ("4", true)."""
 
     def check(value: Any) -> Any:
-        if not isinstance(value, kind) or isinstance(value, bool):
+        if (
+            not isinstance(value, kind)
+            or isinstance(value, bool)
+            or (isinstance(value, int) and not -(2**31) < value < 2**31)
+        ):
             raise PydanticCustomError("type", "expected {expected}", {"expected": expected})
         return value
 

@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -33,6 +34,7 @@ class Received:
     rcpt_tos: list[str]
     message: EmailMessage
     peer: tuple[str, int]  # one per connection
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import SUBSCRIBERS, VE, Project, Server
 from test_send_smtp import body
+
+from advisory.cli import main
 
 
 def test_line_breaks_markup_and_template_syntax_arrive_harmless(
@@ -51,3 +54,68 @@ def test_sender_name_with_line_break_is_one_header(smtp_project: Project, smtpd:
     for r in smtpd.handler.received:
         assert r.message["X-Injected"] is None
         assert r.message["From"].addresses[0].display_name == "Desk X-Injected: yes"
+
+
+ADVISORY_HEAD = 'country = "VE"\nissued = 2026-11-24\nsource = "S"\ntitle = "T"\nsummary = "S"\n'
+HOSTILE_ADVISORIES = [
+    # (file content, the one line expected after the file name)
+    (ADVISORY_HEAD + "level = 99999999999999999999999999\n",
+     "level: expected a level from 1 to 4"),
+    (ADVISORY_HEAD + "level = 4.0\n", "level: expected a level from 1 to 4"),
+    (ADVISORY_HEAD + "level = nan\n", "level: expected a level from 1 to 4"),
+    (ADVISORY_HEAD + 'level = 4\ndetails = "a\\u0000b"\n', "details: contains a control character"),
+    (ADVISORY_HEAD + "level = 4\ndetails = '" + "x" * 1_200_000 + "'\n",
+     "details: String should have at most 100000 characters"),
+    (ADVISORY_HEAD.replace('title = "T"', 'title = "' + "T" * 400 + '"') + "level = 4\n",
+     "title: String should have at most 300 characters"),
+    (ADVISORY_HEAD + "level = 4\nrisks = " + "[" * 2000 + "]" * 2000 + "\n",
+     "TOML nested too deeply"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("content", "expected"), HOSTILE_ADVISORIES)
+def test_hostile_advisory_files_get_one_line_and_nothing_is_sent(
+    project: Project, capsys: pytest.CaptureFixture[str], content: str, expected: str
+) -> None:
+    path = project.advisory("ve", content)
+    assert main(["send", "--config", str(project.config)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"{path}: {expected}"]
+    assert not project.state.exists() and not project.outbox.exists()
+
+
+def test_raw_control_bytes_and_invalid_utf8_in_advisory_files(project: Project) -> None:
+    path = project.advisory("ve", "")
+    path.write_bytes(VE.encode().replace(b"Travel to", b"Travel\x00to"))
+    result = project.run("check")
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    number = VE.splitlines().index("Travel to Venezuela has long been advised against.") + 1
+    assert line.startswith(f"{path}: line {number}, column ") and "TOML syntax" in line
+    path.write_bytes(VE.encode().replace(b"Travel to", b"Travel \xff to"))
+    result = project.run("check")
+    assert result.stderr.splitlines() == [f"{path}: line {number}: not valid UTF-8"]
+
+
+def test_hostile_numbers_in_config(project: Project) -> None:
+    for bad, expected in [
+        ("rate_limit = inf", "delivery.rate_limit: expected a finite number"),
+        ("rate_limit = nan", "delivery.rate_limit: expected a finite number"),
+        ("rate_limit = 1e308", "delivery.rate_limit: expected less than or equal to 100000"),
+    ]:
+        project.write_config(
+            project.config.read_text().split("[delivery]")[0]
+            + f'[delivery]\ntransport = "maildir"\n{bad}\n\n'
+            + SUBSCRIBERS
+        )
+        result = project.run("check")
+        assert (result.returncode, result.stderr.splitlines()) == (
+            2, [f"{project.config}: {expected}"],
+        )  # fmt: skip
+
+
+def test_bidi_overrides_never_reach_the_reader(project: Project) -> None:
+    project.advisory("ve", VE.replace("Venezuela: do not travel", "Venezuela \u202edo not travel"))
+    assert project.run("send").returncode == 0
+    for path in (project.outbox / "new").iterdir():
+        assert "\u202e".encode() not in path.read_bytes()
+        assert b"=E2=80=AE" not in path.read_bytes()

@@ -349,3 +349,16 @@ def test_a_new_sender_address_does_not_make_anything_due(
     again = smtp_project.run("send")
     assert "nothing due (4 already sent)" in again.stdout
     assert len(smtpd.handler.received) == 4
+
+
+def test_rate_limit_spaces_messages_evenly(project: Project, smtpd: Server) -> None:
+    many(project, 12, smtp_section(smtpd, connections="4"))
+    project.write_config(project.config.read_text().replace(
+        'transport = "smtp"', 'transport = "smtp"\nrate_limit = 20'))  # fmt: skip
+    result = project.run("send")
+    assert result.returncode == 0, result.stderr
+    times = sorted(r.at for r in smtpd.handler.received)
+    assert len(times) == 12
+    assert times[-1] - times[0] >= 11 / 20 * 0.9  # 20 a second, not all at once
+    # Smoothed, not bursts: never more than 3 in any tenth of a second (2 at the rate).
+    assert max(sum(1 for t in times if s <= t < s + 0.1) for s in times) <= 3

@@ -1,0 +1,58 @@
+"""Property: whatever names and advisory text arrive, the message parses back to the same
+header values and the HTML shows the text escaped, never as markup."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from conftest import parse
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from markupsafe import escape
+from pydantic import ValidationError
+from test_rendering import HEAD, RENDERER
+
+from advisory.compose import compose
+from advisory.models import Advisory, Format, Subscriber
+
+# Any text, line breaks, markup, template syntax, quotes and non-Latin scripts included;
+# the models refuse control characters, which `assume` then skips.
+HOSTILE = ["<script>alert(1)</script>", "{{ 7*7 }}", "a\r\nBcc: x@example.org",
+           '"Quoted, Name" <evil@example.org>', "Zoë Ñúñez 李", "\u202eevil"]  # fmt: skip
+TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=80
+) | st.sampled_from(HOSTILE)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=TEXT, title=TEXT, summary=TEXT, details=TEXT, fmt=st.sampled_from(Format))
+def test_any_text_round_trips_through_the_message(
+    name: str, title: str, summary: str, details: str, fmt: Format
+) -> None:
+    try:
+        sub = Subscriber(name=name, email="ana@example.org", countries=("VE",), format=fmt)
+        advisory = Advisory(country="VE", level=4, risks=("detention",), title=title,
+                            summary=summary, details=details, issued=datetime(2026, 11, 24),
+                            source="Desk")  # fmt: skip
+    except ValidationError:
+        assume(False)
+        raise
+    rendered = RENDERER.render(advisory, sub, HEAD)
+    env = compose(rendered, letterhead=HEAD, to_name=sub.name, to_address=sub.email,
+                  key="k", date=datetime(2026, 11, 25, tzinfo=UTC))  # fmt: skip
+    msg = parse(env.data)
+
+    assert msg["To"].addresses[0].display_name == sub.name
+    assert msg["To"].addresses[0].addr_spec == "ana@example.org"
+    assert msg["Subject"] == rendered.subject
+    assert msg["Message-ID"] == "<k@example.org>"
+    assert set(msg.keys()) >= {"From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted"}
+    assert msg["Bcc"] is None and msg["Cc"] is None
+    if fmt is Format.HTML:
+        html = msg.get_body(("html",)).get_content()
+        for field in (advisory.title, advisory.summary, sub.email):
+            assert str(escape(field)) in html
+        assert "<script" not in html
+    text = msg.get_body(("plain",)).get_content()
+    if fmt is not Format.ALERT:  # the alert may cut the summary short
+        assert advisory.summary in " ".join(text.split())  # wrapping changes only spaces
