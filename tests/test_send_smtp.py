@@ -157,8 +157,12 @@ def test_starttls_with_verified_certificate_and_login(project: Project, smtpd_tl
     result = project.run("send", env={"RELAY_PW": PASSWORD})
     assert result.returncode == 0, result.stderr
     assert len(smtpd_tls.handler.received) == 4
+    for command in ("check", "status", "send"):
+        out = project.run(command, env={"RELAY_PW": PASSWORD})
+        assert out.returncode == 0 and PASSWORD not in out.stdout + out.stderr
     assert PASSWORD not in result.stdout + result.stderr
-    assert PASSWORD.encode() not in project.state.read_bytes()
+    for path in project.root.glob("state.sqlite3*"):  # the state file, its WAL and lock
+        assert PASSWORD.encode() not in path.read_bytes()
 
 
 def test_wrong_password_leaves_messages_queued(project: Project, smtpd_tls: Server) -> None:
