@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, Validati
 from pydantic_core import PydanticCustomError
 
 from advisory._validate import read_toml, validate
+from advisory.crontab import cron_trigger
 from advisory.errors import ConfigError, Problem
 from advisory.models import EmailAddress, OneLine, Strict, Subscriber
 
@@ -74,10 +75,8 @@ def _unsubscribe(value: str) -> str:
 
 
 def _cron(value: str) -> str:
-    from apscheduler.triggers.cron import CronTrigger
-
     try:
-        CronTrigger.from_crontab(value)
+        cron_trigger(value, ZoneInfo("UTC"))
     except ValueError:
         raise PydanticCustomError(
             "cron", 'not a valid cron expression (five fields, e.g. "*/15 * * * *")'

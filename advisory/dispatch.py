@@ -294,10 +294,18 @@ async def deliver(
         if len(report.errors) < MAX_ERROR_LINES:
             report.errors.append(f"{job.subscriber.email}: {error.reason} ({what})")
 
+    workers = [
+        asyncio.create_task(worker())
+        for _ in range(min(transport.concurrency, max(1, len(the_plan.jobs))))
+    ]
     try:
-        workers = min(transport.concurrency, max(1, len(the_plan.jobs)))
-        await asyncio.gather(*(worker() for _ in range(workers)))
+        await asyncio.gather(*workers)
     finally:
+        # If one worker failed, stop the others before the caller lets go of the state
+        # file: a worker left running would send what the next run plans again.
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
         await transport.close()
     report.left = todo.qsize()
     return report

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Final, Literal
+from typing import IO, Final, Literal
 
 from advisory.errors import LedgerError
 from advisory.models import Advisory
@@ -89,6 +89,7 @@ class Ledger:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self._lock: IO[str] | None = None
         try:
             if readonly:
                 uri = f"{path.resolve().as_uri()}?mode=ro" if path.exists() else ":memory:"
@@ -115,6 +116,8 @@ class Ledger:
 
     def close(self) -> None:
         self.db.close()
+        if self._lock is not None:
+            self._lock.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -123,23 +126,30 @@ class Ledger:
         self.close()
 
     @contextmanager
-    def exclusive(self, waiting: Callable[[], None] | None = None) -> Iterator[None]:
-        """One run at a time per state file: a second run waits, so nothing is planned twice.
+    def exclusive(self, waiting: Callable[[], None]) -> Iterator[None]:
+        """One run at a time per state file: a second run waits, so nothing is planned twice."""
+        try:
+            self.acquire()
+        except LedgerBusy:
+            waiting()
+            self.acquire(wait=True)
+        try:
+            yield
+        finally:
+            self.release()
 
-        Without `waiting`, a busy state file raises `LedgerBusy` instead of waiting.
-        """
-        with self.path.with_name(f"{self.path.name}.lock").open("a") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if waiting is None:
-                    raise LedgerBusy(f"{self.path}: another run is in progress") from None
-                waiting()
-                fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+    def acquire(self, *, wait: bool = False) -> None:
+        """Take the run lock (a `.lock` file beside the state file); `LedgerBusy` if held."""
+        if self._lock is None:
+            self._lock = self.path.with_name(f"{self.path.name}.lock").open("a")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise LedgerBusy(f"{self.path}: another run is in progress") from None
+
+    def release(self) -> None:
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

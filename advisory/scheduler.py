@@ -14,15 +14,15 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from advisory.config import Config
+from advisory.crontab import cron_trigger, period_start
 from advisory.delivery import open_transport
 from advisory.dispatch import Plan, Report, deliver, plan_digest, plan_run
 from advisory.errors import AdvisoryError
@@ -36,17 +36,17 @@ __all__ = ["digest_period", "serve"]
 
 
 def digest_period(cron: str | None, timezone: str, now: float) -> str | None:
-    """The digest period `now` falls in, named by the scheduled time that ends it.
+    """The digest period `now` falls in, named by the scheduled time that began it.
 
-    Every run between two scheduled digests gets the same name, so a digest run twice
-    in one period is sent once.
+    Every run until the next scheduled digest gets the same name, so a digest run twice
+    in one period is sent once. The name is the local wall-clock time: on the night
+    clocks go back, the cron firing twice at 02:30 is still one period.
     """
     if cron is None:
         return None
-    trigger = CronTrigger.from_crontab(cron, timezone=ZoneInfo(timezone))
-    after = datetime.fromtimestamp(now, UTC) + timedelta(seconds=1)
-    end = trigger.get_next_fire_time(None, after)
-    return end.astimezone(UTC).isoformat() if end else "never"
+    zone = ZoneInfo(timezone)
+    start = period_start(cron_trigger(cron, zone), datetime.fromtimestamp(now, zone))
+    return start.replace(tzinfo=None).isoformat() if start else "before-first"
 
 
 class Service:
@@ -59,6 +59,7 @@ class Service:
         self.log = log
         self.stop = asyncio.Event()
         self.running: set[asyncio.Task[None]] = set()
+        self.turn = asyncio.Lock()  # the check and the digest take turns, never skip
 
     def period(self, now: float) -> str | None:
         return digest_period(self.config.schedule.digest, self.config.service.timezone, now)
@@ -79,6 +80,20 @@ class Service:
             ),
         )  # fmt: skip
 
+    async def _wait_for_state_file(self, job: str) -> bool:
+        """Hold the state file's run lock; while a `send` holds it, wait (until stopped)."""
+        waited = False
+        while not self.stop.is_set():
+            try:
+                self.ledger.acquire()
+                return True
+            except LedgerBusy:
+                if not waited:
+                    self.log("waiting", f"{job}: another run holds the state file", job=job)
+                    waited = True
+                await asyncio.sleep(0.5)
+        return False
+
     async def _run(self, job: str, planner: Callable[[list[Advisory], float], Plan]) -> None:
         if self.stop.is_set():
             return
@@ -87,21 +102,26 @@ class Service:
         self.running.add(task)
         started = time.monotonic()
         try:
-            with self.ledger.exclusive():
-                advisories = load_advisories(self.config.service.advisories)
-                the_plan = planner(advisories, time.time())
-                report = Report()
-                if the_plan.jobs or the_plan.stale:
-                    report = await deliver(
-                        self.config, the_plan, self.ledger, open_transport(self.config),
-                        self.renderer, stop=self.stop,
-                    )  # fmt: skip
-        except LedgerBusy:
-            self.log("skipped", f"{job}: another run holds the state file", job=job)
-            return
+            async with self.turn:
+                if not await self._wait_for_state_file(job):
+                    return
+                try:
+                    advisories = load_advisories(self.config.service.advisories)
+                    the_plan = planner(advisories, time.time())
+                    report = Report()
+                    if the_plan.jobs or the_plan.stale:
+                        report = await deliver(
+                            self.config, the_plan, self.ledger, open_transport(self.config),
+                            self.renderer, stop=self.stop,
+                        )  # fmt: skip
+                finally:
+                    self.ledger.release()
         except AdvisoryError as e:
             for line in e.problems:
                 self.log("error", f"{job}: {line}", job=job)
+            return
+        except Exception as e:  # a bug or a broken disk: say so in one line, keep serving
+            self.log("error", f"{job}: {type(e).__name__}: {e}", job=job)
             return
         finally:
             self.running.discard(task)
@@ -147,7 +167,7 @@ async def _serve(
     check: BaseTrigger = (
         IntervalTrigger(seconds=check_every, timezone=tz)
         if check_every
-        else CronTrigger.from_crontab(config.schedule.check, timezone=tz)
+        else cron_trigger(config.schedule.check, tz)
     )
     scheduler = AsyncIOScheduler(
         timezone=tz,
@@ -156,7 +176,7 @@ async def _serve(
     scheduler.add_job(service.check, check, id="check", next_run_time=datetime.now(tz))
     if config.schedule.digest:
         scheduler.add_job(
-            service.digest, CronTrigger.from_crontab(config.schedule.digest, timezone=tz),
+            service.digest, cron_trigger(config.schedule.digest, tz),
             id="digest",
         )  # fmt: skip
     scheduler.start()

@@ -6,14 +6,14 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from conftest import CO, Project, parse
+from conftest import CO, Project, Server, parse
 
 from advisory import config as config_file
 from advisory.delivery import MaildirTransport
 from advisory.dispatch import Report, deliver, plan_digest, plan_run
 from advisory.ledger import Ledger
 from advisory.rendering import Renderer
-from advisory.scheduler import digest_period
+from advisory.scheduler import Service, digest_period
 from advisory.sources import load_advisories
 
 MONDAY_8 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()
@@ -27,22 +27,32 @@ def at(*args: int) -> float:
 @pytest.mark.parametrize(
     ("cron", "now", "period"),
     [
-        (WEEKLY, MONDAY_8, "2026-12-07T08:00:00+00:00"),  # run on time: this week's period
-        (WEEKLY, MONDAY_8 + 0.4, "2026-12-07T08:00:00+00:00"),
-        (WEEKLY, at(2026, 12, 3, 17, 0), "2026-12-07T08:00:00+00:00"),  # rerun later that week
-        (WEEKLY, MONDAY_8 - 60, "2026-11-30T08:00:00+00:00"),  # the week before
-        ("0 8 * * *", at(2026, 11, 30, 23, 59), "2026-12-01T08:00:00+00:00"),
+        (WEEKLY, MONDAY_8, "2026-11-30T08:00:00"),  # run on time: this week's period
+        (WEEKLY, MONDAY_8 + 0.4, "2026-11-30T08:00:00"),
+        (WEEKLY, at(2026, 12, 3, 17, 0), "2026-11-30T08:00:00"),  # rerun later that week
+        (WEEKLY, MONDAY_8 - 60, "2026-11-23T08:00:00"),  # the week before
+        ("0 8 * * 1", MONDAY_8, "2026-11-30T08:00:00"),  # crontab's 1 is Monday
+        ("0 8 * * 0", MONDAY_8, "2026-11-29T08:00:00"),  # and 0 is Sunday
+        ("0 8 * * 1-5", at(2026, 12, 5, 12, 0), "2026-12-04T08:00:00"),  # Saturday: Friday's
+        ("0 8 * * *", at(2026, 11, 30, 23, 59), "2026-11-30T08:00:00"),
     ],
 )
-def test_digest_period_is_named_by_the_time_that_ends_it(
+def test_digest_period_is_named_by_the_time_that_began_it(
     cron: str, now: float, period: str
 ) -> None:
     assert digest_period(cron, "UTC", now) == period
 
 
 def test_digest_period_follows_the_service_time_zone() -> None:
-    # 08:00 in Madrid is 07:00 UTC in winter.
-    assert digest_period(WEEKLY, "Europe/Madrid", MONDAY_8 - 7200) == "2026-11-30T07:00:00+00:00"
+    # 08:00 in Madrid is 07:00 UTC in winter: at 07:30 UTC this week's period has begun.
+    assert digest_period(WEEKLY, "Europe/Madrid", MONDAY_8 - 1800) == "2026-11-30T08:00:00"
+
+
+def test_the_night_clocks_go_back_is_one_period() -> None:
+    """02:30 happens twice in Madrid on 25 October 2026; the digest must not."""
+    first, second = at(2026, 10, 25, 0, 30), at(2026, 10, 25, 1, 30)
+    periods = {digest_period("30 2 * * *", "Europe/Madrid", t) for t in (first, second)}
+    assert periods == {"2026-10-25T02:30:00"}
 
 
 def run_digest(project: Project, now: float) -> Report:
@@ -106,3 +116,23 @@ def test_a_failed_digest_is_retried_by_the_next_check_in_its_period(project: Pro
         check = plan_run(config, advisories, ledger, later, period=period)
         digests = [job for job in check.jobs if job.change is None]
         assert len(digests) == 3 and not any(job.new for job in digests)
+
+
+def test_check_and_digest_at_the_same_minute_both_run(smtp_project: Project, smtpd: Server) -> None:
+    """The digest waits for the check's turn instead of being skipped for the week."""
+    smtpd.handler.delay = 0.3
+    smtp_project.config.write_text(
+        smtp_project.config.read_text() + f'\n[schedule]\ndigest = "{WEEKLY}"\n'
+    )
+    config = config_file.load(smtp_project.config)
+    lines: list[str] = []
+
+    async def both() -> None:
+        with Ledger(config.service.state) as ledger:
+            service = Service(config, Renderer(), ledger, lambda _e, m, **_: lines.append(m))
+            await asyncio.gather(service.check(), service.digest())
+
+    asyncio.run(both())
+    digests = [r for r in smtpd.handler.received if r.message["Subject"].startswith("Travel")]
+    assert len(smtpd.handler.received) == 4 + 3 and len(digests) == 3
+    assert not any("skipped" in line or "error" in line for line in lines)

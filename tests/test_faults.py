@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 from conftest import Project, Server, config_text, smtp_section
 from faults import Fault, FaultyRecorder, start_faulty
+from test_send_smtp import many
 
 from advisory import config as config_file
 from advisory.delivery import open_transport
@@ -155,3 +156,45 @@ def test_retries_back_off_doubling_with_jitter_until_give_up(
     assert len(set(delays)) == len(delays)  # jittered, not in lockstep
     assert faulty.handler.to("ana@example.org") == []
     assert delivered(faulty) == Counter({"ben@example.org": 2, "pager@example.org": 1})
+
+
+class _Exploding:
+    """A transport whose third send hits a bug: the run must stop every worker."""
+
+    concurrency = 3
+
+    def __init__(self) -> None:
+        self.sends = 0
+        self.after_failure = 0
+        self.failed = False
+
+    async def send(self, envelope: object) -> None:
+        self.sends += 1
+        if self.failed:
+            self.after_failure += 1
+        if self.sends == 3:
+            self.failed = True
+            raise RuntimeError("a bug")
+        await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_bug_in_one_worker_stops_them_all(project: Project) -> None:
+    many(project, 12, 'host = "localhost"')
+    project.write_config(project.config.read_text().replace('transport = "smtp"',
+                                                            'transport = "maildir"'))  # fmt: skip
+    config = config_file.load(project.config)
+    transport = _Exploding()
+
+    async def go() -> None:
+        with Ledger(config.service.state) as ledger:
+            the_plan = plan_run(config, load_advisories(config.service.advisories), ledger, T0)
+            with pytest.raises(RuntimeError):
+                await deliver(config, the_plan, ledger, transport, Renderer())
+            await asyncio.sleep(0.3)  # a worker left running would go on sending
+
+    asyncio.run(go())
+    assert transport.after_failure == 0
+    assert transport.sends <= 5
