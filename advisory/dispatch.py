@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -20,16 +20,19 @@ from advisory.compose import Envelope, compose, message_key
 from advisory.config import Config
 from advisory.delivery import Transport
 from advisory.errors import DeliveryError, PermanentDeliveryError
-from advisory.ledger import Entry, Ledger, Outcome
+from advisory.ledger import Attempt, Entry, Ledger, Outcome
 from advisory.matching import by_country, concerning
 from advisory.models import Advisory, Letterhead, Subscriber
-from advisory.rendering import Renderer
+from advisory.rendering import Rendered, Renderer
 from advisory.retry import next_attempt
 from advisory.roster import iter_subscribers
+from advisory.splice import Splicer
 
 __all__ = ["Job", "Plan", "Report", "deliver", "letterhead", "plan", "plan_digest", "plan_run"]
 
 MAX_ERROR_LINES: Final = 20
+FLUSH_EVERY: Final = 0.05  # seconds an outcome may wait before it is written
+FLUSH_BATCH: Final = 1000  # or this many outcomes, whichever comes first
 
 
 def letterhead(config: Config) -> Letterhead:
@@ -247,20 +250,46 @@ async def deliver(
     for job in the_plan.jobs:
         todo.put_nowait(job)
 
+    splicer = Splicer(head)
+
     def build(job: Job) -> Envelope:
-        if job.change is None:
-            rendered = renderer.render_digest(job.advisories, job.subscriber, head)
+        sub, change, advisories = job.subscriber, job.change, job.advisories
+        render: Callable[[Subscriber], Rendered]
+        if change is None:
+            group: Hashable = (tuple(a.version for a in advisories), sub.format,
+                               sub.countries, sub.min_level)  # fmt: skip
+            render = partial(renderer.render_digest, advisories, letterhead=head)
         else:
-            rendered = renderer.render(job.advisories[0], job.subscriber, head, job.change)
-        return compose(
-            rendered,
-            letterhead=head,
-            to_name=job.subscriber.name,
-            to_address=job.subscriber.email,
-            key=job.entry.key,
-            date=datetime.fromtimestamp(job.entry.created_at, UTC).astimezone(renderer.tz),
-            resends=job.entry.resends,
-        )
+            group = (advisories[0].version, change, sub.format, sub.countries, sub.min_level)
+            render = partial(renderer.render, advisories[0], letterhead=head, change=change)
+        date = datetime.fromtimestamp(job.entry.created_at, UTC).astimezone(renderer.tz)
+        entry = job.entry
+        template = splicer.template(group, render, sub)
+        if template is None:
+            return compose(render(sub), letterhead=head, to_name=sub.name,
+                           to_address=sub.email, key=entry.key, date=date,
+                           resends=entry.resends)  # fmt: skip
+        return splicer.envelope(template, to_name=sub.name, to_address=sub.email,
+                                key=entry.key, date=date, resends=entry.resends)  # fmt: skip
+
+    # Outcomes are written in batches, one fsync each: at most FLUSH_EVERY after the
+    # server's acceptance, a message is recorded as sent.
+    pending: list[Attempt] = []
+
+    def note(attempt: Attempt) -> None:
+        pending.append(attempt)
+        if len(pending) >= FLUSH_BATCH:
+            flush()
+
+    def flush() -> None:
+        if pending:
+            ledger.record_many(pending)
+            pending.clear()
+
+    async def flusher() -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            flush()
 
     async def worker() -> None:
         while not todo.empty() and not (stop and stop.is_set()):
@@ -272,7 +301,7 @@ async def deliver(
             except DeliveryError as e:
                 _failed(job, e)
             else:
-                ledger.record(job.entry.key, "sent", clock())
+                note(Attempt(job.entry.key, "sent", clock()))
                 report.delivered += 1
             if progress:
                 progress(report, todo.qsize())
@@ -284,7 +313,7 @@ async def deliver(
         if not isinstance(error, PermanentDeliveryError):
             retry_at = next_attempt(attempts, at, job.entry.created_at, give_up, rng)
         kind: Outcome = "permanent" if isinstance(error, PermanentDeliveryError) else "temporary"
-        ledger.record(job.entry.key, kind, at, error=error.reason, retry_at=retry_at)
+        note(Attempt(job.entry.key, kind, at, error.reason, retry_at))
         if retry_at is None:
             report.failed += 1
             what = "failed" if kind == "permanent" else "gave up"
@@ -298,14 +327,16 @@ async def deliver(
         asyncio.create_task(worker())
         for _ in range(min(transport.concurrency, max(1, len(the_plan.jobs))))
     ]
+    flushing = asyncio.create_task(flusher())
     try:
         await asyncio.gather(*workers)
     finally:
         # If one worker failed, stop the others before the caller lets go of the state
         # file: a worker left running would send what the next run plans again.
-        for task in workers:
+        for task in (*workers, flushing):
             task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await asyncio.gather(*workers, flushing, return_exceptions=True)
+        flush()
         await transport.close()
     report.left = todo.qsize()
     return report

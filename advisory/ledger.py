@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,7 +20,7 @@ from typing import IO, Final, Literal
 from advisory.errors import LedgerError
 from advisory.models import Advisory
 
-__all__ = ["Entry", "Ledger", "LedgerBusy", "Outcome", "Status"]
+__all__ = ["Attempt", "Entry", "Ledger", "LedgerBusy", "Outcome", "Status"]
 
 SCHEMA_VERSION: Final = 1
 Status = Literal["queued", "sent", "failed", "cancelled"]
@@ -62,6 +62,23 @@ CREATE TABLE IF NOT EXISTS attempts (
 
 class LedgerBusy(LedgerError):
     """Another process holds the state file for a run."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One delivery attempt's outcome, as `record_many` writes it."""
+
+    key: str
+    outcome: Outcome
+    at: float
+    error: str | None = None
+    retry_at: float | None = None  # a temporary failure's next attempt; None: give up
+
+    @property
+    def status(self) -> Status:
+        if self.outcome == "sent":
+            return "sent"
+        return "queued" if self.retry_at is not None else "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,16 +261,18 @@ class Ledger:
         retry_at: float | None = None,
     ) -> None:
         """Log one attempt; sent, failed for good, or queued again until `retry_at`."""
-        status: Status = (
-            "sent" if outcome == "sent" else "queued" if retry_at is not None else "failed"
-        )
+        self.record_many([Attempt(key, outcome, now, error, retry_at)])
+
+    def record_many(self, attempts: Sequence[Attempt]) -> None:
+        """Log attempts in one durable transaction (one fsync for many messages)."""
         with self.transaction():
-            self.db.execute(
+            self.db.executemany(
                 "INSERT INTO attempts (key, at, outcome, error) VALUES (?, ?, ?, ?)",
-                (key, now, outcome, error),
+                [(a.key, a.at, a.outcome, a.error) for a in attempts],
             )
-            self.db.execute(
+            self.db.executemany(
                 """UPDATE messages SET status = ?, attempts = attempts + 1, next_attempt = ?,
                        last_error = ?, sent_at = ? WHERE key = ?""",
-                (status, retry_at, error, now if outcome == "sent" else None, key),
-            )
+                [(a.status, a.retry_at, a.error, a.at if a.outcome == "sent" else None, a.key)
+                 for a in attempts],
+            )  # fmt: skip

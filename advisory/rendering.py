@@ -44,6 +44,8 @@ def default_templates() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
+    """A message's subject and bodies (`html` None for plain-text formats)."""
+
     subject: str
     text: str
     html: str | None = None

@@ -1,0 +1,163 @@
+"""Fan-out benchmark: `advisory send` against Postfix's smtp-sink, beside smtp-source.
+
+For each N it generates N subscribers (CSV, `subscribers_file`), starts `smtp-sink` on a
+free 127.0.0.1 port, sends N messages of the same size with `smtp-source` (the C
+reference: connection reuse, 50 sessions), then runs `advisory send` on the same sink and
+prints messages/s for both, the ratio, our peak RSS and wall time. Counts are checked at
+the sink. Installs Debian's `postfix` package if smtp-sink is missing, without starting
+the Postfix daemon.
+
+    .venv/bin/python bench/fanout.py            # N = 10,000 and 100,000
+    .venv/bin/python bench/fanout.py --full     # and 1,000,000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SESSIONS = 50
+NAMES = ["Ana Pérez", "Ben Okafor", "Chloé Martin", "Zoë Ñúñez", "李小龙", "Olav Ødegård"]
+
+
+def ensure_postfix_tools() -> None:
+    if shutil.which("smtp-sink") and shutil.which("smtp-source"):
+        return
+    print("installing Debian's postfix package for smtp-sink and smtp-source…", file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    policy = Path("/usr/sbin/policy-rc.d")  # never start the Postfix daemon
+    if not policy.exists():
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "postfix"], check=True, env=env)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Sink:
+    """smtp-sink counting what it accepts."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.out = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            ["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{self.port}", "1000"],
+            stdout=self.out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> int:
+        """Messages accepted (the connection probe above accepted none)."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait()
+        self.out.seek(0)
+        counts = re.findall(rb"mesg=(\d+)", self.out.read())
+        return int(counts[-1]) if counts else 0
+
+
+def project(folder: Path, n: int, port: int) -> Path:
+    (folder / "advisories").mkdir(parents=True)
+    shutil.copy(ROOT / "config" / "advisories" / "ve.toml", folder / "advisories")
+    with (folder / "people.csv").open("w", encoding="utf-8") as f:
+        f.write("name,email,countries,min_level,format\n")
+        for i in range(n):
+            f.write(f"{NAMES[i % len(NAMES)]} {i},person{i}@example.org,VE,1,html\n")
+    config = folder / "advisory.toml"
+    config.write_text(
+        '[service]\nstate = "state.sqlite3"\nsubscribers_file = "people.csv"\n\n'
+        '[sender]\naddress = "advisories@example.org"\nname = "Travel Advisory Service"\n'
+        'unsubscribe = "https://example.org/unsubscribe"\n\n'
+        '[delivery]\ntransport = "smtp"\n\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        f"connections = {SESSIONS}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def message_size(config: Path) -> int:
+    out = subprocess.run(
+        [sys.executable, "-m", "advisory", "preview", "--config", str(config),
+         "--subscriber", "person0@example.org"],
+        capture_output=True, check=True, cwd=ROOT,
+    )  # fmt: skip
+    return len(out.stdout.replace(b"\n", b"\r\n"))
+
+
+def reference(n: int, size: int) -> float:
+    sink = Sink()
+    started = time.perf_counter()
+    subprocess.run(
+        ["smtp-source", "-d", "-m", str(n), "-s", str(SESSIONS), "-l", str(size),
+         "-f", "advisories@example.org", "-t", "person@example.org", f"127.0.0.1:{sink.port}"],
+        check=True,
+    )  # fmt: skip
+    wall = time.perf_counter() - started
+    accepted = sink.stop()
+    assert accepted == n, f"smtp-sink counted {accepted} of {n}"
+    return n / wall
+
+
+def ours(n: int, folder: Path) -> tuple[float, float, float]:
+    """(messages/s, peak RSS in MB, wall seconds) of one `advisory send`."""
+    sink = Sink()
+    config = project(folder, n, sink.port)
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "advisory", "send", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    accepted = sink.stop()
+    assert os.waitstatus_to_exitcode(status) == 0, output
+    assert accepted == n, f"smtp-sink counted {accepted} of {n}: {output}"
+    assert f"delivered {n}," in output, output
+    return n / wall, usage.ru_maxrss / 1024, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--full", action="store_true", help="also N = 1,000,000")
+    parser.add_argument("-n", type=int, action="append", help="these N instead")
+    args = parser.parse_args()
+    sizes = args.n or [10_000, 100_000, *([1_000_000] if args.full else [])]
+    ensure_postfix_tools()
+    print(f"{'N':>9} {'ref msg/s':>10} {'ours msg/s':>11} {'ratio':>6} {'peak RSS':>9} {'wall':>8}")
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            size = message_size(project(folder / "probe", 1, 25))
+            ref = reference(n, size)
+            rate, rss, wall = ours(n, folder / "run")
+        print(f"{n:>9,} {ref:>10,.0f} {rate:>11,.0f} {rate / ref:>6.3f} {rss:>7.0f}MB {wall:>7.1f}s",
+              flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The fast path and the plain `email`-package path must deliver the same message."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from conftest import parse
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from test_rendering import HEAD, RENDERER, advisory, reader
+
+from advisory.changes import what_changed
+from advisory.compose import Envelope, compose
+from advisory.models import Format, Subscriber
+from advisory.rendering import TEMPLATES, Rendered, Renderer, wrap
+from advisory.splice import Splicer
+
+WHEN = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+READERS = [
+    ("Ana Pérez", "ana@example.org"),
+    ("李小龙", "li@example.org"),
+    ('"Okafor, Ben" <ben@evil.example.org>', "ben+travel=vip@example.org"),
+    ("O'Brien & Sons <b>", "o'brien&sons@example.org"),
+    ("Zoë " * 40, "a-very-long-local-part-" + "x" * 60 + "@example.org"),
+]
+
+
+def headers_and_parts(msg: EmailMessage) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    names = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "Auto-Submitted",
+             "X-Auto-Response-Suppress", "List-Unsubscribe", "MIME-Version")  # fmt: skip
+    head = {name: str(msg[name]) for name in names}
+    parts = [(p.get_content_type(), p.get_content()) for p in msg.walk() if not p.is_multipart()]
+    return head, parts
+
+
+def both(sub: Subscriber, render: object, group: object = "g") -> tuple[Envelope, Envelope]:
+    assert callable(render)
+    splicer = Splicer(HEAD)
+    template = splicer.template(group, render, sub)  # type: ignore[arg-type]
+    assert template is not None
+    fast = splicer.envelope(template, to_name=sub.name, to_address=sub.email, key="k", date=WHEN)
+    slow = compose(render(sub), letterhead=HEAD, to_name=sub.name, to_address=sub.email,
+                   key="k", date=WHEN)  # fmt: skip
+    return fast, slow
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+@pytest.mark.parametrize(("name", "address"), READERS)
+def test_fast_path_matches_the_email_package(fmt: Format, name: str, address: str) -> None:
+    sub = reader(fmt, name=name, email=address, countries=["VE", "CO"], min_level=3)
+    old, new = advisory(level=3, risks=["crime"]), advisory(risks=["crime", "detention"])
+    change = what_changed(old, new)
+    for render in (
+        lambda s: RENDERER.render(new, s, HEAD, change),
+        lambda s: RENDERER.render_digest([new, advisory(country="CO", level=3)], s, HEAD),
+    ):
+        fast, slow = both(sub, render)
+        assert headers_and_parts(parse(fast.data)) == headers_and_parts(parse(slow.data))
+        assert (fast.recipient, fast.sender, fast.message_id) == (
+            slow.recipient, slow.sender, slow.message_id,
+        )  # fmt: skip
+        assert max(len(line) for line in fast.data.split(b"\r\n")) <= 998
+        assert all(byte < 128 for byte in fast.data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.text(min_size=1, max_size=60),
+    local=st.text(alphabet="abcxyz0189.+-=_&'", min_size=1, max_size=40),
+    fmt=st.sampled_from(Format),
+)
+def test_fast_path_matches_for_any_name_and_address(name: str, local: str, fmt: Format) -> None:
+    try:
+        sub = reader(fmt, name=name, email=f"{local}@example.org")
+    except ValidationError:
+        assume(False)
+        raise
+    fast, slow = both(sub, lambda s: RENDERER.render(advisory(), s, HEAD))
+    assert headers_and_parts(parse(fast.data)) == headers_and_parts(parse(slow.data))
+
+
+def test_a_template_that_uses_the_name_in_the_body_is_composed_in_full(tmp_path: Path) -> None:
+    for name in TEMPLATES:
+        shutil.copy(Path(RENDERER.folder) / name, tmp_path / name)
+    text = (tmp_path / "email.txt").read_text()
+    (tmp_path / "email.txt").write_text("Dear {{ subscriber.name }},\n\n" + text)
+    custom = Renderer(tmp_path)
+    sub = reader(Format.TEXT)
+    assert Splicer(HEAD).template("g", lambda s: custom.render(advisory(), s, HEAD), sub) is None
+
+
+def test_a_template_that_wraps_the_address_is_composed_in_full() -> None:
+    def render(s: Subscriber) -> Rendered:
+        out = RENDERER.render(advisory(), s, HEAD)
+        words = f"Dear reader, this message goes to {s.email} and nobody else at all, ok."
+        return Rendered(out.subject, wrap(words, 40) + "\n", None)
+
+    assert Splicer(HEAD).template("g", render, reader(Format.TEXT)) is None
