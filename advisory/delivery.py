@@ -127,8 +127,15 @@ class SmtpTransport:
     async def send(self, envelope: Envelope) -> None:
         client = self._idle.pop() if self._idle else await self._connect()
         try:
-            await client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+            # One recipient per transaction: the three commands, without sendmail's
+            # per-call address parsing and size counting.
+            await client.mail(envelope.sender)
+            await client.rcpt(envelope.recipient)
+            await client.data(envelope.data)
         except (aiosmtplib.SMTPException, OSError) as e:
+            if isinstance(e, aiosmtplib.SMTPResponseException) and client.is_connected:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                    await client.rset()
             error = _translate(e, envelope.recipient, "delivery failed")
             if error.code in (None, 421) or not client.is_connected:
                 client.close()

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Final
 
 from email_validator import EmailNotValidError, validate_email
@@ -258,7 +259,7 @@ class Advisory(Strict):
     def paragraphs(self) -> list[str]:
         return self.details.split("\n\n") if self.details else []
 
-    @property
+    @cached_property
     def version(self) -> str:
         """Hash of what a reader is told: level, risks and text (not dates or source)."""
         content = {
