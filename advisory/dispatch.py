@@ -50,10 +50,6 @@ class Job:
     advisories: tuple[Advisory, ...]
     change: Change | None = None  # None for a digest
 
-    @property
-    def digest(self) -> bool:
-        return self.change is None
-
 
 @dataclass(slots=True)
 class Plan:

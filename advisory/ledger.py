@@ -251,18 +251,6 @@ class Ledger:
             [(reason, key) for key in keys],
         )
 
-    def record(
-        self,
-        key: str,
-        outcome: Outcome,
-        now: float,
-        *,
-        error: str | None = None,
-        retry_at: float | None = None,
-    ) -> None:
-        """Log one attempt; sent, failed for good, or queued again until `retry_at`."""
-        self.record_many([Attempt(key, outcome, now, error, retry_at)])
-
     def record_many(self, attempts: Sequence[Attempt]) -> None:
         """Log attempts in one durable transaction (one fsync for many messages)."""
         with self.transaction():

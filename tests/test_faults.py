@@ -54,6 +54,14 @@ def configure(project: Project, server: Server, **smtp: str) -> None:
     )
 
 
+def with_faults(project: Project, server: Server, *faults: Fault) -> Clock:
+    """Point the project at the faulty server, script its faults, and start the clock."""
+    configure(project, server)
+    assert isinstance(server.handler, FaultyRecorder)
+    server.handler.plan.extend(faults)
+    return Clock()
+
+
 def run(project: Project, clock: Clock) -> Report:
     """One `advisory send` in process, at the clock's time."""
     config = config_file.load(project.config)
@@ -95,10 +103,7 @@ TEMPORARY = [
 def test_temporary_fault_is_retried_within_a_minute_and_delivered_once(
     project: Project, faulty: Server, fault: Fault, reason: str
 ) -> None:
-    configure(project, faulty)
-    assert isinstance(faulty.handler, FaultyRecorder)
-    faulty.handler.plan.append(fault)
-    clock = Clock()
+    clock = with_faults(project, faulty, fault)
     first = run(project, clock)
     # The fault costs one message one attempt; the others go through, on a fresh
     # connection where the server dropped or stalled the first.
@@ -120,10 +125,9 @@ def test_temporary_fault_is_retried_within_a_minute_and_delivered_once(
 def test_permanent_refusal_fails_at_once_and_is_never_retried(
     project: Project, faulty: Server
 ) -> None:
-    configure(project, faulty)
-    assert isinstance(faulty.handler, FaultyRecorder)
-    faulty.handler.plan.append(Fault("rcpt", "550 5.1.1 No such user", "ana@example.org", times=9))
-    clock = Clock()
+    clock = with_faults(
+        project, faulty, Fault("rcpt", "550 5.1.1 No such user", "ana@example.org", times=9)
+    )
     first = run(project, clock)
     assert (first.delivered, first.retrying, first.failed) == (3, 0, 1)
     ana = entries(project)[("ana@example.org", "VE")]
@@ -136,10 +140,9 @@ def test_permanent_refusal_fails_at_once_and_is_never_retried(
 def test_retries_back_off_doubling_with_jitter_until_give_up(
     project: Project, faulty: Server
 ) -> None:
-    configure(project, faulty)
-    assert isinstance(faulty.handler, FaultyRecorder)
-    faulty.handler.plan.append(Fault("rcpt", "451 4.7.1 Greylisted", "ana@example.org", times=99))
-    clock = Clock()
+    clock = with_faults(
+        project, faulty, Fault("rcpt", "451 4.7.1 Greylisted", "ana@example.org", times=99)
+    )
     run(project, clock)
     delays = []
     while (ana := entries(project)[("ana@example.org", "VE")]).status == "queued":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from advisory.ledger import Entry, Ledger
+from advisory.ledger import Attempt, Entry, Ledger
 
 
 def entry(mid: str = "<1@example.org>") -> Entry:
@@ -17,8 +17,8 @@ def test_queued_then_sent_with_one_row_per_attempt(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     with Ledger(path) as ledger:
         ledger.enqueue([entry()])
-        ledger.record("<1@example.org>", "temporary", 101.0, error="451 busy", retry_at=150.0)
-        ledger.record("<1@example.org>", "sent", 151.0)
+        ledger.record_many([Attempt("<1@example.org>", "temporary", 101.0, "451 busy", 150.0)])
+        ledger.record_many([Attempt("<1@example.org>", "sent", 151.0)])
     with Ledger(path, readonly=True) as ledger:
         [row] = ledger.entries(versions=["v1"])
         assert (row.status, row.attempts, row.sent_at, row.last_error) == ("sent", 2, 151.0, None)
@@ -29,7 +29,7 @@ def test_queued_then_sent_with_one_row_per_attempt(tmp_path: Path) -> None:
 def test_giving_up_marks_failed_and_cancel_touches_only_queued(tmp_path: Path) -> None:
     with Ledger(tmp_path / "s.sqlite3") as ledger:
         ledger.enqueue([entry("<a@x.org>"), entry("<b@x.org>")])
-        ledger.record("<a@x.org>", "temporary", 101.0, error="timed out", retry_at=None)
+        ledger.record_many([Attempt("<a@x.org>", "temporary", 101.0, "timed out", None)])
         ledger.cancel(["<a@x.org>", "<b@x.org>"], "no longer due")
         assert ledger.counts() == {"failed": 1, "cancelled": 1}
 
