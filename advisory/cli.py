@@ -91,15 +91,23 @@ def _countries(args: argparse.Namespace, setup: Setup) -> set[str] | None:
     return wanted
 
 
-def _plan_lines(the_plan: Plan) -> list[str]:
-    lines = [
-        f"  {job.subscriber.format.value:<5} {job.subscriber.email:<32} {_what(job)}"
-        f"{'' if job.new else ' (retry)'}"
-        for job in the_plan.jobs[:LIST_LIMIT]
-    ]
-    if len(the_plan.jobs) > LIST_LIMIT:
-        lines.append(f"  … and {len(the_plan.jobs) - LIST_LIMIT} more")
-    return lines
+def _print_plan(the_plan: Plan, verb: str) -> None:
+    """What would be sent: the first LIST_LIMIT messages and the count, planned as a run would."""
+    shown: list[Job] = []
+    total = 0
+    for chunk in the_plan.chunks:
+        shown += chunk[: LIST_LIMIT - len(shown)]
+        total += len(chunk)
+    skipped = _skipped(the_plan)
+    if not total:
+        print(f"nothing due{f' ({skipped})' if skipped else ''}")
+        return
+    print(f"{verb} {total} message(s){f' ({skipped})' if skipped else ''}:")
+    for job in shown:
+        retry = "" if job.new else " (retry)"
+        print(f"  {job.subscriber.format.value:<5} {job.subscriber.email:<32} {_what(job)}{retry}")
+    if total > len(shown):
+        print(f"  … and {total - len(shown)} more")
 
 
 def _what(job: Job) -> str:
@@ -127,18 +135,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"templates ok, delivery by {c.delivery.transport}"
     )
     with Ledger(c.service.state, readonly=True) as ledger:
-        the_plan = plan_run(c, setup.advisories, ledger, time.time())
-    _print_plan(the_plan, "would send")
+        _print_plan(plan_run(c, setup.advisories, ledger, time.time()), "would send")
     return 0
-
-
-def _print_plan(the_plan: Plan, verb: str) -> None:
-    skipped = _skipped(the_plan)
-    if not the_plan.jobs:
-        print(f"nothing due{f' ({skipped})' if skipped else ''}")
-        return
-    print(f"{verb} {len(the_plan.jobs)} message(s){f' ({skipped})' if skipped else ''}:")
-    print("\n".join(_plan_lines(the_plan)))
 
 
 def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
@@ -160,9 +158,6 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
         if dry_run:
             _print_plan(the_plan, "dry run: would send")
             return 0
-        if not the_plan.jobs and not the_plan.stale:
-            _print_plan(the_plan, "")
-            return 0
         report = asyncio.run(
             deliver(
                 config, the_plan, ledger, open_transport(config), setup.renderer,
@@ -180,11 +175,13 @@ def _waiting() -> None:
 
 
 def _summary(report: Report, the_plan: Plan) -> str:
+    skipped = _skipped(the_plan)
+    if not report.due:
+        return f"nothing due{f' ({skipped})' if skipped else ''}"
     failed = report.retrying + report.failed
     line = f"due {report.due}, delivered {report.delivered}, failed {failed}"
     if failed:
         line += f" ({report.retrying} queued for retry, {report.failed} failed for good)"
-    skipped = _skipped(the_plan)
     return f"{line}; {skipped}" if skipped else line
 
 
@@ -195,14 +192,13 @@ class _Progress:
         self.every = every
         self.last = time.monotonic()
 
-    def __call__(self, report: Report, left: int) -> None:
+    def __call__(self, report: Report) -> None:
         now = time.monotonic()
         if now - self.last >= self.every:
             self.last = now
-            done = report.due - left
-            print(
-                f"… {done} of {report.due} attempted, {report.delivered} delivered", file=sys.stderr
-            )
+            done = report.delivered + report.retrying + report.failed
+            print(f"… {done} of {report.due} attempted, {report.delivered} delivered",
+                  file=sys.stderr)  # fmt: skip
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -7,9 +7,10 @@ run serves `send`, `retry` and the scheduler, and tests drive it with real parts
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
-from collections.abc import Callable, Collection, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -31,6 +32,7 @@ from advisory.splice import Splicer
 __all__ = ["Job", "Plan", "Report", "deliver", "letterhead", "plan", "plan_digest", "plan_run"]
 
 MAX_ERROR_LINES: Final = 20
+CHUNK: Final = 1000  # subscribers planned, queued and handed to the workers at a time
 FLUSH_EVERY: Final = 0.05  # seconds an outcome may wait before it is written
 FLUSH_BATCH: Final = 1000  # or this many outcomes, whichever comes first
 
@@ -53,13 +55,18 @@ class Job:
 
 @dataclass(slots=True)
 class Plan:
-    jobs: list[Job] = field(default_factory=list)
+    """What is due, planned chunk by chunk: a million readers never sit in memory at once.
+
+    The counts and `stale` are complete once `chunks` has been consumed.
+    """
+
+    chunks: Iterator[list[Job]] = field(default_factory=lambda: iter(()))
     already_sent: int = 0
     waiting: int = 0  # queued, next attempt later
     failed_before: int = 0
     stale: list[str] = field(default_factory=list)  # queued, but no longer due
 
-    def add(
+    def file(
         self,
         entry: Entry | None,
         fresh: Entry,
@@ -67,19 +74,20 @@ class Plan:
         *,
         now: float,
         force: bool = False,
-    ) -> None:
-        """File one due message by what the ledger knows of it."""
+    ) -> Job | None:
+        """Count one due message by what the ledger knows of it: the job, if it goes now."""
         if entry is None or force or entry.status == "cancelled":
             resends = 0 if entry is None else entry.resends + 1
-            self.jobs.append(job(replace(fresh, resends=resends), True))
-        elif entry.status == "sent":
+            return job(replace(fresh, resends=resends), True)
+        if entry.status == "sent":
             self.already_sent += 1
         elif entry.status == "failed":
             self.failed_before += 1
         elif entry.next_attempt is not None and entry.next_attempt > now:
             self.waiting += 1
         else:
-            self.jobs.append(job(entry, False))
+            return job(entry, False)
+        return None
 
 
 @dataclass(slots=True)
@@ -107,33 +115,40 @@ def plan(
 ) -> Plan:
     """Alerts due now: new versions, retries whose time has come, and what to cancel."""
     scope = by_country(a for a in advisories if countries is None or a.country in countries)
-    known = {e.key: e for e in ledger.entries(versions=[a.version for a in scope.values()])}
-    last = ledger.last_sent(scope)
-    before = {v: ledger.advisory(v) for v in set(last.values())}
-    out = Plan()
-    wanted: set[str] = set()
-    for sub in iter_subscribers(config):
-        for advisory in concerning(sub, scope):
-            key = message_key(sub.key, advisory.version, sub.format.value)
-            wanted.add(key)
-            previous = last.get((sub.key, advisory.country))
-            change = what_changed(before[previous] if previous else None, advisory)
-            fresh = Entry(key, "alert", sub.key, advisory.country, advisory.version,
-                          sub.format.value, "queued", now, next_attempt=now)  # fmt: skip
-            out.add(
-                known.get(key),
-                fresh,
-                partial(_alert_job, sub, advisory, change),
-                now=now,
-                force=force,
-            )
-    out.stale = [
+    queued = {
         e.key
         for e in ledger.entries(status="queued")
-        if e.kind == "alert"
-        and e.key not in wanted
-        and (countries is None or e.country in countries)
-    ]
+        if e.kind == "alert" and (countries is None or e.country in countries)
+    }
+    before: dict[str, Advisory | None] = {}
+    out = Plan()
+
+    def chunks() -> Iterator[list[Job]]:
+        for batch in _batched(iter_subscribers(config), CHUNK):
+            wanted = [
+                (sub, advisory, message_key(sub.key, advisory.version, sub.format.value))
+                for sub in batch
+                for advisory in concerning(sub, scope)
+            ]
+            known = ledger.entries_for([key for _, _, key in wanted])
+            last = ledger.last_sent_to({sub.key for sub, _, _ in wanted}, scope)
+            jobs = []
+            for sub, advisory, key in wanted:
+                queued.discard(key)
+                previous = last.get((sub.key, advisory.country))
+                if previous is not None and previous not in before:
+                    before[previous] = ledger.advisory(previous)
+                change = what_changed(before.get(previous or ""), advisory)
+                fresh = Entry(key, "alert", sub.key, advisory.country, advisory.version,
+                              sub.format.value, "queued", now, next_attempt=now)  # fmt: skip
+                job = out.file(known.get(key), fresh, partial(_alert_job, sub, advisory, change),
+                               now=now, force=force)  # fmt: skip
+                if job is not None:
+                    jobs.append(job)
+            yield jobs
+        out.stale = sorted(queued)
+
+    out.chunks = chunks()
     return out
 
 
@@ -143,21 +158,26 @@ def plan_digest(
     """One reminder per subscriber per digest period, of every advisory standing for them."""
     topic = f"digest:{period}"
     scope = by_country(advisories)
-    known = {e.key: e for e in ledger.entries(versions=[topic])}
+    queued = {e.key for e in ledger.entries(status="queued") if e.kind == "digest"}
     out = Plan()
-    wanted: set[str] = set()
-    for sub in iter_subscribers(config):
-        standing = tuple(concerning(sub, scope))
-        if not standing:
-            continue
-        key = message_key(sub.key, topic, sub.format.value)
-        wanted.add(key)
-        fresh = Entry(key, "digest", sub.key, "*", topic, sub.format.value, "queued", now,
-                      next_attempt=now)  # fmt: skip
-        out.add(known.get(key), fresh, partial(_digest_job, sub, standing), now=now)
-    out.stale = [
-        e.key for e in ledger.entries(status="queued") if e.kind == "digest" and e.key not in wanted
-    ]
+
+    def chunks() -> Iterator[list[Job]]:
+        for batch in _batched(iter_subscribers(config), CHUNK):
+            wanted = [(sub, standing, message_key(sub.key, topic, sub.format.value))
+                      for sub in batch if (standing := tuple(concerning(sub, scope)))]  # fmt: skip
+            known = ledger.entries_for([key for _, _, key in wanted])
+            jobs = []
+            for sub, standing, key in wanted:
+                queued.discard(key)
+                fresh = Entry(key, "digest", sub.key, "*", topic, sub.format.value, "queued",
+                              now, next_attempt=now)  # fmt: skip
+                job = out.file(known.get(key), fresh, partial(_digest_job, sub, standing), now=now)
+                if job is not None:
+                    jobs.append(job)
+            yield jobs
+        out.stale = sorted(queued)
+
+    out.chunks = chunks()
     return out
 
 
@@ -175,18 +195,37 @@ def plan_run(
     """What a `send`, `retry` or scheduled check does: due alerts and due retries.
 
     Digests are only started by the digest job; here their retries for the current
-    `period` are delivered too.
+    `period` are delivered too (a pass over the subscribers only when some are queued).
     """
     advisories = list(advisories)
-    out = plan(config, advisories, ledger, now, countries=countries, force=force)
-    if period is not None and countries is None:
+    alerts = plan(config, advisories, ledger, now, countries=countries, force=force)
+    digests = None
+    queued = ledger.entries(status="queued")
+    if period is not None and countries is None and any(e.kind == "digest" for e in queued):
         digests = plan_digest(config, advisories, ledger, now, period)
-        out.jobs += [job for job in digests.jobs if not job.new]
-        out.waiting += digests.waiting
-        out.stale += digests.stale
-    if retries_only:
-        out.jobs = [job for job in out.jobs if not job.new]
+    out = Plan()
+
+    def chunks() -> Iterator[list[Job]]:
+        for chunk in alerts.chunks:
+            yield [job for job in chunk if not (retries_only and job.new)]
+        if digests is not None:
+            for chunk in digests.chunks:
+                yield [job for job in chunk if not job.new]
+            out.waiting += digests.waiting
+            out.stale += digests.stale
+        out.already_sent += alerts.already_sent
+        out.waiting += alerts.waiting
+        out.failed_before += alerts.failed_before
+        out.stale += alerts.stale
+
+    out.chunks = chunks()
     return out
+
+
+def _batched(items: Iterable[Subscriber], size: int) -> Iterator[list[Subscriber]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def _alert_job(sub: Subscriber, advisory: Advisory, change: Change, entry: Entry, new: bool) -> Job:
@@ -221,30 +260,46 @@ async def deliver(
     *,
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
-    progress: Callable[[Report, int], None] | None = None,
+    progress: Callable[[Report], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> Report:
-    """Queue the plan's new messages durably, then attempt every job and record each outcome.
+    """Queue the plan's messages durably, chunk by chunk, attempt each and record the outcome.
 
-    Once `stop` is set, no further job is started: what is in flight finishes, the rest
-    stays queued in the ledger for the next run (`Report.left`).
+    Once `stop` is set, no further job is started: what is in flight finishes, what was
+    queued stays queued in the ledger for the next run (`Report.left`), and what was not
+    yet planned is planned again by that run.
     """
     rng = rng or random.Random()
-    now = clock()
-    with ledger.transaction():
-        ledger.cancel(the_plan.stale, "no longer due: the advisory or the subscription changed")
-        for advisory in {
-            a.version: a for j in the_plan.jobs if j.new for a in j.advisories
-        }.values():
-            ledger.remember(advisory, now)
-        ledger.enqueue(j.entry for j in the_plan.jobs if j.new)
-    report = Report(due=len(the_plan.jobs))
+    report = Report()
     head = letterhead(config)
     give_up = config.delivery.give_up_after.total_seconds()
     pacer = _Pacer(config.delivery.rate_limit)
-    todo: asyncio.Queue[Job] = asyncio.Queue()
-    for job in the_plan.jobs:
-        todo.put_nowait(job)
+    feed: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=CHUNK)
+    attempted = 0
+
+    def stopped() -> bool:
+        return stop is not None and stop.is_set()
+
+    async def producer() -> None:
+        for chunk in the_plan.chunks:
+            new = [job for job in chunk if job.new]
+            if new:
+                with ledger.transaction():
+                    for advisory in {a.version: a for j in new for a in j.advisories}.values():
+                        ledger.remember(advisory, clock())
+                    ledger.enqueue(job.entry for job in new)
+            report.due += len(chunk)
+            for job in chunk:
+                await feed.put(job)
+            if stopped():
+                break
+        else:
+            with ledger.transaction():
+                ledger.cancel(
+                    the_plan.stale, "no longer due: the advisory or the subscription changed"
+                )
+        for _ in workers:
+            await feed.put(None)
 
     splicer = Splicer(head)
 
@@ -288,8 +343,9 @@ async def deliver(
             flush()
 
     async def worker() -> None:
-        while not todo.empty() and not (stop and stop.is_set()):
-            job = todo.get_nowait()
+        nonlocal attempted
+        while not stopped() and (job := await feed.get()) is not None:
+            attempted += 1
             envelope = build(job)
             await pacer.wait()
             try:
@@ -300,7 +356,7 @@ async def deliver(
                 note(Attempt(job.entry.key, "sent", clock()))
                 report.delivered += 1
             if progress:
-                progress(report, todo.qsize())
+                progress(report)
 
     def _failed(job: Job, error: DeliveryError) -> None:
         at = clock()
@@ -319,20 +375,24 @@ async def deliver(
         if len(report.errors) < MAX_ERROR_LINES:
             report.errors.append(f"{job.subscriber.email}: {error.reason} ({what})")
 
-    workers = [
-        asyncio.create_task(worker())
-        for _ in range(min(transport.concurrency, max(1, len(the_plan.jobs))))
-    ]
-    flushing = asyncio.create_task(flusher())
+    workers = [asyncio.create_task(worker()) for _ in range(transport.concurrency)]
+    tasks = [asyncio.create_task(producer()), *workers, asyncio.create_task(flusher())]
     try:
-        await asyncio.gather(*workers)
+        # Done when every worker is; a failure anywhere ends the run. (A stopped run's
+        # producer may still wait to hand over a job nobody will take: it is cancelled.)
+        running = set(tasks[:-1])
+        while not all(w.done() for w in workers):
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if (error := task.exception()) is not None:
+                    raise error
     finally:
-        # If one worker failed, stop the others before the caller lets go of the state
+        # If one task failed, stop the others before the caller lets go of the state
         # file: a worker left running would send what the next run plans again.
-        for task in (*workers, flushing):
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*workers, flushing, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         flush()
         await transport.close()
-    report.left = todo.qsize()
+    report.left = report.due - attempted
     return report

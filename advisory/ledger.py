@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS messages (
     resends      INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages (status, next_attempt);
-CREATE INDEX IF NOT EXISTS messages_version ON messages (version);
+CREATE INDEX IF NOT EXISTS messages_recipient ON messages (recipient, country);
 CREATE TABLE IF NOT EXISTS attempts (
     id          INTEGER PRIMARY KEY,
     key         TEXT NOT NULL REFERENCES messages (key),
@@ -99,6 +99,16 @@ class Entry:
 
 
 _COLUMNS: Final = ", ".join(Entry.__slots__)
+_PART: Final = 500  # values bound per IN (...) query
+
+
+def _parts(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(values), _PART):
+        yield values[i : i + _PART]
+
+
+def _marks(values: Sequence[str]) -> str:
+    return ", ".join("?" * len(values))
 
 
 class Ledger:
@@ -180,29 +190,37 @@ class Ledger:
 
     # --- reading ---------------------------------------------------------
 
-    def entries(self, *, versions: Iterable[str] = (), status: Status | None = None) -> list[Entry]:
-        """Entries for these advisory versions, or all entries with `status`."""
-        if status is not None:
+    def entries(self, *, status: Status) -> list[Entry]:
+        """Every entry with `status`, oldest first (queued and failed ones are few)."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE status = ? ORDER BY created_at", (status,)
+        )
+        return [Entry(*row) for row in rows]
+
+    def entries_for(self, keys: Sequence[str]) -> dict[str, Entry]:
+        """The entries with these keys, if any."""
+        out: dict[str, Entry] = {}
+        for part in _parts(keys):
             rows = self.db.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE status = ? ORDER BY created_at", (status,)
+                f"SELECT {_COLUMNS} FROM messages WHERE key IN ({_marks(part)})", part
             )
-            return [Entry(*row) for row in rows]
-        out: list[Entry] = []
-        for version in set(versions):
-            rows = self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE version = ?", (version,))
-            out.extend(Entry(*row) for row in rows)
+            out.update((row[0], Entry(*row)) for row in rows)
         return out
 
-    def last_sent(self, countries: Iterable[str]) -> dict[tuple[str, str], str]:
+    def last_sent_to(
+        self, recipients: Iterable[str], countries: Iterable[str]
+    ) -> dict[tuple[str, str], str]:
         """(recipient, country) -> the advisory version the recipient last received."""
+        wanted = set(countries)
         out: dict[tuple[str, str], str] = {}
-        for country in set(countries):
+        for part in _parts(list(recipients)):
             rows = self.db.execute(
-                "SELECT recipient, version, max(sent_at) FROM messages "
-                "WHERE status = 'sent' AND kind = 'alert' AND country = ? GROUP BY recipient",
-                (country,),
+                "SELECT recipient, country, version, max(sent_at) FROM messages "
+                f"WHERE status = 'sent' AND kind = 'alert' AND recipient IN ({_marks(part)}) "
+                "GROUP BY recipient, country",
+                part,
             )
-            out.update(((recipient, country), version) for recipient, version, _ in rows)
+            out.update(((r, c), v) for r, c, v, _ in rows if c in wanted)
         return out
 
     def advisory(self, version: str) -> Advisory | None:

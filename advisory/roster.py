@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -38,25 +39,44 @@ def iter_subscribers(config: Config) -> Iterator[Subscriber]:
 
 def check_subscribers(config: Config) -> int:
     """Validate the whole list, duplicates included; the number of subscribers, or ConfigError."""
-    seen = {sub.key for sub in config.subscribers}
-    count = len(seen)
+    count = len(config.subscribers)
     errors: list[str] = []
     path = config.service.subscribers_file
     if path is not None:
-        for where, item in _csv_rows(path):
-            if not isinstance(item, Subscriber):
-                errors.extend(item)
-            elif item.key in seen:
-                errors.append(Problem.at(where, "email", "address listed twice"))
-            else:
-                seen.add(item.key)
-                count += 1
-            if len(errors) >= 100:
-                errors.append(Problem.at(path, "", "stopped after 100 problems"))
-                break
+        with _Seen(sub.key for sub in config.subscribers) as seen:
+            for where, item in _csv_rows(path):
+                if not isinstance(item, Subscriber):
+                    errors.extend(item)
+                elif not seen.add(item.key):
+                    errors.append(Problem.at(where, "email", "address listed twice"))
+                else:
+                    count += 1
+                if len(errors) >= 100:
+                    errors.append(Problem.at(path, "", "stopped after 100 problems"))
+                    break
     if errors:
         raise ConfigError(errors)
     return count
+
+
+class _Seen:
+    """The addresses met so far, on disk (SQLite's private temporary database), so that
+    checking a million-line list for duplicates needs no more memory than a short one."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self.db = sqlite3.connect("")
+        self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY) WITHOUT ROWID")
+        self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?)", ((k,) for k in keys))
+
+    def add(self, key: str) -> bool:
+        """False if `key` was there already."""
+        return self.db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (key,)).rowcount == 1
+
+    def __enter__(self) -> _Seen:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.close()
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[str, Subscriber | list[Problem]]]:

@@ -24,7 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from advisory.config import Config
 from advisory.crontab import cron_trigger, period_start
 from advisory.delivery import open_transport
-from advisory.dispatch import Plan, Report, deliver, plan_digest, plan_run
+from advisory.dispatch import Plan, deliver, plan_digest, plan_run
 from advisory.errors import AdvisoryError
 from advisory.ledger import Ledger, LedgerBusy
 from advisory.logs import Log
@@ -108,12 +108,10 @@ class Service:
                 try:
                     advisories = load_advisories(self.config.service.advisories)
                     the_plan = planner(advisories, time.time())
-                    report = Report()
-                    if the_plan.jobs or the_plan.stale:
-                        report = await deliver(
-                            self.config, the_plan, self.ledger, open_transport(self.config),
-                            self.renderer, stop=self.stop,
-                        )  # fmt: skip
+                    report = await deliver(
+                        self.config, the_plan, self.ledger, open_transport(self.config),
+                        self.renderer, stop=self.stop,
+                    )  # fmt: skip
                 finally:
                     self.ledger.release()
         except AdvisoryError as e:

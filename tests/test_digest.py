@@ -114,7 +114,7 @@ def test_a_failed_digest_is_retried_by_the_next_check_in_its_period(project: Pro
         assert report.retrying == 3
         later = MONDAY_8 + 3600
         check = plan_run(config, advisories, ledger, later, period=period)
-        digests = [job for job in check.jobs if job.change is None]
+        digests = [job for chunk in check.chunks for job in chunk if job.change is None]
         assert len(digests) == 3 and not any(job.new for job in digests)
 
 

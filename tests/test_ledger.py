@@ -20,7 +20,7 @@ def test_queued_then_sent_with_one_row_per_attempt(tmp_path: Path) -> None:
         ledger.record_many([Attempt("<1@example.org>", "temporary", 101.0, "451 busy", 150.0)])
         ledger.record_many([Attempt("<1@example.org>", "sent", 151.0)])
     with Ledger(path, readonly=True) as ledger:
-        [row] = ledger.entries(versions=["v1"])
+        row = ledger.entries_for(["<1@example.org>"])["<1@example.org>"]
         assert (row.status, row.attempts, row.sent_at, row.last_error) == ("sent", 2, 151.0, None)
         attempts = ledger.db.execute("SELECT outcome, error FROM attempts ORDER BY id").fetchall()
         assert attempts == [("temporary", "451 busy"), ("sent", None)]
