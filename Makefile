@@ -9,8 +9,8 @@ run: $(VENV)/.installed  ## send the example config's due alerts into var/outbox
 	$(BIN)/advisory send --config config/advisory.toml
 
 test: $(VENV)/.installed  ## lint, type-check and run the whole test suite
-	$(BIN)/ruff check advisory tests
-	$(BIN)/ruff format --check advisory tests
+	$(BIN)/ruff check advisory tests bench
+	$(BIN)/ruff format --check advisory tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

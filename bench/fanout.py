@@ -54,7 +54,7 @@ class Sink:
 
     def __init__(self) -> None:
         self.port = free_port()
-        self.out = tempfile.TemporaryFile()
+        self.out = tempfile.TemporaryFile()  # noqa: SIM115 -- closed by stop()
         self.proc = subprocess.Popen(
             ["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{self.port}", "1000"],
             stdout=self.out, stderr=subprocess.STDOUT,
@@ -75,6 +75,7 @@ class Sink:
         self.proc.wait()
         self.out.seek(0)
         counts = re.findall(rb"mesg=(\d+)", self.out.read())
+        self.out.close()
         return int(counts[-1]) if counts else 0
 
 
@@ -155,8 +156,8 @@ def main() -> None:
             size = message_size(project(folder / "probe", 1, 25))
             ref = reference(n, size)
             rate, rss, wall = ours(n, folder / "run")
-        print(f"{n:>9,} {ref:>10,.0f} {rate:>11,.0f} {rate / ref:>6.3f} {rss:>7.0f}MB {wall:>7.1f}s",
-              flush=True)  # fmt: skip
+        row = f"{n:>9,} {ref:>10,.0f} {rate:>11,.0f} {rate / ref:>6.3f} {rss:>7.0f}MB {wall:>7.1f}s"
+        print(row, flush=True)
 
 
 if __name__ == "__main__":
