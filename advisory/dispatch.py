@@ -104,6 +104,10 @@ class Report:
         return self.retrying == 0 and self.failed == 0 and self.left == 0
 
 
+# A message that is due: its fresh ledger entry, and how to make its job from an entry.
+_Due = tuple[Entry, Callable[[Entry, bool], Job]]
+
+
 def plan(
     config: Config,
     advisories: Iterable[Advisory],
@@ -121,35 +125,23 @@ def plan(
         if e.kind == "alert" and (countries is None or e.country in countries)
     }
     before: dict[str, Advisory | None] = {}
-    out = Plan()
 
-    def chunks() -> Iterator[list[Job]]:
-        for batch in _batched(iter_subscribers(config), CHUNK):
-            wanted = [
-                (sub, advisory, message_key(sub.key, advisory.version, sub.format.value))
-                for sub in batch
-                for advisory in concerning(sub, scope)
-            ]
-            known = ledger.entries_for([key for _, _, key in wanted])
-            last = ledger.last_sent_to({sub.key for sub, _, _ in wanted}, scope)
-            jobs = []
-            for sub, advisory, key in wanted:
-                queued.discard(key)
-                previous = last.get((sub.key, advisory.country))
-                if previous is not None and previous not in before:
-                    before[previous] = ledger.advisory(previous)
-                change = what_changed(before.get(previous or ""), advisory)
-                fresh = Entry(key, "alert", sub.key, advisory.country, advisory.version,
-                              sub.format.value, "queued", now, next_attempt=now)  # fmt: skip
-                job = out.file(known.get(key), fresh, partial(_alert_job, sub, advisory, change),
-                               now=now, force=force)  # fmt: skip
-                if job is not None:
-                    jobs.append(job)
-            yield jobs
-        out.stale = sorted(queued)
+    def due(batch: list[Subscriber]) -> list[_Due]:
+        pairs = [(sub, advisory) for sub in batch for advisory in concerning(sub, scope)]
+        last = ledger.last_sent_to({sub.key for sub, _ in pairs}, scope)
+        out: list[_Due] = []
+        for sub, advisory in pairs:
+            previous = last.get((sub.key, advisory.country))
+            if previous is not None and previous not in before:
+                before[previous] = ledger.advisory(previous)
+            change = what_changed(before.get(previous or ""), advisory)
+            key = message_key(sub.key, advisory.version, sub.format.value)
+            fresh = Entry(key, "alert", sub.key, advisory.country, advisory.version,
+                          sub.format.value, "queued", now, next_attempt=now)  # fmt: skip
+            out.append((fresh, partial(_alert_job, sub, advisory, change)))
+        return out
 
-    out.chunks = chunks()
-    return out
+    return _streamed(config, ledger, queued, due, now=now, force=force)
 
 
 def plan_digest(
@@ -159,21 +151,43 @@ def plan_digest(
     topic = f"digest:{period}"
     scope = by_country(advisories)
     queued = {e.key for e in ledger.entries(status="queued") if e.kind == "digest"}
+
+    def due(batch: list[Subscriber]) -> list[_Due]:
+        out: list[_Due] = []
+        for sub in batch:
+            if standing := tuple(concerning(sub, scope)):
+                key = message_key(sub.key, topic, sub.format.value)
+                fresh = Entry(key, "digest", sub.key, "*", topic, sub.format.value, "queued",
+                              now, next_attempt=now)  # fmt: skip
+                out.append((fresh, partial(_digest_job, sub, standing)))
+        return out
+
+    return _streamed(config, ledger, queued, due, now=now)
+
+
+def _streamed(
+    config: Config,
+    ledger: Ledger,
+    queued: set[str],
+    due: Callable[[list[Subscriber]], list[_Due]],
+    *,
+    now: float,
+    force: bool = False,
+) -> Plan:
+    """A plan over every subscriber, CHUNK at a time: what `due` wants, filed by what the
+    ledger knows; what was `queued` and is no longer wanted ends up `stale`."""
     out = Plan()
 
     def chunks() -> Iterator[list[Job]]:
         for batch in _batched(iter_subscribers(config), CHUNK):
-            wanted = [(sub, standing, message_key(sub.key, topic, sub.format.value))
-                      for sub in batch if (standing := tuple(concerning(sub, scope)))]  # fmt: skip
-            known = ledger.entries_for([key for _, _, key in wanted])
+            wanted = due(batch)
+            known = ledger.entries_for([fresh.key for fresh, _ in wanted])
             jobs = []
-            for sub, standing, key in wanted:
-                queued.discard(key)
-                fresh = Entry(key, "digest", sub.key, "*", topic, sub.format.value, "queued",
-                              now, next_attempt=now)  # fmt: skip
-                job = out.file(known.get(key), fresh, partial(_digest_job, sub, standing), now=now)
-                if job is not None:
-                    jobs.append(job)
+            for fresh, job in wanted:
+                queued.discard(fresh.key)
+                filed = out.file(known.get(fresh.key), fresh, job, now=now, force=force)
+                if filed is not None:
+                    jobs.append(filed)
             yield jobs
         out.stale = sorted(queued)
 
