@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from advisory import config as config_file
-from advisory.compose import compose, message_key
+from advisory.compose import Reader, compose, message_key
 from advisory.config import Config
 from advisory.delivery import open_transport
 from advisory.dispatch import Job, Plan, Report, deliver, letterhead, plan_run
@@ -229,14 +229,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
         sub = sub.model_copy(update={"format": Format(args.format)})
     head = letterhead(config)
     rendered = setup.renderer.render(advisory, sub, head)
-    envelope = compose(
-        rendered,
-        letterhead=head,
-        to_name=sub.name,
-        to_address=sub.email,
-        key=message_key(sub.key, advisory.version, sub.format.value),
-        date=datetime.now(UTC).astimezone(setup.renderer.tz),
-    )
+    key = message_key(sub.key, advisory.version, sub.format.value)
+    now = datetime.now(UTC).astimezone(setup.renderer.tz)
+    envelope = compose(rendered, head, Reader(sub.name, sub.email, key, now))
     data = envelope.data.replace(b"\r\n", b"\n")
     if args.output:
         try:

@@ -17,7 +17,7 @@ from email.utils import format_datetime
 from advisory.models import Letterhead
 from advisory.rendering import Rendered
 
-__all__ = ["Envelope", "compose", "message_key"]
+__all__ = ["Envelope", "Reader", "compose", "message_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,24 +49,27 @@ def _line(value: str) -> str:
     return " ".join(value.split())
 
 
-def compose(
-    rendered: Rendered,
-    *,
-    letterhead: Letterhead,
-    to_name: str,
-    to_address: str,
-    key: str,
-    date: datetime,
-    resends: int = 0,
-) -> Envelope:
-    msgid = f"<{key}@{letterhead.domain}>"
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Whom one message is for, and what the ledger knows it by."""
+
+    name: str
+    address: str
+    key: str
+    date: datetime  # when the message was first queued: its Date header
+    resends: int = 0
+
+
+def compose(rendered: Rendered, letterhead: Letterhead, reader: Reader) -> Envelope:
+    """The whole message, built by the `email` package (the reference for `splice`)."""
+    msgid = f"<{reader.key}@{letterhead.domain}>"
     msg = EmailMessage()
     msg["From"] = Address(_line(letterhead.name), addr_spec=letterhead.address)
-    msg["To"] = Address(_line(to_name), addr_spec=to_address)
+    msg["To"] = Address(_line(reader.name), addr_spec=reader.address)
     if letterhead.reply_to:
         msg["Reply-To"] = letterhead.reply_to
     msg["Subject"] = _line(rendered.subject)
-    msg["Date"] = format_datetime(date)
+    msg["Date"] = format_datetime(reader.date)
     msg["Message-ID"] = msgid
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
@@ -78,7 +81,7 @@ def compose(
     return Envelope(
         message_id=msgid,
         sender=letterhead.address,
-        recipient=to_address,
+        recipient=reader.address,
         data=msg.as_bytes(policy=_POLICY),
-        delivery_key=f"{key}#{resends}",
+        delivery_key=f"{reader.key}#{reader.resends}",
     )

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Final
 
 from advisory.changes import Change, what_changed
-from advisory.compose import Envelope, compose, message_key
+from advisory.compose import Envelope, Reader, compose, message_key
 from advisory.config import Config
 from advisory.delivery import Transport
 from advisory.errors import DeliveryError, PermanentDeliveryError
@@ -328,14 +328,11 @@ async def deliver(
             group = (advisories[0].version, change, sub.format, sub.countries, sub.min_level)
             render = partial(renderer.render, advisories[0], letterhead=head, change=change)
         date = datetime.fromtimestamp(job.entry.created_at, UTC).astimezone(renderer.tz)
-        entry = job.entry
+        reader = Reader(sub.name, sub.email, job.entry.key, date, job.entry.resends)
         template = splicer.template(group, render, sub)
         if template is None:
-            return compose(render(sub), letterhead=head, to_name=sub.name,
-                           to_address=sub.email, key=entry.key, date=date,
-                           resends=entry.resends)  # fmt: skip
-        return splicer.envelope(template, to_name=sub.name, to_address=sub.email,
-                                key=entry.key, date=date, resends=entry.resends)  # fmt: skip
+            return compose(render(sub), head, reader)
+        return splicer.envelope(template, reader)
 
     # Outcomes are written in batches, one fsync each: at most FLUSH_EVERY after the
     # server's acceptance, a message is recorded as sent.

@@ -19,7 +19,7 @@ from typing import Final
 
 from markupsafe import escape
 
-from advisory.compose import Envelope, compose
+from advisory.compose import Envelope, Reader, compose
 from advisory.models import Letterhead, Subscriber
 from advisory.rendering import Rendered
 
@@ -120,34 +120,22 @@ class Splicer:
         text = rendered.subject + rendered.text + (rendered.html or "")
         if _NAME in text or PLACEHOLDER in rendered.subject:
             return None  # the reader's name is in the body: compose each one in full
-        data = compose(
-            rendered, letterhead=self.letterhead, to_name="x", to_address="x@example.org",
-            key="x", date=_EPOCH,
-        ).data  # fmt: skip
+        data = compose(rendered, self.letterhead, Reader("x", "x@example.org", "x", _EPOCH)).data
         template = _Template(data)
         if len(template.pieces) - 1 != text.count(PLACEHOLDER):
             return None  # the encoder split a placeholder: no exact splice
         return template
 
-    def envelope(
-        self,
-        template: _Template,
-        *,
-        to_name: str,
-        to_address: str,
-        key: str,
-        date: datetime,
-        resends: int = 0,
-    ) -> Envelope:
+    def envelope(self, template: _Template, reader: Reader) -> Envelope:
         head = self.letterhead
-        msgid = f"<{key}@{head.domain}>"
-        stamp = date.timestamp()
+        msgid = f"<{reader.key}@{head.domain}>"
+        stamp = reader.date.timestamp()
         if (date_bytes := self._dates.get(stamp)) is None:
             if len(self._dates) > 4096:
                 self._dates.clear()
-            date_bytes = self._dates[stamp] = format_datetime(date).encode()
-        to = formataddr((" ".join(to_name.split()), to_address), charset="utf-8")
+            date_bytes = self._dates[stamp] = format_datetime(reader.date).encode()
+        to = formataddr((" ".join(reader.name.split()), reader.address), charset="utf-8")
         data = template.fill(
-            to.replace("\n", "\r\n").encode("ascii"), date_bytes, msgid.encode(), to_address
+            to.replace("\n", "\r\n").encode("ascii"), date_bytes, msgid.encode(), reader.address
         )
-        return Envelope(msgid, head.address, to_address, data, f"{key}#{resends}")
+        return Envelope(msgid, head.address, reader.address, data, f"{reader.key}#{reader.resends}")

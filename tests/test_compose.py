@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from conftest import parse
 from test_rendering import HEAD, RENDERER, advisory, reader
 
-from advisory.compose import compose, message_key
+from advisory.compose import Reader, compose, message_key
 from advisory.models import Format, Letterhead
 from advisory.rendering import Rendered
 
@@ -25,10 +25,8 @@ def test_message_key_depends_on_recipient_version_and_format_only() -> None:
 
 def test_header_values_cannot_be_broken_by_line_breaks() -> None:
     rendered = Rendered("Subject\r\nBcc: victim@example.org", "body\n")
-    env = compose(
-        rendered, letterhead=HEAD, to_name="Ana\r\nBcc: victim@example.org",
-        to_address="ana@example.org", key="x", date=WHEN,
-    )  # fmt: skip
+    env = compose(rendered, HEAD, Reader("Ana\r\nBcc: victim@example.org", "ana@example.org",
+                                         "x", WHEN))  # fmt: skip
     msg = parse(env.data)
     assert msg["Bcc"] is None
     assert msg["To"].addresses[0].addr_spec == "ana@example.org"
@@ -38,10 +36,8 @@ def test_header_values_cannot_be_broken_by_line_breaks() -> None:
 
 def test_non_ascii_names_round_trip_and_parts_are_quoted_printable() -> None:
     sub = reader(Format.HTML, name="Zoë Ñúñez 李")
-    env = compose(
-        RENDERER.render(advisory(), sub, HEAD), letterhead=HEAD, to_name=sub.name,
-        to_address=sub.email, key="y", date=WHEN,
-    )  # fmt: skip
+    env = compose(RENDERER.render(advisory(), sub, HEAD), HEAD,
+                  Reader(sub.name, sub.email, "y", WHEN))  # fmt: skip
     msg = parse(env.data)
     assert msg["To"].addresses[0].display_name == "Zoë Ñúñez 李"
     assert msg["Date"].datetime == WHEN
@@ -54,6 +50,5 @@ def test_non_ascii_names_round_trip_and_parts_are_quoted_printable() -> None:
 def test_a_long_unsubscribe_url_stays_one_readable_url() -> None:
     url = "https://example.org/unsubscribe?token=" + "a1b2c3d4" * 20
     head = Letterhead("advisories@example.org", "Desk", None, url)
-    env = compose(Rendered("S", "body\n"), letterhead=head, to_name="Ana",
-                  to_address="ana@example.org", key="k", date=WHEN)  # fmt: skip
+    env = compose(Rendered("S", "body\n"), head, Reader("Ana", "ana@example.org", "k", WHEN))
     assert parse(env.data)["List-Unsubscribe"] == f"<{url}>"

@@ -12,7 +12,7 @@ from markupsafe import escape
 from pydantic import ValidationError
 from test_rendering import HEAD, RENDERER
 
-from advisory.compose import compose
+from advisory.compose import Reader, compose
 from advisory.models import Advisory, Format, Subscriber
 
 # Any text, line breaks, markup, template syntax, quotes and non-Latin scripts included;
@@ -38,8 +38,8 @@ def test_any_text_round_trips_through_the_message(
         assume(False)
         raise
     rendered = RENDERER.render(advisory, sub, HEAD)
-    env = compose(rendered, letterhead=HEAD, to_name=sub.name, to_address=sub.email,
-                  key="k", date=datetime(2026, 11, 25, tzinfo=UTC))  # fmt: skip
+    when = datetime(2026, 11, 25, tzinfo=UTC)
+    env = compose(rendered, HEAD, Reader(sub.name, sub.email, "k", when))
     msg = parse(env.data)
 
     assert msg["To"].addresses[0].display_name == sub.name

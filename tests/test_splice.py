@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from test_rendering import HEAD, RENDERER, advisory, reader
 
 from advisory.changes import what_changed
-from advisory.compose import Envelope, compose
+from advisory.compose import Envelope, Reader, compose
 from advisory.models import Format, Subscriber
 from advisory.rendering import TEMPLATES, Rendered, Renderer, wrap
 from advisory.splice import Splicer
@@ -43,9 +43,9 @@ def both(sub: Subscriber, render: object, group: object = "g") -> tuple[Envelope
     splicer = Splicer(HEAD)
     template = splicer.template(group, render, sub)  # type: ignore[arg-type]
     assert template is not None
-    fast = splicer.envelope(template, to_name=sub.name, to_address=sub.email, key="k", date=WHEN)
-    slow = compose(render(sub), letterhead=HEAD, to_name=sub.name, to_address=sub.email,
-                   key="k", date=WHEN)  # fmt: skip
+    reader = Reader(sub.name, sub.email, "k", WHEN)
+    fast = splicer.envelope(template, reader)
+    slow = compose(render(sub), HEAD, reader)
     return fast, slow
 
 
