@@ -34,15 +34,13 @@ _EPOCH: Final = datetime.fromtimestamp(0).astimezone()
 
 def _qp(value: str) -> bytes:
     """An ASCII value as quoted-printable on lines of its own (soft breaks around it)."""
-    encoded = value.encode("ascii").replace(b"=", b"=3D")
     lines, line = [], b""
-    for i in range(0, len(encoded)):
-        if encoded[i : i + 1] == b"=" or len(line) < 73:
-            pass
-        else:
+    for char in value:
+        token = b"=3D" if char == "=" else char.encode("ascii")
+        if len(line) + len(token) > 73:  # never split an escape across a soft break
             lines.append(line)
             line = b""
-        line += encoded[i : i + 1]
+        line += token
     lines.append(line)
     return b"=\r\n" + b"=\r\n".join(lines) + b"=\r\n"
 

@@ -27,6 +27,7 @@ READERS = [
     ('"Okafor, Ben" <ben@evil.example.org>', "ben+travel=vip@example.org"),
     ("O'Brien & Sons <b>", "o'brien&sons@example.org"),
     ("Zoë " * 40, "a-very-long-local-part-" + "x" * 60 + "@example.org"),
+    ("Equals", "a" * 10 + "=" * 30 + "@example.org"),  # escapes that reach a line break
 ]
 
 
