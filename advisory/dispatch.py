@@ -290,6 +290,7 @@ async def deliver(
     pacer = _Pacer(config.delivery.rate_limit)
     feed: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=CHUNK)
     attempted = 0
+    remembered: set[str] = set()  # versions already kept in this run
 
     def stopped() -> bool:
         return stop is not None and stop.is_set()
@@ -299,8 +300,11 @@ async def deliver(
             new = [job for job in chunk if job.new]
             if new:
                 with ledger.transaction():
-                    for advisory in {a.version: a for j in new for a in j.advisories}.values():
-                        ledger.remember(advisory, clock())
+                    for job in new:
+                        for advisory in job.advisories:
+                            if advisory.version not in remembered:
+                                ledger.remember(advisory, clock())
+                                remembered.add(advisory.version)
                     ledger.enqueue(job.entry for job in new)
             report.due += len(chunk)
             for job in chunk:
