@@ -231,7 +231,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     rendered = setup.renderer.render(advisory, sub, head)
     key = message_key(sub.key, advisory.version, sub.format.value)
     now = datetime.now(UTC).astimezone(setup.renderer.tz)
-    envelope = compose(rendered, head, Reader(sub.name, sub.email, key, now))
+    envelope = compose(rendered, head, Reader(sub.name, sub.email, key, now, head.token(sub.key)))
     data = envelope.data.replace(b"\r\n", b"\n")
     if args.output:
         try:

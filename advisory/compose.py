@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from advisory.models import Letterhead
+from advisory.models import TOKEN_MARK, Letterhead
 from advisory.rendering import Rendered
 
 __all__ = ["Envelope", "Reader", "compose", "message_key"]
@@ -57,27 +57,34 @@ class Reader:
     address: str
     key: str
     date: datetime  # when the message was first queued: its Date header
+    token: str = ""  # their unsubscribe token, in place of TOKEN_MARK
     resends: int = 0
 
 
 def compose(rendered: Rendered, letterhead: Letterhead, reader: Reader) -> Envelope:
     """The whole message, built by the `email` package (the reference for `splice`)."""
     msgid = f"<{reader.key}@{letterhead.domain}>"
+    token = reader.token
+    subject, text = (
+        rendered.subject.replace(TOKEN_MARK, token),
+        rendered.text.replace(TOKEN_MARK, token),
+    )
+    html = rendered.html.replace(TOKEN_MARK, token) if rendered.html is not None else None
     msg = EmailMessage()
     msg["From"] = Address(_line(letterhead.name), addr_spec=letterhead.address)
     msg["To"] = Address(_line(reader.name), addr_spec=reader.address)
     if letterhead.reply_to:
         msg["Reply-To"] = letterhead.reply_to
-    msg["Subject"] = _line(rendered.subject)
+    msg["Subject"] = _line(subject)
     msg["Date"] = format_datetime(reader.date)
     msg["Message-ID"] = msgid
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
-    if letterhead.unsubscribe:
-        msg["List-Unsubscribe"] = f"<{letterhead.unsubscribe}>"
-    msg.set_content(rendered.text, cte="quoted-printable")
-    if rendered.html is not None:
-        msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    if link := letterhead.unsubscribe_link:
+        msg["List-Unsubscribe"] = f"<{link.replace(TOKEN_MARK, reader.token)}>"
+    msg.set_content(text, cte="quoted-printable")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", cte="quoted-printable")
     return Envelope(
         message_id=msgid,
         sender=letterhead.address,

@@ -23,7 +23,7 @@ from pydantic_core import PydanticCustomError
 from advisory._validate import read_toml, validate
 from advisory.crontab import cron_trigger
 from advisory.errors import ConfigError, Problem
-from advisory.models import EmailAddress, OneLine, Strict, Subscriber
+from advisory.models import TOKEN_FIELD, EmailAddress, OneLine, Strict, Subscriber
 
 __all__ = ["DEFAULT_PATH", "Config", "config_path", "load"]
 
@@ -87,6 +87,7 @@ def _cron(value: str) -> str:
 FilePath = Annotated[Path, BeforeValidator(_path)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_optional_path)]
 Cron = Annotated[str, Field(max_length=200), AfterValidator(_cron)]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 class Service(Strict):
@@ -101,6 +102,8 @@ class Sender(Strict):
     name: OneLine
     reply_to: EmailAddress | None = None
     unsubscribe: Annotated[str, Field(max_length=2000), AfterValidator(_unsubscribe)] | None = None
+    # Where an `unsubscribe` URI holding {token} finds the key its tokens are made with.
+    token_secret_env: EnvName = "ADVISORY_TOKEN_SECRET"  # noqa: S105 -- a variable's name
 
 
 class Delivery(Strict):
@@ -119,9 +122,7 @@ class Smtp(Strict):
     verify: bool = True
     ca_file: OptionalPath = None
     username: Annotated[str, Field(max_length=320)] = ""
-    password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = (
-        "ADVISORY_SMTP_PASSWORD"  # noqa: S105 -- the variable's name, not a password
-    )
+    password_env: EnvName = "ADVISORY_SMTP_PASSWORD"  # noqa: S105 -- a variable's name
     timeout: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = 30
     connections: Annotated[int, Field(ge=1, le=100)] = 4
 
@@ -152,6 +153,7 @@ class Config(Strict):
 
     path: Annotated[Path, Field(exclude=True)] = Path()
     smtp_password: Annotated[SecretStr | None, Field(exclude=True)] = None
+    token_secret: Annotated[SecretStr | None, Field(exclude=True)] = None
 
 
 def config_path(cli_value: str | None, env: Mapping[str, str]) -> Path:
@@ -166,17 +168,52 @@ def load(path: Path, env: Mapping[str, str] | None = None, *, delivering: bool =
     """
     env = os.environ if env is None else env
     data = read_toml(path)
-    for private in ("path", "smtp_password"):
+    for private in ("path", "smtp_password", "token_secret"):
         if private in data:
             raise ConfigError(Problem.at(path, private, "unknown field"))
     config = validate(Config, data, path, base=path.parent.resolve())
-    problems = [*_duplicates(config, path), *_smtp_problems(config, path, env, delivering)]
+    problems = [
+        *_duplicates(config, path),
+        *_smtp_problems(config, path, env, delivering),
+        *_token_problems(config, path, env, delivering),
+    ]
     if problems:
         raise ConfigError(problems)
     password = env.get(config.smtp.password_env) if config.smtp.username else None
+    secret = env.get(config.sender.token_secret_env)
     return config.model_copy(
-        update={"path": path, "smtp_password": SecretStr(password) if password else None}
+        update={
+            "path": path,
+            "smtp_password": SecretStr(password) if password else None,
+            "token_secret": SecretStr(secret) if secret and _takes_token(config) else None,
+        }
     )
+
+
+def _takes_token(config: Config) -> bool:
+    return TOKEN_FIELD in (config.sender.unsubscribe or "")
+
+
+def _token_problems(
+    config: Config, path: Path, env: Mapping[str, str], delivering: bool
+) -> list[Problem]:
+    name = config.sender.token_secret_env
+    secret = env.get(name)
+    if not _takes_token(config) or (not delivering and not secret):
+        return []
+    if not secret:
+        return [
+            Problem.at(path, "sender.token_secret_env", f"environment variable {name} is not set")
+        ]
+    if len(secret) < 16:
+        return [
+            Problem.at(
+                path,
+                "sender.token_secret_env",
+                f"environment variable {name} holds under 16 characters",
+            )
+        ]
+    return []
 
 
 def _duplicates(config: Config, path: Path) -> list[Problem]:

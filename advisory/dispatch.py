@@ -38,8 +38,9 @@ FLUSH_BATCH: Final = 1000  # or this many outcomes, whichever comes first
 
 
 def letterhead(config: Config) -> Letterhead:
-    s = config.sender
-    return Letterhead(s.address, s.name, s.reply_to, s.unsubscribe)
+    s, secret = config.sender, config.token_secret
+    key = secret.get_secret_value().encode() if secret else None
+    return Letterhead(s.address, s.name, s.reply_to, s.unsubscribe, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +333,9 @@ async def deliver(
             group = (advisories[0].version, change, sub.format, sub.countries, sub.min_level)
             render = partial(renderer.render, advisories[0], letterhead=head, change=change)
         date = datetime.fromtimestamp(job.entry.created_at, UTC).astimezone(renderer.tz)
-        reader = Reader(sub.name, sub.email, job.entry.key, date, job.entry.resends)
+        reader = Reader(
+            sub.name, sub.email, job.entry.key, date, head.token(sub.key), job.entry.resends
+        )
         template = splicer.template(group, render, sub)
         if template is None:
             return compose(render(sub), head, reader)

@@ -6,11 +6,13 @@ validate advisory files and config, so a mistake is named the same way everywher
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
 from functools import cached_property
@@ -120,18 +122,45 @@ class Format(StrEnum):
     ALERT = "alert"
 
 
+TOKEN_MARK: Final = "\ue002"  # noqa: S105 -- stands for the reader's token until a message is composed
+TOKEN_FIELD: Final = "{token}"  # noqa: S105 -- where the unsubscribe URI in config wants the token
+
+
 @dataclass(frozen=True, slots=True)
 class Letterhead:
-    """Who the service writes as, and how a reader stops the messages."""
+    """Who the service writes as, and how a reader stops the messages.
+
+    An `unsubscribe` URI holding `{token}` gets each reader's own token there: an HMAC
+    of their address under `secret`, so the endpoint knows who asks and nobody can
+    unsubscribe someone else by guessing.
+    """
 
     address: str
     name: str
     reply_to: str | None = None
     unsubscribe: str | None = None
+    secret: bytes | None = field(default=None, repr=False)
 
     @property
     def domain(self) -> str:
         return self.address.rpartition("@")[2]
+
+    @property
+    def unsubscribe_link(self) -> str | None:
+        """The URI as templates show it, `TOKEN_MARK` where the reader's token goes."""
+        return self.unsubscribe.replace(TOKEN_FIELD, TOKEN_MARK) if self.unsubscribe else None
+
+    def token(self, key: str) -> str:
+        """The reader's unsubscribe token (22 URL-safe characters), "" if the URI takes none.
+
+        Without a secret (a preview, a dry run) a visible stand-in of the same length.
+        """
+        if not self.unsubscribe or TOKEN_FIELD not in self.unsubscribe:
+            return ""
+        if self.secret is None:
+            return "x" * 22
+        digest = hmac.new(self.secret, key.encode(), hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     @property
     def contact(self) -> str:

@@ -142,6 +142,7 @@ class Renderer:
             "subscribed_to": wanted,
             "min_level": subscriber.min_level,
             "letterhead": letterhead,
+            "unsubscribe": letterhead.unsubscribe_link,
         }
 
     def when(self, issued: date) -> str:

@@ -1,16 +1,18 @@
 """The fast path: a message composed once per group of readers, each reader spliced in.
 
 Readers who get the same advisory version, change, format and footer get the same
-message but for the `To`, `Date` and `Message-ID` headers and their own address in the
-footer. The standard `email` package builds it once with a placeholder address; here
-that placeholder's quoted-printable form is replaced by each reader's address, set on
-lines of its own with soft line breaks, so every line stays within RFC 2045's 76
-characters. Pure: no I/O. Anything the splice cannot place exactly (a template that
-uses the reader's name in the body, say) falls back to the `email` package.
+message but for the `To`, `Date`, `Message-ID` and `List-Unsubscribe` headers and their
+own address and unsubscribe token in the footer. The standard `email` package builds it
+once with placeholders; here each placeholder's quoted-printable form is replaced by the
+reader's address or token, set on lines of its own with soft line breaks, so every line
+stays within RFC 2045's 76 characters. Pure: no I/O. Anything the splice cannot place
+exactly (a template that uses the reader's name in the body, say) falls back to the
+`email` package.
 """
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from datetime import datetime
@@ -20,15 +22,17 @@ from typing import Final
 from markupsafe import escape
 
 from advisory.compose import Envelope, Reader, compose
-from advisory.models import Letterhead, Subscriber
+from advisory.models import TOKEN_MARK, Letterhead, Subscriber
 from advisory.rendering import Rendered
 
 __all__ = ["PLACEHOLDER", "Splicer"]
 
 PLACEHOLDER: Final = "\ue000"  # a private-use character no template or advisory contains
-_QP_PLACEHOLDER: Final = b"=EE=80=80"
+_QP_ADDRESS: Final = b"=EE=80=80"
+_QP_TOKEN: Final = b"=EE=80=82"  # TOKEN_MARK
+_CUTS: Final = re.compile(b"(" + _QP_ADDRESS + b"|" + _QP_TOKEN + b")")
 _NAME: Final = "\ue001"
-_PER_READER: Final = (b"to:", b"date:", b"message-id:")
+_PER_READER: Final = (b"to:", b"date:", b"message-id:", b"list-unsubscribe:")
 _EPOCH: Final = datetime.fromtimestamp(0).astimezone()
 
 
@@ -58,25 +62,25 @@ class _Template:
                 fields.append(line)
         self.head = b"".join(f + b"\r\n" for f in fields if not f.lower().startswith(_PER_READER))
         html_at = body.find(b"Content-Type: text/html")
-        self.pieces = body.split(_QP_PLACEHOLDER)
-        self.in_html: list[bool] = []
+        cuts = _CUTS.split(body)
+        self.pieces = cuts[::2]
+        # What goes in each cut: 0 the address, 1 the address escaped for HTML, 2 the token.
+        self.slots: list[int] = []
         offset = 0
-        for piece in self.pieces[:-1]:
-            offset += len(piece) + len(_QP_PLACEHOLDER)
-            self.in_html.append(0 <= html_at < offset)
-        self.body = b"\r\n" + body
+        for piece, cut in zip(cuts[::2], cuts[1::2], strict=False):
+            offset += len(piece) + len(cut)
+            self.slots.append(2 if cut == _QP_TOKEN else int(0 <= html_at < offset))
 
-    def fill(self, to: bytes, date: bytes, msgid: bytes, address: str) -> bytes:
-        if len(self.pieces) == 1:
-            body = self.body
-        else:
-            plain, html = _qp(address), _qp(str(escape(address)))
-            out = [b"\r\n", self.pieces[0]]
-            for piece, in_html in zip(self.pieces[1:], self.in_html, strict=True):
-                out += (html if in_html else plain, piece)
-            body = b"".join(out)
-        return b"".join((self.head, b"To: ", to, b"\r\nDate: ", date, b"\r\nMessage-ID: ",
-                         msgid, b"\r\n", body))  # fmt: skip
+    def fill(
+        self, to: bytes, date: bytes, msgid: bytes, extra: bytes, address: str, token: str
+    ) -> bytes:
+        out = [self.head, b"To: ", to, b"\r\nDate: ", date, b"\r\nMessage-ID: ", msgid, b"\r\n",
+               extra, b"\r\n", self.pieces[0]]  # fmt: skip
+        if self.slots:
+            values = (_qp(address), _qp(str(escape(address))), _qp(token))
+            for piece, slot in zip(self.pieces[1:], self.slots, strict=True):
+                out += (values[slot], piece)
+        return b"".join(out)
 
 
 class Splicer:
@@ -116,11 +120,14 @@ class Splicer:
 
     def _cut(self, rendered: Rendered) -> _Template | None:
         text = rendered.subject + rendered.text + (rendered.html or "")
-        if _NAME in text or PLACEHOLDER in rendered.subject:
+        if _NAME in text or PLACEHOLDER in rendered.subject or TOKEN_MARK in rendered.subject:
             return None  # the reader's name is in the body: compose each one in full
-        data = compose(rendered, self.letterhead, Reader("x", "x@example.org", "x", _EPOCH)).data
-        template = _Template(data)
-        if len(template.pieces) - 1 != text.count(PLACEHOLDER):
+        link = self.letterhead.unsubscribe or ""
+        if len(link) > 900 or not link.isascii():
+            return None  # the email package would fold or encode List-Unsubscribe
+        stand_in = Reader("x", "x@example.org", "x", _EPOCH, token=TOKEN_MARK)
+        template = _Template(compose(rendered, self.letterhead, stand_in).data)
+        if len(template.pieces) - 1 != text.count(PLACEHOLDER) + text.count(TOKEN_MARK):
             return None  # the encoder split a placeholder: no exact splice
         return template
 
@@ -133,7 +140,10 @@ class Splicer:
                 self._dates.clear()
             date_bytes = self._dates[stamp] = format_datetime(reader.date).encode()
         to = formataddr((" ".join(reader.name.split()), reader.address), charset="utf-8")
+        link = head.unsubscribe_link
+        extra = f"List-Unsubscribe: <{link.replace(TOKEN_MARK, reader.token)}>\r\n" if link else ""
         data = template.fill(
-            to.replace("\n", "\r\n").encode("ascii"), date_bytes, msgid.encode(), reader.address
-        )
+            to.replace("\n", "\r\n").encode("ascii"), date_bytes, msgid.encode(),
+            extra.encode("ascii"), reader.address, reader.token,
+        )  # fmt: skip
         return Envelope(msgid, head.address, reader.address, data, f"{reader.key}#{reader.resends}")

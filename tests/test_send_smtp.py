@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import socket
 import sqlite3
@@ -366,3 +369,43 @@ def test_rate_limit_spaces_messages_evenly(project: Project, smtpd: Server) -> N
     assert times[-1] - times[0] >= 11 / 20 * 0.9  # 20 a second, not all at once
     # Smoothed, not bursts: never more than 3 in any tenth of a second (2 at the rate).
     assert max(sum(1 for t in times if s <= t < s + 0.1) for s in times) <= 3
+
+
+def expected_token(secret: str, address: str) -> str:
+    """The token as README documents it, computed here independently of the service."""
+    digest = hmac.new(secret.encode(), address.lower().encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+def test_each_reader_gets_their_own_unsubscribe_token(project: Project, smtpd: Server) -> None:
+    secret = "token-key-" + "k" * 30
+    project.write_config(
+        config_text(
+            delivery='transport = "smtp"',
+            smtp=smtp_section(smtpd),
+            sender_extra='unsubscribe = "https://example.org/unsubscribe?t={token}"',
+        )
+    )
+    missing = project.run("send")
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == (
+        f"{project.config}: sender.token_secret_env: "
+        "environment variable ADVISORY_TOKEN_SECRET is not set"
+    )
+    assert smtpd.handler.received == []
+
+    result = project.run("send", env={"ADVISORY_TOKEN_SECRET": secret})
+    assert result.returncode == 0, result.stderr
+    assert secret not in result.stdout + result.stderr
+    tokens = set()
+    for r in smtpd.handler.received:
+        msg = r.message
+        address = r.rcpt_tos[0]
+        link = f"https://example.org/unsubscribe?t={expected_token(secret, address)}"
+        assert msg["List-Unsubscribe"] == f"<{link}>"
+        if address != "pager@example.org":  # the short alert has no footer
+            assert f"To unsubscribe: {link}" in body(msg)
+        if msg.get_body(preferencelist=("html",)) is not None:
+            assert f'href="{link}"' in body(msg, "html")
+        tokens.add(msg["List-Unsubscribe"])
+    assert len(tokens) == 3  # Ana, Ben (two messages, one token) and pager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -16,7 +17,7 @@ from test_rendering import HEAD, RENDERER, advisory, reader
 
 from advisory.changes import what_changed
 from advisory.compose import Envelope, Reader, compose
-from advisory.models import Format, Subscriber
+from advisory.models import Format, Letterhead, Subscriber
 from advisory.rendering import TEMPLATES, Rendered, Renderer, wrap
 from advisory.splice import Splicer
 
@@ -44,7 +45,7 @@ def both(sub: Subscriber, render: object, group: object = "g") -> tuple[Envelope
     splicer = Splicer(HEAD)
     template = splicer.template(group, render, sub)  # type: ignore[arg-type]
     assert template is not None
-    reader = Reader(sub.name, sub.email, "k", WHEN)
+    reader = Reader(sub.name, sub.email, "k", WHEN, HEAD.token(sub.key))
     fast = splicer.envelope(template, reader)
     slow = compose(render(sub), HEAD, reader)
     return fast, slow
@@ -102,3 +103,17 @@ def test_a_template_that_wraps_the_address_is_composed_in_full() -> None:
         return Rendered(out.subject, wrap(words, 40) + "\n", None)
 
     assert Splicer(HEAD).template("g", render, reader(Format.TEXT)) is None
+
+
+def test_tokens_are_per_reader_and_hidden_without_a_uri_that_asks_for_one() -> None:
+    sub = reader(Format.HTML)
+    fast, _ = both(sub, lambda s: RENDERER.render(advisory(), s, HEAD))
+    other, _ = both(
+        reader(Format.HTML, email="Li@Example.org"), lambda s: RENDERER.render(advisory(), s, HEAD)
+    )
+    mine, theirs = parse(fast.data)["List-Unsubscribe"], parse(other.data)["List-Unsubscribe"]
+    assert mine != theirs
+    assert re.fullmatch(r"<https://example\.org/u\?t=[A-Za-z0-9_-]{22}>", mine)
+    assert HEAD.token("li@example.org") in theirs  # the address's case does not matter
+    plain = Letterhead(HEAD.address, HEAD.name, None, "https://example.org/u", HEAD.secret)
+    assert plain.token(sub.key) == ""
