@@ -159,7 +159,7 @@ class Letterhead:
             return ""
         if self.secret is None:
             return "x" * 22
-        digest = hmac.new(self.secret, key.encode(), hashlib.sha256).digest()[:16]
+        digest = hmac.digest(self.secret, key.encode(), "sha256")[:16]
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     @property

@@ -38,6 +38,8 @@ _EPOCH: Final = datetime.fromtimestamp(0).astimezone()
 
 def _qp(value: str) -> bytes:
     """An ASCII value as quoted-printable on lines of its own (soft breaks around it)."""
+    if len(value) <= 73 and "=" not in value:
+        return b"=\r\n" + value.encode("ascii") + b"=\r\n"
     lines, line = [], b""
     for char in value:
         token = b"=3D" if char == "=" else char.encode("ascii")
