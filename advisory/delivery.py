@@ -150,7 +150,7 @@ class SmtpTransport:
                     raise aiosmtplib.SMTPRecipientRefused(
                         reply.code, reply.message, envelope.recipient
                     )
-                await client.data(envelope.data, timeout=None)
+                await _data(client, envelope.data)
         except (aiosmtplib.SMTPException, OSError) as e:
             if isinstance(e, aiosmtplib.SMTPResponseException) and client.is_connected:
                 with contextlib.suppress(aiosmtplib.SMTPException, OSError):
@@ -170,6 +170,31 @@ class SmtpTransport:
                 await asyncio.wait_for(client.quit(), timeout=min(self.smtp.timeout, 5))
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 client.close()
+
+
+async def _data(client: aiosmtplib.SMTP, data: bytes) -> None:
+    """DATA, then the message dot-stuffed.
+
+    `client.data` runs two regular expressions over every message to normalise line
+    endings; composed messages already end every line in CRLF, so that is checked
+    with three byte counts and the message is written through aiosmtplib's protocol.
+    """
+    protocol = client.protocol
+    crlf = data.count(b"\r\n")
+    if protocol is None or data.count(b"\n") != crlf or data.count(b"\r") != crlf:
+        await client.data(data, timeout=None)
+        return
+    if data.startswith(b".") or b"\r\n." in data:
+        data = (b"." if data.startswith(b".") else b"") + data.replace(b"\r\n.", b"\r\n..")
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    reply = await client.execute_command(b"DATA", timeout=None)
+    if reply.code != 354:
+        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+    protocol.write(data + b".\r\n")
+    reply = await protocol.read_response(timeout=None)
+    if reply.code != 250:
+        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
 
 
 def _tls_context(smtp: Smtp) -> ssl.SSLContext:

@@ -30,6 +30,7 @@ from advisory.ledger import Ledger, LedgerBusy
 from advisory.logs import Log
 from advisory.models import Advisory
 from advisory.rendering import Renderer
+from advisory.roster import check_subscribers
 from advisory.sources import load_advisories
 
 __all__ = ["digest_period", "serve"]
@@ -106,6 +107,9 @@ class Service:
                 if not await self._wait_for_state_file(job):
                     return
                 try:
+                    # The whole list first, as `send` does: a bad row added while serving
+                    # must hold back the run, not stop it halfway through the list.
+                    check_subscribers(self.config)
                     advisories = load_advisories(self.config.service.advisories)
                     the_plan = planner(advisories, time.time())
                     report = await deliver(

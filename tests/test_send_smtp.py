@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -17,6 +18,10 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 
 from conftest import CO, PASSWORD, VE, Project, Server, config_text, smtp_section
+
+from advisory.compose import Envelope
+from advisory.config import Smtp
+from advisory.delivery import SmtpTransport
 
 
 def body(msg: EmailMessage, subtype: str = "plain") -> str:
@@ -409,3 +414,32 @@ def test_each_reader_gets_their_own_unsubscribe_token(project: Project, smtpd: S
             assert f'href="{link}"' in body(msg, "html")
         tokens.add(msg["List-Unsubscribe"])
     assert len(tokens) == 3  # Ana, Ben (two messages, one token) and pager
+
+
+def test_lines_that_start_with_a_dot_arrive_whole(smtp_project: Project, smtpd: Server) -> None:
+    # A lone "." ends an SMTP message: unless each such line is dot-stuffed, the
+    # server would cut the message short there.
+    details = "Before.\n\n.\n\n.. two dots\n\nAfter the dots."
+    smtp_project.advisory("ve", VE.replace("Foreigners risk arbitrary arrest.", details))
+    assert smtp_project.run("send").returncode == 0
+    [msg] = smtpd.handler.to("ana@example.org")
+    text = body(msg)
+    assert "\n.\n" in text.replace("\r\n", "\n") and "\n.. two dots\n" in text.replace("\r\n", "\n")
+    assert "After the dots." in text and "After the dots." in body(msg, "html")
+
+
+def test_a_message_with_bare_line_feeds_is_normalised_and_stuffed(smtpd: Server) -> None:
+    # Composed messages are CRLF throughout; anything else takes aiosmtplib's own path.
+    smtp = Smtp(host=smtpd.host, port=smtpd.port, security="none", timeout=10)
+    data = b"Subject: bare\nMessage-ID: <k@example.org>\n\nfirst\n.\nlast\n"
+    envelope = Envelope("<k@example.org>", "advisories@example.org", "ana@example.org", data, "k")
+
+    async def send() -> None:
+        transport = SmtpTransport(smtp)
+        await transport.send(envelope)
+        await transport.close()
+
+    asyncio.run(send())
+    [msg] = smtpd.handler.to("ana@example.org")
+    assert msg["Subject"] == "bare"
+    assert body(msg).replace("\r\n", "\n") == "first\n.\nlast\n"

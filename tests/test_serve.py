@@ -168,3 +168,28 @@ def test_an_invalid_advisory_edit_is_logged_and_the_service_goes_on(project: Pro
         code, err = stop(proc)
     assert code == 0
     assert f"error: check: {broken}: level: expected 1, 2, 3 or 4" in err
+
+
+def test_a_bad_row_added_while_serving_holds_back_the_whole_run(
+    project: Project, smtpd: Server
+) -> None:
+    # Enough readers to fill the delivery queue before the bad row is read: without a
+    # check first, the first two thousand would get the raised advisory, the rest not.
+    project.advisory("ve", VE.replace("level = 4", "level = 1"))
+    many(project, 2100, smtp_section(smtpd, connections="4"))
+    people = project.root / "people.csv"
+    good = people.read_text().replace(",VE,1,", ",VE,4,")  # level 4 only: nothing due yet
+    people.write_text(good)
+    got = smtpd.handler.received
+    with serving(project, "--check-every", "0.3") as proc:
+        wait_for(lambda: " check: due 0" in (proc.stderr.readline() if proc.stderr else ""))
+        people.write_text(good + "Bad Row,not-an-address,VE,4,text\n")
+        project.advisory("ve", VE)
+        time.sleep(1.5)
+        assert got == []  # nobody was sent the raised advisory
+        people.write_text(good)
+        wait_for(lambda: len(got) == 2100, timeout=60)
+        code, err = stop(proc)
+    assert code == 0, err
+    assert f"error: check: {people}:2102: email: not a valid email address" in err
+    assert len({r.rcpt_tos[0] for r in got}) == 2100
