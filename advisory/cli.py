@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from advisory import config as config_file
+from advisory import shards
 from advisory.compose import Reader, compose, message_key
 from advisory.config import Config
+from advisory.crontab import digest_period
 from advisory.delivery import open_transport
 from advisory.dispatch import Job, Plan, Report, deliver, letterhead, plan_run
 from advisory.errors import AdvisoryError, ConfigError, Problem
@@ -27,7 +29,7 @@ from advisory.logs import Log
 from advisory.models import Advisory, Format, Subscriber
 from advisory.rendering import Renderer
 from advisory.roster import check_subscribers, iter_subscribers
-from advisory.scheduler import digest_period, serve
+from advisory.scheduler import serve
 from advisory.sources import load_advisories
 
 __all__ = ["main"]
@@ -45,12 +47,13 @@ class Setup:
     subscribers: int
 
 
-def _setup(args: argparse.Namespace) -> Setup:
+def _setup(args: argparse.Namespace, *, sharding: bool = False) -> Setup:
+    """`sharding`: a run that will be sharded leaves the list to the shards to check."""
     path = config_file.config_path(args.config, os.environ)
     config = config_file.load(path)
     problems: list[str] = []
     try:
-        count = check_subscribers(config)
+        count = 0 if sharding and shards.sharded(config) else check_subscribers(config)
     except ConfigError as e:
         problems.extend(e.problems)
         count = 0
@@ -140,15 +143,22 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
-    setup = _setup(args)
+    dry_run = False if retries_only else args.dry_run
+    setup = _setup(args, sharding=not dry_run)
     config = setup.config
     countries = None if retries_only else _countries(args, setup)
     force = False if retries_only else args.force
-    dry_run = False if retries_only else args.dry_run
     with (
         Ledger(config.service.state, readonly=dry_run) as ledger,
         nullcontext() if dry_run else ledger.exclusive(_waiting),
     ):
+        if shards.sharded(config) and not dry_run:
+            options = shards.Options(
+                countries=sorted(countries) if countries is not None else None,
+                force=force, retries_only=retries_only,
+            )  # fmt: skip
+            report, the_plan = asyncio.run(shards.run(config, options, progress=_Progress()))
+            return _finish(report, the_plan)
         now = time.time()
         the_plan = plan_run(
             config, setup.advisories, ledger, now,
@@ -164,6 +174,10 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
                 progress=_Progress(),
             )
         )  # fmt: skip
+    return _finish(report, the_plan)
+
+
+def _finish(report: Report, the_plan: Plan) -> int:
     for line in report.errors:
         print(line, file=sys.stderr)
     print(_summary(report, the_plan))

@@ -125,6 +125,8 @@ class Smtp(Strict):
     password_env: EnvName = "ADVISORY_SMTP_PASSWORD"  # noqa: S105 -- a variable's name
     timeout: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = 30
     connections: Annotated[int, Field(ge=1, le=100)] = 4
+    # Processes sharing the list and the connections: one per core for large lists.
+    processes: Annotated[int, Field(ge=1, le=64)] = 1
 
     @property
     def loopback(self) -> bool:
@@ -251,6 +253,8 @@ def _smtp_problems(
                 path, "smtp.password_env", f"environment variable {smtp.password_env} is not set"
             )
         )
+    if smtp.processes > smtp.connections:
+        out.append(Problem.at(path, "smtp.processes", "more processes than connections"))
     if smtp.ca_file is not None:
         try:
             ssl.create_default_context(cafile=str(smtp.ca_file))

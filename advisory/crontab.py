@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-__all__ = ["cron_trigger", "period_start"]
+__all__ = ["cron_trigger", "digest_period", "period_start"]
 
 _DAYS: Final = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -63,3 +64,17 @@ def period_start(trigger: CronTrigger, now: datetime) -> datetime | None:
                 fire = following
             return fire
     return None
+
+
+def digest_period(cron: str | None, timezone: str, now: float) -> str | None:
+    """The digest period `now` falls in, named by the scheduled time that began it.
+
+    Every run until the next scheduled digest gets the same name, so a digest run twice
+    in one period is sent once. The name is the local wall-clock time: on the night
+    clocks go back, the cron firing twice at 02:30 is still one period.
+    """
+    if cron is None:
+        return None
+    zone = ZoneInfo(timezone)
+    start = period_start(cron_trigger(cron, zone), datetime.fromtimestamp(now, zone))
+    return start.replace(tzinfo=None).isoformat() if start else "before-first"

@@ -26,7 +26,7 @@ from advisory.matching import by_country, concerning
 from advisory.models import Advisory, Letterhead, Subscriber
 from advisory.rendering import Rendered, Renderer
 from advisory.retry import next_attempt
-from advisory.roster import iter_subscribers
+from advisory.roster import Shard, iter_subscribers
 from advisory.splice import Splicer
 
 __all__ = ["Job", "Plan", "Report", "deliver", "letterhead", "plan", "plan_digest", "plan_run"]
@@ -117,13 +117,16 @@ def plan(
     *,
     countries: Collection[str] | None = None,
     force: bool = False,
+    shard: Shard | None = None,
 ) -> Plan:
     """Alerts due now: new versions, retries whose time has come, and what to cancel."""
     scope = by_country(a for a in advisories if countries is None or a.country in countries)
     queued = {
         e.key
         for e in ledger.entries(status="queued")
-        if e.kind == "alert" and (countries is None or e.country in countries)
+        if e.kind == "alert"
+        and (countries is None or e.country in countries)
+        and (shard is None or e.recipient in shard)
     }
     before: dict[str, Advisory | None] = {}
 
@@ -142,16 +145,25 @@ def plan(
             out.append((fresh, partial(_alert_job, sub, advisory, change)))
         return out
 
-    return _streamed(config, ledger, queued, due, now=now, force=force)
+    return _streamed(config, ledger, queued, due, now=now, force=force, shard=shard)
 
 
 def plan_digest(
-    config: Config, advisories: Iterable[Advisory], ledger: Ledger, now: float, period: str
+    config: Config,
+    advisories: Iterable[Advisory],
+    ledger: Ledger,
+    now: float,
+    period: str,
+    shard: Shard | None = None,
 ) -> Plan:
     """One reminder per subscriber per digest period, of every advisory standing for them."""
     topic = f"digest:{period}"
     scope = by_country(advisories)
-    queued = {e.key for e in ledger.entries(status="queued") if e.kind == "digest"}
+    queued = {
+        e.key
+        for e in ledger.entries(status="queued")
+        if e.kind == "digest" and (shard is None or e.recipient in shard)
+    }
 
     def due(batch: list[Subscriber]) -> list[_Due]:
         out: list[_Due] = []
@@ -163,7 +175,7 @@ def plan_digest(
                 out.append((fresh, partial(_digest_job, sub, standing)))
         return out
 
-    return _streamed(config, ledger, queued, due, now=now)
+    return _streamed(config, ledger, queued, due, now=now, shard=shard)
 
 
 def _streamed(
@@ -174,13 +186,14 @@ def _streamed(
     *,
     now: float,
     force: bool = False,
+    shard: Shard | None = None,
 ) -> Plan:
     """A plan over every subscriber, CHUNK at a time: what `due` wants, filed by what the
     ledger knows; what was `queued` and is no longer wanted ends up `stale`."""
     out = Plan()
 
     def chunks() -> Iterator[list[Job]]:
-        for batch in _batched(iter_subscribers(config), CHUNK):
+        for batch in _batched(iter_subscribers(config, shard), CHUNK):
             wanted = due(batch)
             known = ledger.entries_for([fresh.key for fresh, _ in wanted])
             jobs = []
@@ -206,6 +219,7 @@ def plan_run(
     countries: Collection[str] | None = None,
     force: bool = False,
     retries_only: bool = False,
+    shard: Shard | None = None,
 ) -> Plan:
     """What a `send`, `retry` or scheduled check does: due alerts and due retries.
 
@@ -213,11 +227,11 @@ def plan_run(
     `period` are delivered too (a pass over the subscribers only when some are queued).
     """
     advisories = list(advisories)
-    alerts = plan(config, advisories, ledger, now, countries=countries, force=force)
+    alerts = plan(config, advisories, ledger, now, countries=countries, force=force, shard=shard)
     digests = None
     queued = ledger.entries(status="queued")
     if period is not None and countries is None and any(e.kind == "digest" for e in queued):
-        digests = plan_digest(config, advisories, ledger, now, period)
+        digests = plan_digest(config, advisories, ledger, now, period, shard)
     out = Plan()
 
     def chunks() -> Iterator[list[Job]]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import re
 import sqlite3
+import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,31 +22,49 @@ from advisory.config import Config
 from advisory.errors import ConfigError, Problem
 from advisory.models import Subscriber
 
-__all__ = ["check_subscribers", "iter_subscribers"]
+__all__ = ["Shard", "check_subscribers", "iter_subscribers"]
 
 COLUMNS = ("name", "email", "countries", "min_level", "format")
 REQUIRED = ("name", "email", "countries")
 MAX_FIELD = 10_000
 
 
-def iter_subscribers(config: Config) -> Iterator[Subscriber]:
-    """Every subscriber; the first invalid CSV row raises (run `check_subscribers` first)."""
-    yield from config.subscribers
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """One of `count` disjoint parts of the list, for a process of its own.
+
+    Cut by the address's local part, which validation never rewrites (only the domain
+    is normalised), so a raw CSV row can be skipped before the costly validation, and
+    the same address, however its domain is written, always falls in the same part.
+    """
+
+    index: int
+    count: int
+
+    def __contains__(self, address: str) -> bool:
+        local = address.rpartition("@")[0].strip().lower()
+        return zlib.crc32(local.encode("utf-8", "surrogatepass")) % self.count == self.index
+
+
+def iter_subscribers(config: Config, shard: Shard | None = None) -> Iterator[Subscriber]:
+    """Every subscriber (of the shard); the first invalid CSV row raises (check first)."""
+    yield from (sub for sub in config.subscribers if shard is None or sub.key in shard)
     if config.service.subscribers_file is not None:
-        for _, item in _csv_rows(config.service.subscribers_file):
+        for _, item in _csv_rows(config.service.subscribers_file, shard):
             if not isinstance(item, Subscriber):
                 raise ConfigError(item)
             yield item
 
 
-def check_subscribers(config: Config) -> int:
-    """Validate the whole list, duplicates included; the number of subscribers, or ConfigError."""
-    count = len(config.subscribers)
+def check_subscribers(config: Config, shard: Shard | None = None) -> int:
+    """Validate the whole list (or shard), duplicates included; how many, or ConfigError."""
+    inline = [sub for sub in config.subscribers if shard is None or sub.key in shard]
+    count = len(inline)
     errors: list[str] = []
     path = config.service.subscribers_file
     if path is not None:
-        with _Seen(sub.key for sub in config.subscribers) as seen:
-            for where, item in _csv_rows(path):
+        with _Seen(sub.key for sub in inline) as seen:
+            for where, item in _csv_rows(path, shard):
                 if not isinstance(item, Subscriber):
                     errors.extend(item)
                 elif not seen.add(item.key):
@@ -79,7 +99,9 @@ class _Seen:
         self.db.close()
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[str, Subscriber | list[Problem]]]:
+def _csv_rows(
+    path: Path, shard: Shard | None = None
+) -> Iterator[tuple[str, Subscriber | list[Problem]]]:
     """(file:line, the subscriber or the problems of its row), in file order."""
     csv.field_size_limit(MAX_FIELD)
     try:
@@ -105,6 +127,8 @@ def _csv_rows(path: Path) -> Iterator[tuple[str, Subscriber | list[Problem]]]:
             except csv.Error:
                 where = f"{path}:{reader.line_num}"
                 raise ConfigError(Problem.at(where, "", "malformed CSV")) from None
+            if shard is not None and type(email := row.get("email")) is str and email not in shard:
+                continue
             where = f"{path}:{reader.line_num}"
             yield where, _subscriber(row, where)
 

@@ -21,8 +21,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from advisory import shards
 from advisory.config import Config
-from advisory.crontab import cron_trigger, period_start
+from advisory.crontab import cron_trigger, digest_period
 from advisory.delivery import open_transport
 from advisory.dispatch import Plan, deliver, plan_digest, plan_run
 from advisory.errors import AdvisoryError
@@ -33,21 +34,7 @@ from advisory.rendering import Renderer
 from advisory.roster import check_subscribers
 from advisory.sources import load_advisories
 
-__all__ = ["digest_period", "serve"]
-
-
-def digest_period(cron: str | None, timezone: str, now: float) -> str | None:
-    """The digest period `now` falls in, named by the scheduled time that began it.
-
-    Every run until the next scheduled digest gets the same name, so a digest run twice
-    in one period is sent once. The name is the local wall-clock time: on the night
-    clocks go back, the cron firing twice at 02:30 is still one period.
-    """
-    if cron is None:
-        return None
-    zone = ZoneInfo(timezone)
-    start = period_start(cron_trigger(cron, zone), datetime.fromtimestamp(now, zone))
-    return start.replace(tzinfo=None).isoformat() if start else "before-first"
+__all__ = ["serve"]
 
 
 class Service:
@@ -71,6 +58,7 @@ class Service:
             "check", lambda advisories, now: plan_run(
                 self.config, advisories, self.ledger, now, period=self.period(now)
             ),
+            lambda now: shards.Options(),
         )  # fmt: skip
 
     async def digest(self) -> None:
@@ -79,6 +67,7 @@ class Service:
             "digest", lambda advisories, now: plan_digest(
                 self.config, advisories, self.ledger, now, self.period(now) or "never"
             ),
+            lambda now: shards.Options(digest_period=self.period(now) or "never"),
         )  # fmt: skip
 
     async def _wait_for_state_file(self, job: str) -> bool:
@@ -95,7 +84,12 @@ class Service:
                 await asyncio.sleep(0.5)
         return False
 
-    async def _run(self, job: str, planner: Callable[[list[Advisory], float], Plan]) -> None:
+    async def _run(
+        self,
+        job: str,
+        planner: Callable[[list[Advisory], float], Plan],
+        sharded: Callable[[float], shards.Options],
+    ) -> None:
         if self.stop.is_set():
             return
         task = asyncio.current_task()
@@ -107,15 +101,20 @@ class Service:
                 if not await self._wait_for_state_file(job):
                     return
                 try:
-                    # The whole list first, as `send` does: a bad row added while serving
-                    # must hold back the run, not stop it halfway through the list.
-                    check_subscribers(self.config)
-                    advisories = load_advisories(self.config.service.advisories)
-                    the_plan = planner(advisories, time.time())
-                    report = await deliver(
-                        self.config, the_plan, self.ledger, open_transport(self.config),
-                        self.renderer, stop=self.stop,
-                    )  # fmt: skip
+                    if shards.sharded(self.config):  # each shard checks its part first
+                        report, the_plan = await shards.run(
+                            self.config, sharded(time.time()), stop=self.stop
+                        )
+                    else:
+                        # The whole list first, as `send` does: a bad row added while
+                        # serving must hold back the run, not stop it halfway through.
+                        check_subscribers(self.config)
+                        advisories = load_advisories(self.config.service.advisories)
+                        the_plan = planner(advisories, time.time())
+                        report = await deliver(
+                            self.config, the_plan, self.ledger, open_transport(self.config),
+                            self.renderer, stop=self.stop,
+                        )  # fmt: skip
                 finally:
                     self.ledger.release()
         except AdvisoryError as e:

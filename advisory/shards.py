@@ -1,0 +1,286 @@
+"""A run split over processes, one shard of the subscriber list each, to use every core.
+
+The parent holds the state file's run lock and starts `smtp.processes` children
+(`python -m advisory.shards`). Each validates its shard of the list and waits: only
+when every shard is valid does the parent say go, so a bad row anywhere still sends
+nothing. Each child then plans, queues and delivers its shard exactly as a one-process
+run does, with its share of the connections and of the rate limit, in the same ledger
+(SQLite serialises the writes; a message belongs to one shard only). Children report
+to the parent in JSON lines on stdout: checked, progress, done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from advisory import config as config_file
+from advisory.config import Config
+from advisory.crontab import digest_period
+from advisory.delivery import open_transport
+from advisory.dispatch import MAX_ERROR_LINES, Plan, Report, deliver, plan_digest, plan_run
+from advisory.errors import AdvisoryError, ConfigError
+from advisory.ledger import Ledger
+from advisory.rendering import Renderer
+from advisory.roster import Shard, check_subscribers
+from advisory.sources import load_advisories
+
+__all__ = ["Options", "run", "sharded"]
+
+
+def sharded(config: Config) -> bool:
+    """Whether runs of this config are split over processes (SMTP only)."""
+    return config.delivery.transport == "smtp" and config.smtp.processes > 1
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the run is for: a `send` (its flags), a `retry`, or a scheduled digest."""
+
+    countries: list[str] | None = None
+    force: bool = False
+    retries_only: bool = False
+    digest_period: str | None = None  # set: the digest job for this period
+    shard: tuple[int, int] = (0, 1)
+
+
+@dataclass
+class _Child:
+    proc: asyncio.subprocess.Process
+    progress: Report = field(default_factory=Report)
+    done: dict[str, Any] | None = None
+    error: str = ""
+
+    async def line(self) -> dict[str, Any] | None:
+        assert self.proc.stdout is not None
+        raw = await self.proc.stdout.readline()
+        return json.loads(raw) if raw else None
+
+    def tell(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        with contextlib.suppress(ConnectionError):
+            self.proc.stdin.write(text.encode() + b"\n")
+
+
+async def run(
+    config: Config,
+    options: Options,
+    *,
+    stop: asyncio.Event | None = None,
+    progress: Callable[[Report], None] | None = None,
+) -> tuple[Report, Plan]:
+    """The whole run across `smtp.processes` children: the summed report and plan counts.
+
+    The caller holds the state file's run lock. ConfigError if any shard is invalid
+    (nothing sent); AdvisoryError if a child fails (what it held stays queued). Without
+    a `stop` event of the caller's, SIGINT and SIGTERM stop the run the same way.
+    """
+    loop = asyncio.get_running_loop()
+    if stop is None:
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+    count = config.smtp.processes
+    children = []
+    for index in range(count):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "advisory.shards", str(config.path),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        child = _Child(proc)
+        child.tell(json.dumps(asdict(options) | {"shard": (index, count)}))
+        children.append(child)
+    try:
+        return await _supervise(children, stop, progress)
+    finally:
+        for child in children:
+            if child.proc.returncode is None:
+                child.proc.kill()
+                await child.proc.wait()
+
+
+async def _supervise(
+    children: list[_Child], stop: asyncio.Event, progress: Callable[[Report], None] | None
+) -> tuple[Report, Plan]:
+    problems: list[str] = []
+    for child in children:
+        first = await child.line()
+        if first is None:
+            problems.append(f"a delivery process exited with status {await child.proc.wait()}")
+        else:
+            problems += [p for p in first.get("problems", ()) if p not in problems]
+    if problems or stop.is_set():
+        for child in children:
+            assert child.proc.stdin is not None
+            child.proc.stdin.close()  # no go: each child exits without sending
+            await child.proc.wait()
+        if problems:
+            raise ConfigError(problems)
+        return Report(), Plan()
+    for child in children:
+        child.tell("go")
+
+    async def follow(child: _Child) -> None:
+        while (message := await child.line()) is not None:
+            if "progress" in message:
+                child.progress = Report(**message["progress"])
+                if progress:
+                    progress(_sum([c.progress for c in children]))
+            elif "error" in message:
+                child.error = message["error"]
+            else:
+                child.done = message
+        await child.proc.wait()
+
+    async def relay_stop() -> None:
+        await stop.wait()
+        for child in children:
+            if child.proc.stdin is not None:
+                child.proc.stdin.close()  # a child stops when its stdin ends
+
+    watcher = asyncio.create_task(relay_stop())
+    try:
+        await asyncio.gather(*(follow(child) for child in children))
+    finally:
+        watcher.cancel()
+    failed = [c for c in children if c.done is None]
+    if failed:
+        why = (
+            failed[0].error or f"a delivery process exited with status {failed[0].proc.returncode}"
+        )
+        raise AdvisoryError(f"{why}; what it had not delivered stays queued for the next run")
+    done = [c.done for c in children if c.done is not None]
+    plan = Plan()
+    for key in ("already_sent", "waiting", "failed_before"):
+        setattr(plan, key, sum(d["plan"][key] for d in done))
+    return _sum([Report(**d["report"]) for d in done]), plan
+
+
+def _sum(reports: list[Report]) -> Report:
+    total = Report()
+    for r in reports:
+        total.due += r.due
+        total.delivered += r.delivered
+        total.retrying += r.retrying
+        total.failed += r.failed
+        total.left += r.left
+        total.errors += r.errors[: MAX_ERROR_LINES - len(total.errors)]
+    return total
+
+
+def _say(**message: Any) -> None:
+    # A parent gone is no reason to stop recording outcomes in the ledger.
+    with contextlib.suppress(BrokenPipeError):
+        print(json.dumps(message), flush=True)
+
+
+def _child() -> int:
+    """One shard: check it, wait for the word, then plan, queue and deliver it."""
+    options = Options(**json.loads(sys.stdin.readline()))
+    index, count = options.shard
+    shard = Shard(index, count)
+    try:
+        config = config_file.load(Path(sys.argv[1]))
+        check_subscribers(config, shard)
+        advisories = load_advisories(config.service.advisories)
+    except AdvisoryError as e:
+        _say(problems=list(e.problems))
+        return e.exit_code
+    _say(checked=True)
+    if sys.stdin.readline().strip() != "go":
+        return 0  # another shard is invalid, or the run was stopped: nothing sent
+    smtp, delivery = config.smtp, config.delivery
+    config = config.model_copy(
+        update={
+            "smtp": smtp.model_copy(
+                update={
+                    "connections": smtp.connections // count + (index < smtp.connections % count)
+                }
+            ),
+            "delivery": delivery.model_copy(update={"rate_limit": delivery.rate_limit / count}),
+        }
+    )
+    return asyncio.run(_deliver(config, options, shard, advisories))
+
+
+async def _deliver(config: Config, options: Options, shard: Shard, advisories: list[Any]) -> int:
+    # Stop (finish what is in flight, keep the rest queued) when stdin ends: the parent
+    # closed it to stop the run, or the parent is gone.
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+
+    def on_stdin() -> None:
+        if not _read_some():
+            loop.remove_reader(sys.stdin.fileno())
+            stop.set()
+
+    loop.add_reader(sys.stdin.fileno(), on_stdin)
+    last = 0.0
+
+    def progress(report: Report) -> None:
+        nonlocal last
+        if (now := time.monotonic()) - last >= 0.5:
+            last = now
+            _say(progress=asdict(report) | {"errors": []})
+
+    try:
+        report, the_plan = await _planned(config, options, shard, advisories, progress, stop)
+    except AdvisoryError as e:
+        _say(error="; ".join(e.problems))
+        return e.exit_code
+    counts = {k: getattr(the_plan, k) for k in ("already_sent", "waiting", "failed_before")}
+    _say(report=asdict(report), plan=counts)
+    return 0
+
+
+async def _planned(
+    config: Config,
+    options: Options,
+    shard: Shard,
+    advisories: list[Any],
+    progress: Callable[[Report], None],
+    stop: asyncio.Event,
+) -> tuple[Report, Plan]:
+    renderer = Renderer(timezone=config.service.timezone)
+    with Ledger(config.service.state) as ledger:
+        now = time.time()
+        if options.digest_period is not None:
+            the_plan = plan_digest(config, advisories, ledger, now, options.digest_period, shard)
+        else:
+            period = digest_period(config.schedule.digest, config.service.timezone, now)
+            the_plan = plan_run(
+                config, advisories, ledger, now, period=period, countries=options.countries,
+                force=options.force, retries_only=options.retries_only, shard=shard,
+            )  # fmt: skip
+        report = await deliver(
+            config, the_plan, ledger, open_transport(config), renderer,
+            progress=progress, stop=stop,
+        )  # fmt: skip
+    return report, the_plan
+
+
+def _read_some() -> bytes:
+    try:
+        return os.read(sys.stdin.fileno(), 4096)
+    except OSError:
+        return b""
+
+
+def main() -> None:
+    # The parent decides when to stop: a Ctrl-C to the process group is its to handle.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(_child())
+
+
+if __name__ == "__main__":
+    main()
