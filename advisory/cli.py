@@ -157,7 +157,9 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
                 countries=sorted(countries) if countries is not None else None,
                 force=force, retries_only=retries_only,
             )  # fmt: skip
-            report, the_plan = asyncio.run(shards.run(config, options, progress=_Progress()))
+            report, the_plan = asyncio.run(
+                shards.run(config, options, ledger, progress=_Progress())
+            )
             return _finish(report, the_plan)
         now = time.time()
         the_plan = plan_run(

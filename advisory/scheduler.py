@@ -103,7 +103,7 @@ class Service:
                 try:
                     if shards.sharded(self.config):  # each shard checks its part first
                         report, the_plan = await shards.run(
-                            self.config, sharded(time.time()), stop=self.stop
+                            self.config, sharded(time.time()), self.ledger, stop=self.stop
                         )
                     else:
                         # The whole list first, as `send` does: a bad row added while

@@ -1,12 +1,12 @@
 """A run split over processes, one shard of the subscriber list each, to use every core.
 
-The parent holds the state file's run lock and starts `smtp.processes` children
-(`python -m advisory.shards`). Each validates its shard of the list and waits: only
-when every shard is valid does the parent say go, so a bad row anywhere still sends
-nothing. Each child then plans, queues and delivers its shard exactly as a one-process
-run does, with its share of the connections and of the rate limit, in the same ledger
-(SQLite serialises the writes; a message belongs to one shard only). Children report
-to the parent in JSON lines on stdout: checked, progress, done.
+The process that holds the state file's run lock takes shard 0 and starts a child
+(`python -m advisory.shards`) for each other shard. Each validates its shard of the
+list and waits: only when every shard is valid does the parent say go, so a bad row
+anywhere still sends nothing. Each then plans, queues and delivers its shard exactly as
+a one-process run does, with its share of the connections and of the rate limit, in
+the same ledger (SQLite serialises the writes; a message belongs to one shard only).
+Children report to the parent in JSON lines on stdout: checked, progress, done.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from advisory.delivery import open_transport
 from advisory.dispatch import MAX_ERROR_LINES, Plan, Report, deliver, plan_digest, plan_run
 from advisory.errors import AdvisoryError, ConfigError
 from advisory.ledger import Ledger
+from advisory.models import Advisory
 from advisory.rendering import Renderer
 from advisory.roster import Shard, check_subscribers
 from advisory.sources import load_advisories
@@ -74,15 +75,16 @@ class _Child:
 async def run(
     config: Config,
     options: Options,
+    ledger: Ledger,
     *,
     stop: asyncio.Event | None = None,
     progress: Callable[[Report], None] | None = None,
 ) -> tuple[Report, Plan]:
-    """The whole run across `smtp.processes` children: the summed report and plan counts.
+    """The whole run: shard 0 here, the others in child processes; the summed report.
 
-    The caller holds the state file's run lock. ConfigError if any shard is invalid
-    (nothing sent); AdvisoryError if a child fails (what it held stays queued). Without
-    a `stop` event of the caller's, SIGINT and SIGTERM stop the run the same way.
+    The caller holds the state file's run lock on `ledger`. ConfigError if any shard is
+    invalid (nothing sent); AdvisoryError if a child fails (what it held stays queued).
+    Without a `stop` event of the caller's, SIGINT and SIGTERM stop the run the same way.
     """
     loop = asyncio.get_running_loop()
     if stop is None:
@@ -91,7 +93,7 @@ async def run(
             loop.add_signal_handler(signum, stop.set)
     count = config.smtp.processes
     children = []
-    for index in range(count):
+    for index in range(1, count):
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "advisory.shards", str(config.path),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -100,7 +102,7 @@ async def run(
         child.tell(json.dumps(asdict(options) | {"shard": (index, count)}))
         children.append(child)
     try:
-        return await _supervise(children, stop, progress)
+        return await _supervise(config, options, ledger, children, stop, progress)
     finally:
         for child in children:
             if child.proc.returncode is None:
@@ -109,9 +111,21 @@ async def run(
 
 
 async def _supervise(
-    children: list[_Child], stop: asyncio.Event, progress: Callable[[Report], None] | None
+    config: Config,
+    options: Options,
+    ledger: Ledger,
+    children: list[_Child],
+    stop: asyncio.Event,
+    progress: Callable[[Report], None] | None,
 ) -> tuple[Report, Plan]:
+    shard = Shard(0, len(children) + 1)
     problems: list[str] = []
+    advisories: list[Advisory] = []
+    try:  # our own shard, while the children check theirs
+        check_subscribers(config, shard)
+        advisories = load_advisories(config.service.advisories)
+    except AdvisoryError as e:
+        problems += e.problems
     for child in children:
         first = await child.line()
         if first is None:
@@ -128,13 +142,19 @@ async def _supervise(
         return Report(), Plan()
     for child in children:
         child.tell("go")
+    own = Report()
+
+    def tally(report: Report | None = None) -> None:
+        nonlocal own
+        own = report or own
+        if progress:
+            progress(_sum([own, *(c.progress for c in children)]))
 
     async def follow(child: _Child) -> None:
         while (message := await child.line()) is not None:
             if "progress" in message:
                 child.progress = Report(**message["progress"])
-                if progress:
-                    progress(_sum([c.progress for c in children]))
+                tally()
             elif "error" in message:
                 child.error = message["error"]
             else:
@@ -149,7 +169,16 @@ async def _supervise(
 
     watcher = asyncio.create_task(relay_stop())
     try:
-        await asyncio.gather(*(follow(child) for child in children))
+        share = _share(config, 0, len(children) + 1)
+        followers = asyncio.gather(*(follow(child) for child in children))
+        try:
+            own, plan = await _planned(share, options, shard, advisories, ledger, tally, stop)
+        except BaseException:
+            stop.set()  # the children stop too, and finish what they have in flight
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                await followers
     finally:
         watcher.cancel()
     failed = [c for c in children if c.done is None]
@@ -159,10 +188,21 @@ async def _supervise(
         )
         raise AdvisoryError(f"{why}; what it had not delivered stays queued for the next run")
     done = [c.done for c in children if c.done is not None]
-    plan = Plan()
     for key in ("already_sent", "waiting", "failed_before"):
-        setattr(plan, key, sum(d["plan"][key] for d in done))
-    return _sum([Report(**d["report"]) for d in done]), plan
+        setattr(plan, key, getattr(plan, key) + sum(d["plan"][key] for d in done))
+    return _sum([own, *(Report(**d["report"]) for d in done)]), plan
+
+
+def _share(config: Config, index: int, count: int) -> Config:
+    """The config as shard `index` of `count` sees it: its part of connections and rate."""
+    smtp, delivery = config.smtp, config.delivery
+    connections = smtp.connections // count + (index < smtp.connections % count)
+    return config.model_copy(
+        update={
+            "smtp": smtp.model_copy(update={"connections": connections}),
+            "delivery": delivery.model_copy(update={"rate_limit": delivery.rate_limit / count}),
+        }
+    )
 
 
 def _sum(reports: list[Report]) -> Report:
@@ -198,21 +238,12 @@ def _child() -> int:
     _say(checked=True)
     if sys.stdin.readline().strip() != "go":
         return 0  # another shard is invalid, or the run was stopped: nothing sent
-    smtp, delivery = config.smtp, config.delivery
-    config = config.model_copy(
-        update={
-            "smtp": smtp.model_copy(
-                update={
-                    "connections": smtp.connections // count + (index < smtp.connections % count)
-                }
-            ),
-            "delivery": delivery.model_copy(update={"rate_limit": delivery.rate_limit / count}),
-        }
-    )
-    return asyncio.run(_deliver(config, options, shard, advisories))
+    return asyncio.run(_deliver(_share(config, index, count), options, shard, advisories))
 
 
-async def _deliver(config: Config, options: Options, shard: Shard, advisories: list[Any]) -> int:
+async def _deliver(
+    config: Config, options: Options, shard: Shard, advisories: list[Advisory]
+) -> int:
     # Stop (finish what is in flight, keep the rest queued) when stdin ends: the parent
     # closed it to stop the run, or the parent is gone.
     loop = asyncio.get_running_loop()
@@ -234,7 +265,10 @@ async def _deliver(config: Config, options: Options, shard: Shard, advisories: l
             _say(progress=asdict(report) | {"errors": []})
 
     try:
-        report, the_plan = await _planned(config, options, shard, advisories, progress, stop)
+        with Ledger(config.service.state) as ledger:
+            report, the_plan = await _planned(
+                config, options, shard, advisories, ledger, progress, stop
+            )
     except AdvisoryError as e:
         _say(error="; ".join(e.problems))
         return e.exit_code
@@ -247,25 +281,26 @@ async def _planned(
     config: Config,
     options: Options,
     shard: Shard,
-    advisories: list[Any],
+    advisories: list[Advisory],
+    ledger: Ledger,
     progress: Callable[[Report], None],
     stop: asyncio.Event,
 ) -> tuple[Report, Plan]:
+    """Plan, queue and deliver one shard: what a one-process run does for the whole list."""
     renderer = Renderer(timezone=config.service.timezone)
-    with Ledger(config.service.state) as ledger:
-        now = time.time()
-        if options.digest_period is not None:
-            the_plan = plan_digest(config, advisories, ledger, now, options.digest_period, shard)
-        else:
-            period = digest_period(config.schedule.digest, config.service.timezone, now)
-            the_plan = plan_run(
-                config, advisories, ledger, now, period=period, countries=options.countries,
-                force=options.force, retries_only=options.retries_only, shard=shard,
-            )  # fmt: skip
-        report = await deliver(
-            config, the_plan, ledger, open_transport(config), renderer,
-            progress=progress, stop=stop,
+    now = time.time()
+    if options.digest_period is not None:
+        the_plan = plan_digest(config, advisories, ledger, now, options.digest_period, shard)
+    else:
+        period = digest_period(config.schedule.digest, config.service.timezone, now)
+        the_plan = plan_run(
+            config, advisories, ledger, now, period=period, countries=options.countries,
+            force=options.force, retries_only=options.retries_only, shard=shard,
         )  # fmt: skip
+    report = await deliver(
+        config, the_plan, ledger, open_transport(config), renderer,
+        progress=progress, stop=stop,
+    )  # fmt: skip
     return report, the_plan
 
 

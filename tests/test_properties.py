@@ -10,8 +10,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 from test_rendering import HEAD, RENDERER
 
+from advisory import models
 from advisory.compose import Reader, compose
 from advisory.models import Advisory, Format, Subscriber
 
@@ -56,3 +58,26 @@ def test_any_text_round_trips_through_the_message(
     text = msg.get_body(("plain",)).get_content()
     if fmt is not Format.ALERT:  # the alert may cut the summary short
         assert advisory.summary in " ".join(text.split())  # wrapping changes only spaces
+
+
+DOMAINS = ["example.org", "Example.ORG", "mail.example.co.uk", "bücher.example",
+           "xn--bcher-kva.example", "例え.jp", "localhost", "example.test", "host.local",
+           "a..b.org", "-bad.org", "under_score.org", "1.2.3.4", "[127.0.0.1]", "org",
+           "x" * 63 + ".org", ".".join(["abcdefghij"] * 22) + ".org",
+           "ñ" * 40 + ".example"]  # fmt: skip
+LOCALS = st.text(alphabet="abcxyzABC019._+-=!#$%&'*/?^`{|}~\"(),:;<>@[\\] é", max_size=70) | (
+    st.sampled_from(["postmaster", "Postmaster", "abuse", "a" * 64, "a" * 65, ".a", "a.", "a..b"])
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(local=LOCALS, domain=st.sampled_from(DOMAINS))
+def test_the_quick_address_check_agrees_with_email_validator(local: str, domain: str) -> None:
+    value = f"{local}@{domain}"
+    outcomes = []
+    for check in (models._email, models._email_in_full):
+        try:
+            outcomes.append(check(value))
+        except PydanticCustomError:
+            outcomes.append(None)
+    assert outcomes[0] == outcomes[1]
