@@ -1,0 +1,48 @@
+"""Whether a fetched advisory is news: the rule that keeps a publisher's noise out.
+
+Publishers' feeds flip between two texts day to day, move dates backwards, publish empty
+bodies and duplicate items, and "reissue after review with no edits". A fetched advisory
+is news only when its level, its set of risks, or its text differs from every version of
+the same advisory seen in the last 30 days. The text is compared after whitespace, case,
+punctuation spacing and the publishers' notes ("Reissued …", "There were no changes …")
+are normalised away. An empty body, a date moved, a duplicate and an exact reversion to a
+recent version are never news. Pure: the caller keeps what was seen, and when.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Final
+
+from advisory.models import Advisory
+from advisory.publishers import NOTE
+
+__all__ = ["WINDOW", "fingerprint", "is_news"]
+
+WINDOW: Final = timedelta(days=30)
+
+
+def fingerprint(advisory: Advisory) -> str:
+    """What must differ for an advisory to be news: level, risks and normalised text."""
+    paragraphs = [p for p in advisory.details.split("\n\n") if not NOTE.match(p.strip())]
+    text = re.sub(r"\s*([,.;:!?])\s*", r"\1 ", " ".join(" ".join(paragraphs).split()))
+    risks = ",".join(r.value for r in advisory.risks)
+    content = f"{advisory.country}|{advisory.level.value}|{risks}|{text.casefold().strip()}"
+    return hashlib.sha256(content.encode()).hexdigest()[:32]
+
+
+def is_news(advisory: Advisory, seen: Mapping[str, float] | Iterable[tuple[str, float]],
+            now: float) -> bool:  # fmt: skip
+    """Whether `advisory` tells anything not seen in the `WINDOW` before `now`.
+
+    `seen` maps each fingerprint to when it was last seen (seconds since the epoch).
+    """
+    if not advisory.details.strip():
+        return False
+    pairs = seen.items() if isinstance(seen, Mapping) else seen
+    mine = fingerprint(advisory)
+    horizon = now - WINDOW.total_seconds()
+    return not any(key == mine and at >= horizon for key, at in pairs)
