@@ -24,6 +24,7 @@ from advisory.crontab import digest_period
 from advisory.delivery import open_transport
 from advisory.dispatch import Job, Plan, Report, deliver, letterhead, plan_run
 from advisory.errors import AdvisoryError, ConfigError, Problem
+from advisory.extract import extract
 from advisory.ledger import Ledger
 from advisory.logs import Log
 from advisory.models import Advisory, Format, Subscriber
@@ -302,6 +303,31 @@ def _time(epoch: float | None) -> str:
     return "-" if epoch is None else f"{datetime.fromtimestamp(epoch, UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
+def cmd_extract(args: argparse.Namespace) -> int:
+    source = Path(args.file)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(Problem.at(source, "", e.strerror or "cannot read")) from None
+    except UnicodeDecodeError:
+        raise ConfigError(Problem.at(source, "", "not UTF-8 text")) from None
+    draft = extract(text)
+    toml = draft.toml(f"Draft from {source.name}", datetime.now(UTC).date())
+    if not args.output:
+        sys.stdout.write(toml)
+    else:
+        try:
+            with Path(args.output).open("x", encoding="utf-8") as f:
+                f.write(toml)
+        except FileExistsError:
+            raise ConfigError(Problem.at(args.output, "", "exists; not overwritten")) from None
+        except OSError as e:
+            raise ConfigError(Problem.at(args.output, "", f"cannot write: {e.strerror}")) from None
+    kept = len(draft.kept)
+    print(f"{kept} travel-advice sentence(s) kept; review the draft before use", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="advisory", description="Travel advisories, to exactly the people concerned, once."
@@ -353,6 +379,12 @@ def parser() -> argparse.ArgumentParser:
 
     c = command("status", "what the state file holds: sent, queued, failed, last errors")
     c.set_defaults(run=cmd_status)
+
+    help = "draft an advisory file from an article: only its travel-advice sentences"
+    c = sub.add_parser("extract", help=help, description=help)
+    c.add_argument("file", metavar="FILE", help="the article or bulletin, UTF-8 text")
+    c.add_argument("-o", "--output", metavar="FILE", help="write here (never over a file)")
+    c.set_defaults(run=cmd_extract)
     return p
 
 

@@ -1,0 +1,73 @@
+"""`advisory extract`: an article's travel-advice sentences, as a draft advisory file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import run_cli
+from feeds import FIXTURES
+
+from advisory.extract import extract, sentences
+from advisory.models import Level, Risk
+from advisory.sources import load_advisories
+
+SEED = FIXTURES.parent / "seed" / "article.txt"
+ADVISORY_SENTENCES = [
+    "The Maduro regime has a history of arresting Americans and foreigners arbitrarily for "
+    "use as bargaining chips.",
+    "This service long has advised against travel to Venezuela.",
+]
+
+
+def test_the_seed_article_gives_exactly_its_two_advisory_sentences() -> None:
+    draft = extract(SEED.read_text(encoding="utf-8"))
+    assert [sentence for sentence, _ in draft.kept] == ADVISORY_SENTENCES
+    assert (draft.country, draft.level, draft.risks) == ("VE", Level(4), (Risk.DETENTION,))
+
+
+def test_arrests_and_violence_that_are_not_about_travellers_stay_out() -> None:
+    text = (
+        "The reward for information leading to the general's arrest doubled. "
+        "The Coast Guard detained suspects at sea. Strikes killed 76 people. "
+        "Officials urged calm. Protesters gathered in the capital.\n"
+        "Two tourists were kidnapped near the border. "
+        "Travellers should avoid demonstrations, which can turn violent. "
+        "Leave the country immediately if you can."
+    )
+    draft = extract(text)
+    assert [why for _, why in draft.kept] == [
+        "kidnapping", "unrest warning", "advice against travel",
+    ]  # fmt: skip
+    assert draft.risks == (Risk.UNREST, Risk.KIDNAPPING) and draft.level == Level(4)
+    assert sentences("Talks with U.S. officials. A second one.") == [
+        "Talks with U.S. officials.", "A second one.",
+    ]  # fmt: skip
+
+
+def test_the_command_writes_a_draft_that_loads_once_reviewed(tmp_path: Path) -> None:
+    out = tmp_path / "ve.toml.draft"
+    result = run_cli("extract", str(SEED), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "2 travel-advice sentence(s) kept; review the draft before use\n"
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# A draft for an analyst to review")
+    folder = tmp_path / "advisories"
+    folder.mkdir()
+    shutil.copy(out, folder / "ve.toml")  # what the analyst does after review
+    [advisory] = load_advisories(folder)
+    assert advisory.country == "VE" and advisory.level == Level(4)
+    assert advisory.paragraphs == ADVISORY_SENTENCES
+    again = run_cli("extract", str(SEED), "--output", str(out))
+    assert again.returncode == 2 and again.stderr == f"{out}: exists; not overwritten\n"
+    assert out.read_text(encoding="utf-8") == text
+
+
+def test_unreadable_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    missing = run_cli("extract", str(tmp_path / "nope.txt"))
+    assert missing.returncode == 2
+    assert missing.stderr == f"{tmp_path / 'nope.txt'}: No such file or directory\n"
+    binary = tmp_path / "b.txt"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    result = run_cli("extract", str(binary))
+    assert result.returncode == 2 and result.stderr == f"{binary}: not UTF-8 text\n"
