@@ -1,0 +1,75 @@
+"""Fetching a publisher's document: timeouts, conditional requests, one clear error.
+
+Publishers are asked "anything since?" with the ETag and Last-Modified they last gave,
+so an unchanged feed costs a 304 and no parsing. Every failure (refused, timed out, an
+HTTP error, a body too large) is one `FetchError` line naming the URL, for the caller to
+log against that source while the others, and the delivery of what is known, go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import httpx
+
+from advisory.errors import AdvisoryError
+
+__all__ = ["MAX_BYTES", "FetchError", "Fetched", "Validators", "client", "fetch"]
+
+MAX_BYTES: Final = 8 * 2**20  # the US feed is about 600 KB; anything this big is not it
+
+
+class FetchError(AdvisoryError):
+    """A source could not be fetched this time; what was known of it stands."""
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What the publisher said of the last copy, to ask whether there is a newer one."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    body: bytes | None  # None: not modified since the validators sent
+    validators: Validators
+
+
+def client(timeout: float = 30) -> httpx.AsyncClient:
+    """One client for a round of fetches: connections reused, every phase timed out."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=True,
+        headers={"User-Agent": "advisory (travel-advisory notifications)"},
+    )
+
+
+async def fetch(
+    http: httpx.AsyncClient, url: str, since: Validators = Validators(), max_bytes: int = MAX_BYTES
+) -> Fetched:
+    headers = {}
+    if since.etag:
+        headers["If-None-Match"] = since.etag
+    if since.last_modified:
+        headers["If-Modified-Since"] = since.last_modified
+    try:
+        async with http.stream("GET", url, headers=headers) as response:
+            if response.status_code == 304:
+                return Fetched(None, since)
+            if response.status_code != 200:
+                reason = " ".join(response.reason_phrase.split())
+                raise FetchError(f"{url}: HTTP {response.status_code} {reason}".rstrip())
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise FetchError(f"{url}: larger than {max_bytes // 2**20} MiB")
+            fresh = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
+    except httpx.TimeoutException:
+        raise FetchError(f"{url}: timed out") from None
+    except httpx.HTTPError as e:
+        raise FetchError(f"{url}: {type(e).__name__}: {' '.join(str(e).split())}") from None
+    return Fetched(bytes(body), fresh)
