@@ -1,5 +1,8 @@
 import sys
 
-from advisory.cli import main
+try:
+    from advisory.cli import main
+except KeyboardInterrupt:  # Ctrl-C while starting: nothing has begun, nothing to say
+    sys.exit(130)
 
 sys.exit(main())

@@ -36,15 +36,21 @@ _REASONS = {
 }
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """The file's table, or a ConfigError naming the file, line and column."""
+def read_bytes(path: Path) -> bytes:
+    """The file, or a ConfigError naming it."""
     try:
         with path.open("rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
+            return f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(Problem.at(path, "", "file not found")) from None
     except OSError as e:
         raise ConfigError(Problem.at(path, "", f"cannot read: {e.strerror}")) from None
+
+
+def read_toml(path: Path, raw: bytes | None = None) -> dict[str, Any]:
+    """The file's table (or `raw`'s, read from it before), or a ConfigError naming the
+    file, line and column."""
+    raw = read_bytes(path) if raw is None else raw
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError(Problem.at(path, "", f"larger than {MAX_FILE_BYTES // 2**20} MiB"))
     try:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from advisory._validate import read_toml, validate
+from advisory._validate import read_bytes, read_toml, validate
 from advisory.crontab import cron_trigger
 from advisory.errors import ConfigError, Problem
 from advisory.models import TOKEN_FIELD, EmailAddress, OneLine, Strict, Subscriber
@@ -154,6 +154,7 @@ class Config(Strict):
     subscribers: Annotated[tuple[Subscriber, ...], Field(strict=False, max_length=10_000)] = ()
 
     path: Annotated[Path, Field(exclude=True)] = Path()
+    raw: Annotated[bytes, Field(exclude=True)] = b""  # the file as read, secrets excepted
     smtp_password: Annotated[SecretStr | None, Field(exclude=True)] = None
     token_secret: Annotated[SecretStr | None, Field(exclude=True)] = None
 
@@ -163,14 +164,22 @@ def config_path(cli_value: str | None, env: Mapping[str, str]) -> Path:
     return Path(cli_value or env.get(ENV_VAR) or DEFAULT_PATH)
 
 
-def load(path: Path, env: Mapping[str, str] | None = None, *, delivering: bool = True) -> Config:
+def load(
+    path: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    delivering: bool = True,
+    raw: bytes | None = None,
+) -> Config:
     """Read and validate the config file; every problem is reported at once.
 
     `delivering=False` (for `status`) skips what only matters to a delivery: the password.
+    `raw`: the file's bytes as read before, so another process validates the same config.
     """
     env = os.environ if env is None else env
-    data = read_toml(path)
-    for private in ("path", "smtp_password", "token_secret"):
+    raw = read_bytes(path) if raw is None else raw
+    data = read_toml(path, raw)
+    for private in ("path", "smtp_password", "token_secret", "raw"):
         if private in data:
             raise ConfigError(Problem.at(path, private, "unknown field"))
     config = validate(Config, data, path, base=path.parent.resolve())
@@ -181,11 +190,15 @@ def load(path: Path, env: Mapping[str, str] | None = None, *, delivering: bool =
     ]
     if problems:
         raise ConfigError(problems)
+    return _with_secrets(config.model_copy(update={"path": path, "raw": raw}), env)
+
+
+def _with_secrets(config: Config, env: Mapping[str, str]) -> Config:
+    """The config with its secrets, read from the variables it names (never from a file)."""
     password = env.get(config.smtp.password_env) if config.smtp.username else None
     secret = env.get(config.sender.token_secret_env)
     return config.model_copy(
         update={
-            "path": path,
             "smtp_password": SecretStr(password) if password else None,
             "token_secret": SecretStr(secret) if secret and _takes_token(config) else None,
         }

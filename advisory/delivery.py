@@ -156,7 +156,8 @@ class SmtpTransport:
                 with contextlib.suppress(aiosmtplib.SMTPException, OSError):
                     await client.rset()
             error = _translate(e, envelope.recipient, "delivery failed")
-            if error.code in (None, 421) or not client.is_connected:
+            # No code, a malformed reply (-1, left in the buffer) or 421: the session is done.
+            if error.code is None or error.code < 0 or error.code == 421 or not client.is_connected:
                 client.close()
             else:
                 self._idle.append(client)

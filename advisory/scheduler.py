@@ -188,7 +188,8 @@ async def _serve(
     await service.stop.wait()
     scheduler.pause()  # no new runs; shutting down now would cancel the one in flight
     if service.running:
-        await asyncio.wait(service.running, timeout=config.smtp.timeout + 5)
+        # A message in flight may need a connection and a transaction: each up to the timeout.
+        await asyncio.wait(service.running, timeout=2 * config.smtp.timeout + 5)
     scheduler.shutdown(wait=False)
     queued = ledger.counts().get("queued", 0)
     log("stopped", f"{queued} message(s) queued for the next run", queued=queued)

@@ -62,9 +62,17 @@ class _Child:
     error: str = ""
 
     async def line(self) -> dict[str, Any] | None:
+        """The child's next message; None at its end (or once it says something unreadable,
+        after which the rest is drained so the child never blocks on a full pipe)."""
         assert self.proc.stdout is not None
-        raw = await self.proc.stdout.readline()
-        return json.loads(raw) if raw else None
+        try:
+            raw = await self.proc.stdout.readline()
+            return json.loads(raw) if raw else None
+        except (ValueError, json.JSONDecodeError) as e:
+            self.error = f"a delivery process sent an unreadable report ({type(e).__name__})"
+            while await self.proc.stdout.read(2**16):
+                pass
+            return None
 
     def tell(self, text: str) -> None:
         assert self.proc.stdin is not None
@@ -94,20 +102,36 @@ async def run(
     count = config.smtp.processes
     children = []
     for index in range(1, count):
+        # Their own session: a Ctrl-C at the terminal reaches this process alone, which
+        # stops the children itself. They validate the very bytes this process read.
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "advisory.shards", str(config.path),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=2**24, start_new_session=True,
         )  # fmt: skip
         child = _Child(proc)
-        child.tell(json.dumps(asdict(options) | {"shard": (index, count)}))
+        options_ = asdict(options) | {"shard": (index, count)}
+        child.tell(json.dumps({"options": options_, "config": config.raw.decode()}))
         children.append(child)
     try:
         return await _supervise(config, options, ledger, children, stop, progress)
     finally:
-        for child in children:
-            if child.proc.returncode is None:
-                child.proc.kill()
-                await child.proc.wait()
+        await _end(children, grace=2 * config.smtp.timeout + 5)
+
+
+async def _end(children: list[_Child], grace: float) -> None:
+    """Let every child finish what it has in flight and record it; force only the stuck."""
+    for child in children:
+        if child.proc.stdin is not None:
+            child.proc.stdin.close()
+    for child in children:
+        for signum in (None, signal.SIGTERM, signal.SIGKILL):
+            if child.proc.returncode is not None:
+                break
+            if signum is not None:
+                child.proc.send_signal(signum)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(child.proc.wait(), grace if signum is None else 5)
 
 
 async def _supervise(
@@ -128,18 +152,16 @@ async def _supervise(
         problems += e.problems
     for child in children:
         first = await child.line()
-        if first is None:
-            problems.append(f"a delivery process exited with status {await child.proc.wait()}")
-        else:
+        if first is None and not stop.is_set():
+            status = await child.proc.wait()
+            problems.append(child.error or f"a delivery process exited with status {status}")
+        elif first is not None:
             problems += [p for p in first.get("problems", ()) if p not in problems]
     if problems or stop.is_set():
-        for child in children:
-            assert child.proc.stdin is not None
-            child.proc.stdin.close()  # no go: each child exits without sending
-            await child.proc.wait()
-        if problems:
+        await _end(children, grace=5)  # no go: each child exits without sending
+        if problems and not stop.is_set():
             raise ConfigError(problems)
-        return Report(), Plan()
+        raise AdvisoryError("stopped before any message was sent; what is due stays due")
     for child in children:
         child.tell("go")
     own = Report()
@@ -225,11 +247,14 @@ def _say(**message: Any) -> None:
 
 def _child() -> int:
     """One shard: check it, wait for the word, then plan, queue and deliver it."""
-    options = Options(**json.loads(sys.stdin.readline()))
+    first = json.loads(sys.stdin.readline() or "null")
+    if first is None:
+        return 0  # the parent went before saying what to do
+    options = Options(**first["options"])
     index, count = options.shard
     shard = Shard(index, count)
     try:
-        config = config_file.load(Path(sys.argv[1]))
+        config = config_file.load(Path(sys.argv[1]), raw=first["config"].encode())
         check_subscribers(config, shard)
         advisories = load_advisories(config.service.advisories)
     except AdvisoryError as e:
@@ -273,6 +298,7 @@ async def _deliver(
         _say(error="; ".join(e.problems))
         return e.exit_code
     counts = {k: getattr(the_plan, k) for k in ("already_sent", "waiting", "failed_before")}
+    report.errors = [line[:2000] for line in report.errors]  # a server's reply can be long
     _say(report=asdict(report), plan=counts)
     return 0
 

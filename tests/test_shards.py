@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -102,3 +103,64 @@ def test_serve_runs_its_checks_sharded(project: Project, smtpd: Server) -> None:
     assert code == 0, err
     assert len(smtpd.handler.received) == 4
     assert " check: due 4, delivered 4" in err
+
+
+def pick(index: int, count: int, n: int) -> list[str]:
+    """n addresses that fall in shard `index` of `count`."""
+    out, i = [], 0
+    while len(out) < n:
+        if (address := f"q{i}@example.org") in Shard(index, count):
+            out.append(address)
+        i += 1
+    return out
+
+
+def test_long_refusals_reach_the_summary_and_nothing_is_sent_twice(
+    project: Project, smtpd: Server
+) -> None:
+    # One shard's report carries twenty 4 KB refusals while another shard still sends.
+    many(project, 1, smtp_section(smtpd, connections="3", processes="3"))
+    refused, slow = pick(1, 3, 25), pick(2, 3, 30)
+    rows = "".join(f"P,{a},VE,1,text\n" for a in pick(0, 3, 1) + refused + slow)
+    (project.root / "people.csv").write_text("name,email,countries,min_level,format\n" + rows)
+    smtpd.handler.refuse = dict.fromkeys(refused, "550 5.1.1 " + "x" * 4000)
+    smtpd.handler.delay = 0.2
+    result = project.run("send")
+    assert result.returncode == 1
+    assert (
+        result.stdout.strip()
+        == "due 56, delivered 31, failed 25 (0 queued for retry, 25 failed for good)"
+    )
+    smtpd.handler.delay = 0
+    assert project.run("send").stdout.strip().startswith("nothing due (31 already sent")
+    assert set(Counter(r.rcpt_tos[0] for r in smtpd.handler.received).values()) == {1}
+
+
+def test_a_stop_before_the_shards_are_checked_sends_nothing_and_says_so(
+    project: Project, smtpd: Server
+) -> None:
+    many(project, 100_000, smtp_section(smtpd, connections="2", processes="2"))
+    argv = [sys.executable, "-m", "advisory", "send", "--config", str(project.config)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (1, "")
+    assert err == "stopped before any message was sent; what is due stays due\n"
+    assert smtpd.handler.received == []
+
+
+def test_ctrl_c_at_the_terminal_is_a_stop_never_a_traceback(
+    project: Project, smtpd: Server
+) -> None:
+    many(project, 2000, smtp_section(smtpd, connections="4", processes="4"))
+    argv = [sys.executable, "-m", "advisory", "send", "--config", str(project.config)]
+    for delay in (0.5, 0.8):  # while the shards start, then while they check
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)  # the whole group, as a terminal does
+        out, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err and proc.returncode in (0, 1, 130), (out, err)
+    assert set(Counter(r.rcpt_tos[0] for r in smtpd.handler.received).values()) <= {1}
