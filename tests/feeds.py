@@ -1,6 +1,6 @@
 """The State Department's RSS feed rebuilt from archived items, for tests to serve.
 
-The archive (`../shared/fixtures/us/rss_archive`) keeps each item's description as the
+The archive (`fixtures/us/rss_archive`) keeps each item's description as the
 Markdown html2text made of it; here it goes back to the simple HTML the feed carries.
 """
 
@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ARCHIVE = FIXTURES / "us" / "rss_archive"
 FIPS = {"venezuela": "VE", "russia": "RS", "iran": "IR", "north_korea": "KN", "china": "CH",
         "mainland_china_hong_kong__macau": "CH", "mexico_travel_advisory": "MX"}  # fmt: skip

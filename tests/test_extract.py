@@ -12,7 +12,7 @@ from advisory.extract import extract, sentences
 from advisory.models import Level, Risk
 from advisory.sources import load_advisories
 
-SEED = FIXTURES.parent / "seed" / "article.txt"
+SEED = FIXTURES / "seed" / "article.txt"
 ADVISORY_SENTENCES = [
     "The Maduro regime has a history of arresting Americans and foreigners arbitrarily for "
     "use as bargaining chips.",

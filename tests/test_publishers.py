@@ -1,4 +1,4 @@
-"""Real published advisories (../shared/fixtures) normalised: level, risks, ISO code."""
+"""Real published advisories (tests/fixtures) normalised: level, risks, ISO code."""
 
 from __future__ import annotations
 
