@@ -121,26 +121,27 @@ def plan(
 ) -> Plan:
     """Alerts due now: new versions, retries whose time has come, and what to cancel."""
     scope = by_country(a for a in advisories if countries is None or a.country in countries)
+    keys = [a.key for group in scope.values() for a in group]
     queued = {
         e.key
         for e in ledger.entries(status="queued")
         if e.kind == "alert"
-        and (countries is None or e.country in countries)
+        and (countries is None or e.country.partition("@")[0] in countries)
         and (shard is None or e.recipient in shard)
     }
     before: dict[str, Advisory | None] = {}
 
     def due(batch: list[Subscriber]) -> list[_Due]:
         pairs = [(sub, advisory) for sub in batch for advisory in concerning(sub, scope)]
-        last = ledger.last_sent_to({sub.key for sub, _ in pairs}, scope)
+        last = ledger.last_sent_to({sub.key for sub, _ in pairs}, keys)
         out: list[_Due] = []
         for sub, advisory in pairs:
-            previous = last.get((sub.key, advisory.country))
+            previous = last.get((sub.key, advisory.key))
             if previous is not None and previous not in before:
                 before[previous] = ledger.advisory(previous)
             change = what_changed(before.get(previous or ""), advisory)
             key = message_key(sub.key, advisory.version, sub.format.value)
-            fresh = Entry(key, "alert", sub.key, advisory.country, advisory.version,
+            fresh = Entry(key, "alert", sub.key, advisory.key, advisory.version,
                           sub.format.value, "queued", now, next_attempt=now)  # fmt: skip
             out.append((fresh, partial(_alert_job, sub, advisory, change)))
         return out

@@ -208,10 +208,14 @@ class Ledger:
         return out
 
     def last_sent_to(
-        self, recipients: Iterable[str], countries: Iterable[str]
+        self, recipients: Iterable[str], keys: Iterable[str]
     ) -> dict[tuple[str, str], str]:
-        """(recipient, country) -> the advisory version the recipient last received."""
-        wanted = set(countries)
+        """(recipient, advisory key) -> the version of it the recipient last received.
+
+        The `country` column holds the advisory's key: its country, and its publisher
+        for an official publisher's view (`VE@us-state`).
+        """
+        wanted = set(keys)
         out: dict[tuple[str, str], str] = {}
         for part in _parts(list(recipients)):
             rows = self.db.execute(
@@ -245,7 +249,7 @@ class Ledger:
         """Keep every advisory version that is queued, so a later one can say what changed."""
         self.db.execute(
             "INSERT OR IGNORE INTO advisory_versions VALUES (?, ?, ?, ?)",
-            (advisory.version, advisory.country, advisory.model_dump_json(), now),
+            (advisory.version, advisory.key, advisory.model_dump_json(), now),
         )
 
     def enqueue(self, entries: Iterable[Entry]) -> None:

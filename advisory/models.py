@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
 from functools import cached_property, lru_cache
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
@@ -114,6 +114,7 @@ _RISK_LABELS: Final = {
     Risk.OTHER: "Other",
 }
 _RISK_ORDER: Final = {risk: i for i, risk in enumerate(Risk)}
+_PUBLISHERS: Final = {"us-state": "US", "gov-uk": "UK", "canada": "Canada"}
 
 
 class Format(StrEnum):
@@ -309,6 +310,24 @@ class Advisory(Strict):
     issued: Annotated[datetime | date, BeforeValidator(_issued)]
     source: OneLine
     source_url: HttpsUrl | None = None
+    # Which official publisher's view this is ("us-state", "gov-uk", "canada"); empty for
+    # the service's own files. The US and the UK view of a country are two advisories.
+    publisher: Annotated[str, Field(pattern=r"^([a-z][a-z-]{0,30})?$")] = ""
+
+    @property
+    def key(self) -> str:
+        """The advisory's identity: its country, and its publisher if it has one."""
+        return f"{self.country}@{self.publisher}" if self.publisher else self.country
+
+    @property
+    def feed(self) -> str:
+        """What a subscriber's `sources` names it by."""
+        return self.publisher or "files"
+
+    @property
+    def by(self) -> str:
+        """The publisher in a word, for subjects and short alerts ("US"); "" for our own."""
+        return _PUBLISHERS.get(self.publisher, self.publisher)
 
     @property
     def country_name(self) -> str:
@@ -323,6 +342,7 @@ class Advisory(Strict):
         """Hash of what a reader is told: level, risks and text (not dates or source)."""
         content = {
             "country": self.country,
+            **({"publisher": self.publisher} if self.publisher else {}),
             "level": int(self.level),
             "risks": [r.value for r in self.risks],
             "title": self.title,
@@ -345,6 +365,14 @@ class Subscriber(Strict):
     ]
     min_level: LevelField = Level.NORMAL
     format: FormatField = Format.HTML
+    # Whose advisories: "files" (the service's own), "us-state", "gov-uk", "canada"; all if empty.
+    sources: Annotated[
+        tuple[Literal["files", "us-state", "gov-uk", "canada"], ...],
+        Field(strict=False, max_length=4),
+    ] = ()
+
+    def follows(self, advisory: Advisory) -> bool:
+        return not self.sources or advisory.feed in self.sources
 
     @property
     def every_country(self) -> bool:

@@ -167,6 +167,7 @@ def _us_item(item: Element) -> Advisory | None:
         details=body,
         issued=issued,
         source=US_STATE,
+        publisher="us-state",
         source_url=link if link.startswith("https://") else None,
     )
 
@@ -271,6 +272,7 @@ def gov_uk_advisory(content: dict[str, Any]) -> Advisory | None:
         details=body,
         issued=issued,
         source=GOV_UK,
+        publisher="gov-uk",
         source_url=f"https://www.gov.uk{content['base_path']}"
         if content.get("base_path")
         else None,
@@ -299,6 +301,7 @@ def canada_advisory(document: dict[str, Any]) -> Advisory | None:
         details=body,
         issued=issued,
         source=CANADA,
+        publisher="canada",
         source_url=f"https://travel.gc.ca/destinations/{slug}" if slug else None,
     )
 

@@ -117,7 +117,10 @@ class Renderer:
         context = {
             **self._common(subscriber, letterhead),
             "advisories": [self._about(a) for a in ordered],
-            "alert_head": ", ".join(f"{a.country_name.upper()} L{a.level.value}" for a in ordered),
+            "alert_head": ", ".join(
+                f"{a.country_name.upper()}{f' ({a.by})' if a.by else ''} L{a.level.value}"
+                for a in ordered
+            ),
         }
         return self._parts("digest_", subscriber, context)
 
@@ -156,6 +159,7 @@ class Renderer:
 def alert_head(advisory: Advisory, change: Change) -> str:
     """'VENEZUELA raised to L4 DO NOT TRAVEL (+detention)': the alert's first words."""
     country, level = advisory.country_name.upper(), advisory.level
+    country += f" ({advisory.by})" if advisory.by else ""
     rank = f"L{level.value} {level.label.upper()}"
     marks = change.risk_marks()
     if len(country) + len(rank) + len(marks) > 100:  # every risk at once: letters, as the US does

@@ -24,7 +24,7 @@ from advisory.models import Subscriber
 
 __all__ = ["Shard", "check_subscribers", "iter_subscribers"]
 
-COLUMNS = ("name", "email", "countries", "min_level", "format")
+COLUMNS = ("name", "email", "countries", "min_level", "format", "sources")
 REQUIRED = ("name", "email", "countries")
 MAX_FIELD = 10_000
 
@@ -146,8 +146,9 @@ def _subscriber(row: dict[str | Any, str | Any], where: str) -> Subscriber | lis
     if None in row:
         return [Problem.at(where, "", "more fields than columns")]
     data: dict[str, Any] = {k: v for k, v in row.items() if v not in (None, "")}
-    if "countries" in data:
-        data["countries"] = data["countries"].split()
+    for listed in ("countries", "sources"):
+        if listed in data:
+            data[listed] = data[listed].split()
     if "min_level" in data and re.fullmatch(r"\s*[0-9]{1,3}\s*", data["min_level"]):
         data["min_level"] = int(data["min_level"])
     try:

@@ -24,14 +24,12 @@ def load_advisories(folder: Path) -> list[Advisory]:
         except ConfigError as e:
             errors.extend(e.problems)
             continue
-        if advisory.country in found:
+        if advisory.key in found:  # one advisory per country and publisher
             errors.append(
-                Problem.at(
-                    path, "country", f"{advisory.country} is already in {found[advisory.country]}"
-                )
+                Problem.at(path, "country", f"{advisory.key} is already in {found[advisory.key]}")
             )
             continue
-        found[advisory.country] = path
+        found[advisory.key] = path
         advisories.append(advisory)
     if errors:
         raise ConfigError(errors)

@@ -92,3 +92,28 @@ def test_csv_mistakes(
     assert main(["check", "--config", str(project.config)]) == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line in (f"{path}: {expected}", f"{path}:{expected}")
+
+
+def test_a_csv_sources_column_limits_whose_advisories_arrive(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = project.root / "people.csv"
+    path.write_text(
+        "name,email,countries,sources\n"
+        "Ours,ours@example.org,VE,files\n"
+        "US only,us@example.org,VE,us-state\n"
+        "Both,both@example.org,VE,files us-state\n",
+        encoding="utf-8",
+    )
+    project.write_config(
+        config_text(subscribers="").replace(
+            'timezone = "UTC"', 'timezone = "UTC"\nsubscribers_file = "people.csv"'
+        )
+    )
+    result = project.run("send")
+    assert result.returncode == 0, result.stderr
+    assert "due 2, delivered 2" in result.stdout  # the files' VE to Ours and Both; no US view
+    path.write_text(path.read_text() + "Bad,bad@example.org,VE,bbc\n", encoding="utf-8")
+    assert main(["check", "--config", str(project.config)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"{path}:5: sources[0]: ")
