@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Final
 
@@ -34,15 +34,12 @@ def fingerprint(advisory: Advisory) -> str:
     return hashlib.sha256(content.encode()).hexdigest()[:32]
 
 
-def is_news(advisory: Advisory, seen: Mapping[str, float] | Iterable[tuple[str, float]],
-            now: float) -> bool:  # fmt: skip
+def is_news(advisory: Advisory, seen: Mapping[str, float], now: float) -> bool:
     """Whether `advisory` tells anything not seen in the `WINDOW` before `now`.
 
     `seen` maps each fingerprint to when it was last seen (seconds since the epoch).
     """
     if not advisory.details.strip():
         return False
-    pairs = seen.items() if isinstance(seen, Mapping) else seen
-    mine = fingerprint(advisory)
-    horizon = now - WINDOW.total_seconds()
-    return not any(key == mine and at >= horizon for key, at in pairs)
+    last = seen.get(fingerprint(advisory))
+    return last is None or last < now - WINDOW.total_seconds()

@@ -110,8 +110,8 @@ async def run(
             limit=2**24, start_new_session=True,
         )  # fmt: skip
         child = _Child(proc)
-        options_ = asdict(options) | {"shard": (index, count)}
-        child.tell(json.dumps({"options": options_, "config": config.raw.decode()}))
+        mine = asdict(options) | {"shard": (index, count)}
+        child.tell(json.dumps({"options": mine, "config": config.raw.decode()}))
         children.append(child)
     try:
         return await _supervise(config, options, ledger, children, stop, progress)
