@@ -20,9 +20,18 @@ from typing import IO, Final, Literal
 from advisory.errors import LedgerError
 from advisory.models import Advisory
 
-__all__ = ["Attempt", "Entry", "Ledger", "LedgerBusy", "Outcome", "Status"]
+__all__ = [
+    "Attempt",
+    "Document",
+    "Entry",
+    "Ledger",
+    "LedgerBusy",
+    "Outcome",
+    "SourceState",
+    "Status",
+]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 Status = Literal["queued", "sent", "failed", "cancelled"]
 Outcome = Literal["sent", "temporary", "permanent"]
 
@@ -56,6 +65,34 @@ CREATE TABLE IF NOT EXISTS attempts (
     at          REAL NOT NULL,
     outcome     TEXT NOT NULL CHECK (outcome IN ('sent', 'temporary', 'permanent')),
     error       TEXT
+);
+"""
+# Version 2: what is known of the official publishers followed.
+_SOURCES: Final = """
+CREATE TABLE IF NOT EXISTS sources (
+    kind        TEXT PRIMARY KEY,       -- "us-state", "gov-uk", "canada"
+    last_fetch  REAL,                   -- the last round that fetched every document
+    last_change REAL,                   -- the last time it told news
+    changed     TEXT,                   -- which advisories that news was
+    last_error  TEXT,
+    error_at    REAL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    url           TEXT PRIMARY KEY,     -- validators for a conditional request next time
+    etag          TEXT,
+    last_modified TEXT,
+    memo          TEXT                  -- what was read from it, where a 304 still needs it
+);
+CREATE TABLE IF NOT EXISTS sightings (
+    advisory    TEXT NOT NULL,          -- the advisory's key (VE@us-state)
+    fingerprint TEXT NOT NULL,          -- news.fingerprint of a fetched version
+    last_seen   REAL NOT NULL,
+    PRIMARY KEY (advisory, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS followed (
+    advisory    TEXT PRIMARY KEY,       -- the advisory's key: its effective (last news) version
+    body        TEXT NOT NULL,          -- as JSON
+    since       REAL NOT NULL
 );
 """
 
@@ -98,6 +135,31 @@ class Entry:
     resends: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Document:
+    """What a publisher said of a document last time: validators, and what was read."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    memo: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    last_fetch: float | None = None
+    last_change: float | None = None
+    changed: str | None = None
+    last_error: str | None = None
+    error_at: float | None = None
+
+
+def _advisory(body: str) -> Advisory:
+    data = json.loads(body)
+    issued = data["issued"]
+    data["issued"] = (datetime if "T" in issued else date).fromisoformat(issued)
+    return Advisory.model_validate(data)
+
+
 _COLUMNS: Final = ", ".join(Entry.__slots__)
 _PART: Final = 500  # values bound per IN (...) query
 
@@ -127,19 +189,26 @@ class Ledger:
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("PRAGMA synchronous = FULL")
             self.db.execute("PRAGMA busy_timeout = 10000")
-            self._migrate(create=not readonly or not path.exists())
+            self._migrate(create=not readonly)
         except (sqlite3.DatabaseError, OSError) as e:
             raise LedgerError(f"{path}: not a usable state file ({e})") from None
 
     def _migrate(self, *, create: bool) -> None:
+        """Create or upgrade the schema; read-only, what is missing is empty, in memory."""
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if version == 0 and tables == 0 and create:
+        if version == 0 and self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            version = -1  # tables, but not ours
+        missing = {0: _SCHEMA + _SOURCES, 1: _SOURCES}.get(version)
+        if missing is None and version != SCHEMA_VERSION:
+            raise LedgerError(f"{self.path}: not an advisory state file (schema {max(version, 0)})")
+        if missing and create:
             self.db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                f"BEGIN IMMEDIATE; {missing}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
-        elif version != SCHEMA_VERSION:
-            raise LedgerError(f"{self.path}: not an advisory state file (schema {version})")
+        elif missing:
+            self.db.executescript(
+                f"ATTACH ':memory:' AS mem; {missing.replace('EXISTS ', 'EXISTS mem.')}"
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -232,16 +301,77 @@ class Ledger:
         row = self.db.execute(
             "SELECT advisory FROM advisory_versions WHERE version = ?", (version,)
         ).fetchone()
-        if row is None:
-            return None
-        data = json.loads(row[0])
-        issued = data["issued"]
-        data["issued"] = (datetime if "T" in issued else date).fromisoformat(issued)
-        return Advisory.model_validate(data)
+        return None if row is None else _advisory(row[0])
 
     def counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, count(*) FROM messages GROUP BY status")
         return dict(rows)
+
+    # --- official sources ------------------------------------------------
+
+    def followed(self) -> list[Advisory]:
+        """Each publisher's effective advisory per country: its last version that was news."""
+        rows = self.db.execute("SELECT body FROM followed ORDER BY advisory")
+        return [_advisory(body) for (body,) in rows]
+
+    def sightings(self, key: str) -> dict[str, float]:
+        """Fingerprint -> when it was last fetched, for every version of advisory `key`."""
+        rows = self.db.execute(
+            "SELECT fingerprint, last_seen FROM sightings WHERE advisory = ?", (key,)
+        )
+        return dict(rows)
+
+    def document(self, url: str) -> Document:
+        row = self.db.execute(
+            "SELECT etag, last_modified, memo FROM documents WHERE url = ?", (url,)
+        ).fetchone()
+        return Document(*row) if row else Document()
+
+    def source_states(self) -> dict[str, SourceState]:
+        rows = self.db.execute(
+            "SELECT kind, last_fetch, last_change, changed, last_error, error_at FROM sources"
+        )
+        return {row[0]: SourceState(*row[1:]) for row in rows}
+
+    def saw(self, advisory: Advisory, fingerprint: str, now: float, *, news: bool) -> None:
+        """A fetched version was seen; when it is news, it becomes the effective one."""
+        self.db.execute(
+            "INSERT INTO sightings VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_seen = ?",
+            (advisory.key, fingerprint, now, now),
+        )
+        if news:
+            self.db.execute(
+                "INSERT OR REPLACE INTO followed VALUES (?, ?, ?)",
+                (advisory.key, advisory.model_dump_json(), now),
+            )
+
+    def keep_document(self, url: str, document: Document) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?)",
+            (url, document.etag, document.last_modified, document.memo),
+        )
+
+    def fetched(
+        self, kind: str, now: float, *, changed: Sequence[str], errors: Sequence[str]
+    ) -> None:
+        """One round of a source: a clean round is its last fetch; news, its last change."""
+        self.db.execute("INSERT OR IGNORE INTO sources (kind) VALUES (?)", (kind,))
+        if errors:
+            self.db.execute(
+                "UPDATE sources SET last_error = ?, error_at = ? WHERE kind = ?",
+                ("; ".join(errors), now, kind),
+            )
+        else:
+            self.db.execute("UPDATE sources SET last_fetch = ? WHERE kind = ?", (now, kind))
+        if changed:
+            self.db.execute(
+                "UPDATE sources SET last_change = ?, changed = ? WHERE kind = ?",
+                (now, " ".join(changed), kind),
+            )
+
+    def forget_sightings(self, before: float) -> None:
+        """Versions not seen since `before` no longer hold back news."""
+        self.db.execute("DELETE FROM sightings WHERE last_seen < ?", (before,))
 
     # --- writing ---------------------------------------------------------
 

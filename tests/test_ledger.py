@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pytest
+
+from advisory.errors import LedgerError
 from advisory.ledger import Attempt, Entry, Ledger
 
 
@@ -39,3 +43,32 @@ def test_readonly_never_creates_a_file(tmp_path: Path) -> None:
     with Ledger(path, readonly=True) as ledger:
         assert ledger.counts() == {}
     assert not path.parent.exists()
+
+
+def test_a_state_file_from_before_sources_keeps_its_history(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with Ledger(path) as ledger:
+        ledger.enqueue([entry()])
+        ledger.db.executescript(
+            "DROP TABLE sources; DROP TABLE documents; DROP TABLE sightings; DROP TABLE followed;"
+            "PRAGMA user_version = 1;"
+        )
+    with Ledger(path, readonly=True) as ledger:  # read-only: nothing of sources, nothing written
+        assert (ledger.followed(), ledger.source_states()) == ([], {})
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+    with Ledger(path) as ledger:
+        assert ledger.db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert list(ledger.entries_for(["<1@example.org>"])) == ["<1@example.org>"]
+        assert ledger.source_states() == {}
+
+
+def test_a_file_that_is_not_ours_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+    for readonly in (True, False):
+        with pytest.raises(LedgerError, match=r"not an advisory state file \(schema 0\)"):
+            Ledger(path, readonly=readonly)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("notes",)]
