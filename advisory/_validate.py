@@ -82,7 +82,11 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 
 def problems(error: ValidationError, file: object) -> Iterator[Problem]:
-    for e in error.errors(include_input=False, include_url=False):
+    errors = error.errors(include_input=False, include_url=False)
+    inner = {tuple(e["loc"][:-1]) for e in errors}
+    for e in errors:
+        if e["type"] == "too_short" and tuple(e["loc"]) in inner:
+            continue  # empty only because its one item was refused: that item says why
         reason = _REASONS.get(e["type"]) or e["msg"]
         reason = reason.removeprefix("Value error, ").removeprefix("Assertion failed, ")
         reason = re.sub(r"^Input should be ", "expected ", reason)

@@ -19,19 +19,19 @@ from pathlib import Path
 from advisory import config as config_file
 from advisory import shards
 from advisory.compose import Reader, compose, message_key
-from advisory.config import Config
+from advisory.config import PUBLISHED, Config
 from advisory.crontab import digest_period
 from advisory.delivery import open_transport
 from advisory.dispatch import Job, Plan, Report, deliver, letterhead, plan_run
 from advisory.errors import AdvisoryError, ConfigError, Problem
 from advisory.extract import extract
-from advisory.ledger import Ledger
+from advisory.following import Round, known, refresh
+from advisory.ledger import Ledger, SourceState
 from advisory.logs import Log
 from advisory.models import Advisory, Format, Subscriber
 from advisory.rendering import Renderer
 from advisory.roster import check_subscribers, iter_subscribers
 from advisory.scheduler import serve
-from advisory.sources import load_advisories
 
 __all__ = ["main"]
 
@@ -59,7 +59,8 @@ def _setup(args: argparse.Namespace, *, sharding: bool = False) -> Setup:
         problems.extend(e.problems)
         count = 0
     try:
-        advisories = load_advisories(config.service.advisories)
+        with Ledger(config.service.state, readonly=True) as ledger:
+            advisories = known(config, ledger)
     except ConfigError as e:
         problems.extend(e.problems)
         advisories = []
@@ -88,8 +89,8 @@ def _countries(args: argparse.Namespace, setup: Setup) -> set[str] | None:
     if not args.country:
         return None
     wanted = {c.strip().upper() for c in args.country}
-    known = {a.country for a in setup.advisories}
-    unknown = sorted(wanted - known)
+    followed = {c for s in setup.config.publishers for c in s.countries}
+    unknown = sorted(wanted - followed - {a.country for a in setup.advisories})
     if unknown:
         raise ConfigError(Problem.at("--country", "", f"no advisory for {', '.join(unknown)}"))
     return wanted
@@ -153,6 +154,10 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
         Ledger(config.service.state, readonly=dry_run) as ledger,
         nullcontext() if dry_run else ledger.exclusive(_waiting),
     ):
+        advisories = setup.advisories
+        if config.publishers and not dry_run and not retries_only:
+            _tell(asyncio.run(refresh(config, ledger, time.time())))
+            advisories = known(config, ledger)
         if shards.sharded(config) and not dry_run:
             options = shards.Options(
                 countries=sorted(countries) if countries is not None else None,
@@ -164,7 +169,7 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
             return _finish(report, the_plan)
         now = time.time()
         the_plan = plan_run(
-            config, setup.advisories, ledger, now,
+            config, advisories, ledger, now,
             period=digest_period(config.schedule.digest, config.service.timezone, now),
             countries=countries, force=force, retries_only=retries_only,
         )  # fmt: skip
@@ -178,6 +183,13 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
             )
         )  # fmt: skip
     return _finish(report, the_plan)
+
+
+def _tell(rounds: list[Round]) -> None:
+    """What each publisher's fetch found, when it found news or failed."""
+    for found in rounds:
+        for _, line in found.said():
+            print(line, file=sys.stderr)
 
 
 def _finish(report: Report, the_plan: Plan) -> int:
@@ -235,7 +247,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
     setup = _setup(args)
     config = setup.config
     sub = _preview_subscriber(args, setup)
-    by_code = {a.country: a for a in setup.advisories}
+    by_code: dict[str, Advisory] = {}
+    for advisory in setup.advisories:  # the service's own file first, else a publisher's
+        if args.source in (None, advisory.feed):
+            by_code.setdefault(advisory.country, advisory)
     code = (args.country or "").strip().upper() or next(
         (c for c in sub.countries if c in by_code), next(iter(by_code), "")
     )
@@ -296,6 +311,33 @@ def cmd_status(args: argparse.Namespace) -> int:
                 )
             if len(entries) > LIST_LIMIT:
                 print(f"  … and {len(entries) - LIST_LIMIT} more")
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    path = config_file.config_path(args.config, os.environ)
+    config = config_file.load(path, delivering=False)
+    if config.follows_files:
+        print(f"files     {config.service.advisories}")
+    if not config.publishers:
+        print("no official publisher is followed ([[sources]] in the config: see the README)")
+    with Ledger(config.service.state, readonly=True) as ledger:
+        states = ledger.source_states()
+        current = [a for a in known(config, ledger) if a.publisher]
+    for source in config.publishers:
+        state = states.get(source.kind, SourceState())
+        print(f"{source.kind:<9} {source.location}")
+        print(f"  follows      {' '.join(source.countries)}")
+        views = [f"{a.country} L{a.level.value} ({a.issued:%Y-%m-%d})" for a in current
+                 if a.publisher == source.kind]  # fmt: skip
+        print(f"  current      {', '.join(views) or '-'}")
+        print(f"  last fetch   {_time(state.last_fetch) if state.last_fetch else 'never'}")
+        change = f": {state.changed}" if state.changed else ""
+        print(
+            f"  last change  {_time(state.last_change) if state.last_change else 'never'}{change}"
+        )
+        error = f"{_time(state.error_at)}: {state.last_error}" if state.last_error else "none"
+        print(f"  last error   {error}")
     return 0
 
 
@@ -374,11 +416,17 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--country", metavar="CC", help="the advisory's country")
     c.add_argument("--format", choices=[f.value for f in Format], help="html, text or alert")
     c.add_argument("--subscriber", metavar="EMAIL", help="render for this subscriber")
+    c.add_argument(
+        "--source", choices=["files", *PUBLISHED], help="whose advisory (default: files first)"
+    )
     c.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     c.set_defaults(run=cmd_preview)
 
     c = command("status", "what the state file holds: sent, queued, failed, last errors")
     c.set_defaults(run=cmd_status)
+
+    c = command("sources", "each source followed: its last fetch, last change and last error")
+    c.set_defaults(run=cmd_sources)
 
     help = "draft an advisory file from an article: only its travel-advice sentences"
     c = sub.add_parser("extract", help=help, description=help)

@@ -23,7 +23,15 @@ from pydantic_core import PydanticCustomError
 from advisory._validate import read_bytes, read_toml, validate
 from advisory.crontab import cron_trigger
 from advisory.errors import ConfigError, Problem
-from advisory.models import TOKEN_FIELD, EmailAddress, OneLine, Strict, Subscriber
+from advisory.models import (
+    TOKEN_FIELD,
+    CountryOrAll,
+    EmailAddress,
+    OneLine,
+    SourceKind,
+    Strict,
+    Subscriber,
+)
 
 __all__ = ["DEFAULT_PATH", "Config", "config_path", "load"]
 
@@ -130,17 +138,60 @@ class Smtp(Strict):
 
     @property
     def loopback(self) -> bool:
-        if self.host.lower() == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
-        except ValueError:
-            return False
+        return _loopback(self.host.strip("[]"))
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Schedule(Strict):
     check: Cron = "*/15 * * * *"
     digest: Cron | None = None
+
+
+# Where each publisher is read by default: the US feed itself; GOV.UK's travel-advice
+# index (each country at <url>/<slug>); Canada's folder (<url>/cta-cap-<iso2>.json).
+PUBLISHED: dict[str, str] = {
+    "us-state": "https://travel.state.gov/_res/rss/TAsTWs.xml",
+    "gov-uk": "https://www.gov.uk/api/content/foreign-travel-advice",
+    "canada": "https://data.international.gc.ca/travel-voyage",
+}
+
+
+def _source_url(value: str) -> str:
+    """https, or http to a loopback host (a local mirror); never a downgrade on the internet."""
+    match = re.fullmatch(r"(https?)://([^/\s?#]+)[^\s]*", value)
+    if match is None:
+        raise PydanticCustomError("url", "expected an https:// URL")
+    host = match[2].rsplit("@", 1)[-1]
+    host = host[1:].split("]")[0] if host.startswith("[") else host.split(":")[0]
+    if match[1] == "http" and not _loopback(host):
+        raise PydanticCustomError("url", "expected an https:// URL (http only to a loopback host)")
+    return value.rstrip("/")
+
+
+class Source(Strict):
+    """One place advisories come from, and which of its countries are followed."""
+
+    kind: SourceKind
+    countries: Annotated[
+        tuple[CountryOrAll, ...], Field(strict=False, min_length=1, max_length=300)
+    ] = ("*",)
+    url: Annotated[str, Field(max_length=2000), AfterValidator(_source_url)] | None = None
+    timeout: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = 30
+
+    @property
+    def location(self) -> str:
+        return self.url or PUBLISHED.get(self.kind, "")
+
+    def follows(self, country: str) -> bool:
+        return "*" in self.countries or country in self.countries
 
 
 class Config(Strict):
@@ -152,11 +203,22 @@ class Config(Strict):
     smtp: Smtp = Field(default_factory=dict, validate_default=True)
     schedule: Schedule = Field(default_factory=dict, validate_default=True)
     subscribers: Annotated[tuple[Subscriber, ...], Field(strict=False, max_length=10_000)] = ()
+    # None listed: the advisory files alone, as before sources existed.
+    sources: Annotated[tuple[Source, ...], Field(strict=False, max_length=4)] = ()
 
     path: Annotated[Path, Field(exclude=True)] = Path()
     raw: Annotated[bytes, Field(exclude=True)] = b""  # the file as read, secrets excepted
     smtp_password: Annotated[SecretStr | None, Field(exclude=True)] = None
     token_secret: Annotated[SecretStr | None, Field(exclude=True)] = None
+
+    @property
+    def follows_files(self) -> bool:
+        return not self.sources or any(s.kind == "files" for s in self.sources)
+
+    @property
+    def publishers(self) -> tuple[Source, ...]:
+        """The official publishers followed, fetched before each check."""
+        return tuple(s for s in self.sources if s.kind != "files")
 
 
 def config_path(cli_value: str | None, env: Mapping[str, str]) -> Path:
@@ -185,6 +247,7 @@ def load(
     config = validate(Config, data, path, base=path.parent.resolve())
     problems = [
         *_duplicates(config, path),
+        *_source_problems(config, path),
         *_smtp_problems(config, path, env, delivering),
         *_token_problems(config, path, env, delivering),
     ]
@@ -242,6 +305,29 @@ def _duplicates(config: Config, path: Path) -> list[Problem]:
                 )
             )
         seen.setdefault(sub.key, i)
+    return out
+
+
+def _source_problems(config: Config, path: Path) -> list[Problem]:
+    out = []
+    seen: set[str] = set()
+    for i, source in enumerate(config.sources):
+        if source.kind in seen:
+            out.append(Problem.at(path, f"sources[{i}].kind", f"{source.kind} is listed twice"))
+        seen.add(source.kind)
+        if source.kind in ("gov-uk", "canada") and "*" in source.countries:
+            # One request per country: following all of them is a choice to spell out.
+            out.append(
+                Problem.at(
+                    path,
+                    f"sources[{i}].countries",
+                    'list the countries; "*" is only for us-state and files',
+                )
+            )
+        if source.kind == "files" and source.url is not None:
+            out.append(
+                Problem.at(path, f"sources[{i}].url", "files are read from service.advisories")
+            )
     return out
 
 

@@ -33,12 +33,14 @@ from advisory.countries import country_name, is_country
 __all__ = [
     "Advisory",
     "CountryCode",
+    "CountryOrAll",
     "EmailAddress",
     "Format",
     "Letterhead",
     "Level",
     "OneLine",
     "Risk",
+    "SourceKind",
     "Strict",
     "Subscriber",
 ]
@@ -284,6 +286,9 @@ def _https(value: str) -> str:
 OneLine = Annotated[str, Field(max_length=300), AfterValidator(_one_line)]
 Paragraphs = Annotated[str, Field(max_length=100_000), AfterValidator(_paragraphs)]
 CountryCode = Annotated[str, Field(max_length=8), AfterValidator(_country)]
+CountryOrAll = Annotated[str, Field(max_length=8), AfterValidator(_country_or_all)]
+# Where advisories come from: the service's own files, or an official publisher.
+SourceKind = Literal["files", "us-state", "gov-uk", "canada"]
 EmailAddress = Annotated[str, Field(max_length=320), AfterValidator(_email)]
 HttpsUrl = Annotated[str, Field(max_length=2000), AfterValidator(_https)]
 LevelField = Annotated[Level, Field(strict=False), _exact(int, "a level from 1 to 4")]
@@ -359,17 +364,14 @@ class Subscriber(Strict):
     name: OneLine
     email: EmailAddress
     countries: Annotated[
-        tuple[Annotated[str, Field(max_length=8), AfterValidator(_country_or_all)], ...],
+        tuple[CountryOrAll, ...],
         Field(strict=False, min_length=1, max_length=300),
         AfterValidator(_country_set),
     ]
     min_level: LevelField = Level.NORMAL
     format: FormatField = Format.HTML
     # Whose advisories: "files" (the service's own), "us-state", "gov-uk", "canada"; all if empty.
-    sources: Annotated[
-        tuple[Literal["files", "us-state", "gov-uk", "canada"], ...],
-        Field(strict=False, max_length=4),
-    ] = ()
+    sources: Annotated[tuple[SourceKind, ...], Field(strict=False, max_length=4)] = ()
 
     def follows(self, advisory: Advisory) -> bool:
         return not self.sources or advisory.feed in self.sources

@@ -18,8 +18,9 @@ from xml.etree.ElementTree import Element, ParseError
 import pycountry
 from defusedxml.ElementTree import fromstring
 from inscriptis import get_text
+from pydantic import ValidationError
 
-from advisory.countries import is_country
+from advisory.countries import country_code, is_country
 from advisory.models import Advisory, Level, Risk
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "US_STATE",
     "canada_advisory",
     "gov_uk_advisory",
+    "gov_uk_slugs",
     "plain_text",
     "risks_in",
     "us_state_advisories",
@@ -131,7 +133,7 @@ def us_state_advisories(feed: str | bytes) -> list[Advisory]:
     """Every advisory item of the State Department's RSS feed, in feed order.
 
     ValueError if the feed is not XML. An item that cannot be placed (no level, no
-    country, no date) or has an empty body is left out: it says nothing new.
+    country, no date), has an empty body or will not validate is left out.
     """
     try:
         root = fromstring(feed)
@@ -139,7 +141,11 @@ def us_state_advisories(feed: str | bytes) -> list[Advisory]:
         raise ValueError(f"not an RSS feed: {e}") from None
     out = []
     for item in root.iter("item"):
-        if (advisory := _us_item(item)) is not None:
+        try:
+            advisory = _us_item(item)
+        except ValidationError:  # a field beyond what an advisory can hold: not one to follow
+            continue
+        if advisory is not None:
             out.append(advisory)
     return out
 
@@ -172,15 +178,6 @@ def _us_item(item: Element) -> Advisory | None:
     )
 
 
-# The feed's names for places ISO 3166 names otherwise (used when the item has no code).
-_US_NAMES: Final = {
-    "the bahamas": "BS", "bonaire": "BQ", "saba": "BQ", "sint eustatius": "BQ", "brunei": "BN",
-    "burma": "MM", "cote d ivoire": "CI", "democratic republic of the congo": "CD",
-    "the kyrgyz republic": "KG", "macau": "MO", "sint maarten": "SX",
-    "mainland china, hong kong & macau": "CN", "timor": "TL", "turkey": "TR",
-}  # fmt: skip
-
-
 def _us_country(link: str, fips: str, title: str) -> str | None:
     """ISO alpha-2: from the link's alpha-3 (`destination.ven.html`), the FIPS 10-4
     Country-Tag, or the title's country name, in that order of trust."""
@@ -192,12 +189,12 @@ def _us_country(link: str, fips: str, title: str) -> str | None:
         code = _FIPS.get(fips.upper(), fips.upper())
         return code if is_country(code) else None
     name = re.sub(r"\s+travel advisory$", "", title.split(" - ")[0].strip(), flags=re.IGNORECASE)
-    return _US_NAMES.get(name.lower()) or _country_named(name)
+    return country_code(name)
 
 
 _ACTION: Final = re.compile(
     r"exercise (normal|increased|a high degree)|take normal|reconsider travel|do not travel"
-    r"|avoid (all|non-essential)",
+    r"|avoid (all|non-essential)|advises? against all",
     re.IGNORECASE,
 )
 
@@ -247,7 +244,7 @@ def gov_uk_advisory(content: dict[str, Any]) -> Advisory | None:
     if content.get("withdrawn_notice"):
         return None
     details = content.get("details") or {}
-    country = _country_named(str((details.get("country") or {}).get("name", "")))
+    country = country_code(str((details.get("country") or {}).get("name", "")))
     if country is None:
         return None
     statuses = set(details.get("alert_status") or ())
@@ -279,6 +276,17 @@ def gov_uk_advisory(content: dict[str, Any]) -> Advisory | None:
     )
 
 
+def gov_uk_slugs(index: dict[str, Any]) -> dict[str, str]:
+    """ISO code -> the slug of its page, from GOV.UK's travel-advice index."""
+    out: dict[str, str] = {}
+    for child in (index.get("links") or {}).get("children") or ():
+        country = (child.get("details") or {}).get("country") or {}
+        code, slug = country_code(str(country.get("name", ""))), country.get("slug")
+        if code and isinstance(slug, str) and re.fullmatch(r"[a-z0-9-]+", slug):
+            out.setdefault(code, slug)
+    return out
+
+
 def canada_advisory(document: dict[str, Any]) -> Advisory | None:
     """One country's document from Canada's travel-advice data (`cta-cap-<iso2>.json`)."""
     data = document.get("data") or {}
@@ -304,13 +312,6 @@ def canada_advisory(document: dict[str, Any]) -> Advisory | None:
         publisher="canada",
         source_url=f"https://travel.gc.ca/destinations/{slug}" if slug else None,
     )
-
-
-def _country_named(name: str) -> str | None:
-    try:
-        return str(pycountry.countries.lookup(name).alpha_2)
-    except LookupError:
-        return None
 
 
 def _iso_date(value: str) -> date | None:

@@ -27,12 +27,12 @@ from advisory.crontab import cron_trigger, digest_period
 from advisory.delivery import open_transport
 from advisory.dispatch import Plan, deliver, plan_digest, plan_run
 from advisory.errors import AdvisoryError
+from advisory.following import Round, known, refresh
 from advisory.ledger import Ledger, LedgerBusy
 from advisory.logs import Log
 from advisory.models import Advisory
 from advisory.rendering import Renderer
 from advisory.roster import check_subscribers
-from advisory.sources import load_advisories
 
 __all__ = ["serve"]
 
@@ -59,6 +59,7 @@ class Service:
                 self.config, advisories, self.ledger, now, period=self.period(now)
             ),
             lambda now: shards.Options(),
+            refreshing=True,
         )  # fmt: skip
 
     async def digest(self) -> None:
@@ -69,6 +70,11 @@ class Service:
             ),
             lambda now: shards.Options(digest_period=self.period(now) or "never"),
         )  # fmt: skip
+
+    def _tell(self, rounds: list[Round], job: str) -> None:
+        for found in rounds:
+            for event, line in found.said():
+                self.log(event, line, job=job, source=found.kind)
 
     async def _wait_for_state_file(self, job: str) -> bool:
         """Hold the state file's run lock; while a `send` holds it, wait (until stopped)."""
@@ -89,6 +95,8 @@ class Service:
         job: str,
         planner: Callable[[list[Advisory], float], Plan],
         sharded: Callable[[float], shards.Options],
+        *,
+        refreshing: bool = False,
     ) -> None:
         if self.stop.is_set():
             return
@@ -101,6 +109,8 @@ class Service:
                 if not await self._wait_for_state_file(job):
                     return
                 try:
+                    if refreshing and self.config.publishers:
+                        self._tell(await refresh(self.config, self.ledger, time.time()), job)
                     if shards.sharded(self.config):  # each shard checks its part first
                         report, the_plan = await shards.run(
                             self.config, sharded(time.time()), self.ledger, stop=self.stop
@@ -109,7 +119,7 @@ class Service:
                         # The whole list first, as `send` does: a bad row added while
                         # serving must hold back the run, not stop it halfway through.
                         check_subscribers(self.config)
-                        advisories = load_advisories(self.config.service.advisories)
+                        advisories = known(self.config, self.ledger)
                         the_plan = planner(advisories, time.time())
                         report = await deliver(
                             self.config, the_plan, self.ledger, open_transport(self.config),

@@ -29,11 +29,11 @@ from advisory.crontab import digest_period
 from advisory.delivery import open_transport
 from advisory.dispatch import MAX_ERROR_LINES, Plan, Report, deliver, plan_digest, plan_run
 from advisory.errors import AdvisoryError, ConfigError
+from advisory.following import known
 from advisory.ledger import Ledger
 from advisory.models import Advisory
 from advisory.rendering import Renderer
 from advisory.roster import Shard, check_subscribers
-from advisory.sources import load_advisories
 
 __all__ = ["Options", "run", "sharded"]
 
@@ -147,7 +147,7 @@ async def _supervise(
     advisories: list[Advisory] = []
     try:  # our own shard, while the children check theirs
         check_subscribers(config, shard)
-        advisories = load_advisories(config.service.advisories)
+        advisories = known(config, ledger)
     except AdvisoryError as e:
         problems += e.problems
     for child in children:
@@ -259,7 +259,8 @@ def _child() -> int:
     try:
         config = config_file.load(Path(sys.argv[1]), raw=first["config"].encode())
         check_subscribers(config, shard)
-        advisories = load_advisories(config.service.advisories)
+        with Ledger(config.service.state, readonly=True) as ledger:
+            advisories = known(config, ledger)  # as the parent fetched them for this run
     except AdvisoryError as e:
         _say(problems=list(e.problems))
         return e.exit_code

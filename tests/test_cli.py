@@ -85,7 +85,16 @@ def test_state_file_that_is_not_ours(project: Project) -> None:
 def test_every_command_is_documented_and_every_option_has_help() -> None:
     readme = (ROOT / "README.md").read_text()
     [group] = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(group.choices) == {"check", "send", "serve", "retry", "preview", "status", "extract"}
+    assert set(group.choices) == {
+        "check",
+        "send",
+        "serve",
+        "retry",
+        "preview",
+        "status",
+        "sources",
+        "extract",
+    }
     for name, command in group.choices.items():
         assert f"`advisory {name}`" in readme, f"{name} is not in the README"
         assert command.description

@@ -46,6 +46,21 @@ BAD_CONFIGS = [
      "sender.unsubscribe: expected a mailto: or https: address"),
 ]  # fmt: skip
 
+BAD_SOURCES = [
+    ('kind = "rss"', "sources[0].kind: expected 'files', 'us-state', 'gov-uk' or 'canada'"),
+    ('kind = "us-state"\n[[sources]]\nkind = "us-state"',
+     "sources[1].kind: us-state is listed twice"),
+    ('kind = "gov-uk"',
+     'sources[0].countries: list the countries; "*" is only for us-state and files'),
+    ('kind = "canada"\ncountries = ["XX"]',
+     "sources[0].countries[0]: not an ISO 3166-1 alpha-2 country code"),
+    ('kind = "us-state"\nurl = "http://feeds.example.org/ta.xml"',
+     "sources[0].url: expected an https:// URL (http only to a loopback host)"),
+    ('kind = "files"\nurl = "https://example.org/"',
+     "sources[0].url: files are read from service.advisories"),
+    ('kind = "us-state"\ntimeout = 0', "sources[0].timeout: expected greater than 0"),
+]  # fmt: skip
+
 BAD_SMTP = [
     ('port = "25"', "smtp.port: expected a whole number"),
     ("port = 70000", "smtp.port: expected less than or equal to 65535"),
@@ -59,6 +74,16 @@ BAD_SMTP = [
     ('host = "mail.example.org"\nsecurity = "none"\nusername = "u"\npassword_env = "HOME"',
      'smtp.username: login without TLS (security = "none") only to a loopback host'),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("source", "expected"), BAD_SOURCES)
+def test_invalid_sources(
+    project: Project, capsys: pytest.CaptureFixture[str], source: str, expected: str
+) -> None:
+    project.write_config(f"{config_text()}\n[[sources]]\n{source}\n")
+    code, lines = check(project, capsys)
+    assert code == 2
+    assert lines == [f"{project.config}: {expected}"]
 
 
 def check(project: Project, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:

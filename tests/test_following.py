@@ -1,0 +1,260 @@
+"""Following the official publishers end to end: a month of their real noise, replayed from
+a local site, alerts each reader once per real change.
+
+The US feed follows VE, RU and IR; GOV.UK follows VE; the service's own files go on
+beside them. Each day the site serves that day's snapshot and `advisory send` runs as
+an operator's cron would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from conftest import VE, Project, Server, config_text, smtp_section
+from feeds import (
+    FIXTURES,
+    Mirror,
+    Reply,
+    archived,
+    gov_uk_index,
+    gov_uk_venezuela,
+    markdown_to_html,
+    mirror,
+    rss,
+    rss_item,
+)
+from test_maildir import messages
+from test_serve import serving, stop, wait_for
+
+MARCH, JUNE = archived("venezuela_L3_2026-03-19"), archived("venezuela_L3_2026-06-27")
+RUSSIA, RUSSIA_LONGER = (
+    archived("russia_L4_2025-12-29"),
+    archived("russia_L4_2025-12-29_longer_variant"),
+)
+IRAN = archived("iran_L4_2025-12-05")
+UK_L3 = ["avoid_all_but_essential_travel_to_whole_country"]
+UK_L4 = ["avoid_all_travel_to_whole_country"]
+INDEX = "/api/content/foreign-travel-advice"
+
+READERS = """\
+[[subscribers]]
+name = "Ana Pérez"
+email = "ana@example.org"
+countries = ["VE"]
+format = "html"
+
+[[subscribers]]
+name = "Ben Okafor"
+email = "ben@example.org"
+countries = ["RU", "IR"]
+format = "text"
+sources = ["us-state"]
+
+[[subscribers]]
+name = "Chloé Martin"
+email = "chloe@example.org"
+countries = ["VE"]
+format = "alert"
+sources = ["gov-uk"]
+
+[[subscribers]]
+name = "Dev Shah"
+email = "dev@example.org"
+countries = ["VE"]
+format = "text"
+sources = ["files"]
+"""
+
+
+def following(site: str) -> str:
+    return f"""
+[[sources]]
+kind = "files"
+
+[[sources]]
+kind = "us-state"
+countries = ["VE", "RU", "IR"]
+url = "{site}/feed.xml"
+timeout = 1
+
+[[sources]]
+kind = "gov-uk"
+countries = ["VE"]
+url = "{site}{INDEX}"
+timeout = 1
+"""
+
+
+def feed(*items: str) -> Reply:
+    return Reply(rss(*items).encode())
+
+
+def uk(status: list[str], updated: str = "2026-07-01T19:10:05+01:00") -> Reply:
+    return Reply(json.dumps(gov_uk_venezuela(status, updated)).encode())
+
+
+def day_of(day: int) -> dict[str, Reply]:
+    """What the sites serve on `day` of the month: mostly noise, five real changes."""
+    ve = rss_item(JUNE if day % 2 == 0 and day >= 2 else MARCH)  # flip-flops from day 2
+    ru = rss_item(RUSSIA_LONGER if day >= 9 and day % 3 else RUSSIA)  # from day 9 too
+    us = feed(ve, ru, rss_item(IRAN))
+    site = {"/feed.xml": us, INDEX: Reply(json.dumps(gov_uk_index(Venezuela="venezuela")).encode())}
+    site[f"{INDEX}/venezuela"] = uk(UK_L4 if day >= 10 else UK_L3)
+    if day in (0, 1):
+        site["/feed.xml"] = feed(rss_item(MARCH), rss_item(RUSSIA), rss_item(IRAN))
+    elif day == 4:
+        site["/feed.xml"] = Reply(b"Internal Server Error", 500)
+    elif day == 5:
+        site["/feed.xml"] = Reply(us.body, delay=2)  # beyond the source's 1 s timeout
+    elif day == 6:
+        site["/feed.xml"] = feed(rss_item(JUNE, body=""), ru, rss_item(IRAN))  # empty body
+    elif day == 7:  # a duplicate item, and a date moved backwards
+        site["/feed.xml"] = feed(ve, ru, ru, rss_item(IRAN, date="Mon, 01 Dec 2025"))
+    elif day == 8:
+        note = markdown_to_html("Reissued July 3, 2026 after review with no edits.")
+        site["/feed.xml"] = feed(
+            rss_item(JUNE, body=f"{note}\n{markdown_to_html(JUNE['content_md'])}"), ru
+        )
+    elif day == 16:
+        site["/feed.xml"] = Reply(b"<html>Service temporarily unavailable")  # not a feed
+    elif day == 20:
+        site[f"{INDEX}/venezuela"] = Reply(b"Bad Gateway", 502)
+    elif day == 25:  # reviewed, nothing edited: only the date moves
+        site[f"{INDEX}/venezuela"] = uk(UK_L4, "2026-08-25T09:00:00+01:00")
+    return site
+
+
+def subjects(project: Project) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for message in sorted(messages(project.outbox), key=lambda m: m["Date"].datetime):
+        out.setdefault(str(message["To"].addresses[0].addr_spec), []).append(
+            str(message["Subject"])
+        )
+    return out
+
+
+def test_a_month_of_publisher_noise_alerts_each_reader_once_per_real_change(
+    project: Project,
+) -> None:
+    with mirror() as site:
+        project.write_config(config_text(subscribers=READERS) + following(site))
+        said = {}
+        for day in range(30):
+            Mirror.routes = day_of(day)
+            if day == 4:  # our own file changes the day the US feed fails
+                project.advisory("ve", VE.replace("long been", "for years been"))
+            result = project.run("send")
+            assert result.returncode == 0, (day, result.stderr)
+            said[day] = result.stderr
+        sources = project.run("sources")
+    got = subjects(project)
+
+    assert got == {
+        "ana@example.org": [
+            *sorted(
+                [
+                    "Venezuela (UK) travel advisory: Level 3 – Reconsider travel",
+                    "Venezuela (US) travel advisory: Level 3 – Reconsider travel",
+                    "Venezuela travel advisory: Level 4 – Do not travel",
+                ]
+            ),
+            "Venezuela (US) travel advisory updated: Level 3 – Reconsider travel",  # day 2
+            "Venezuela travel advisory updated: Level 4 – Do not travel",  # day 4, our file
+            "Venezuela (UK) travel advisory raised to Level 4 – Do not travel",  # day 10
+        ],
+        "ben@example.org": [
+            *sorted(
+                [
+                    "Iran (US) travel advisory: Level 4 – Do not travel",
+                    "Russia (US) travel advisory: Level 4 – Do not travel",
+                ]
+            ),
+            "Russia (US) travel advisory updated: Level 4 – Do not travel",  # day 9
+        ],
+        "chloe@example.org": [
+            "Venezuela (UK) travel advisory: Level 3 – Reconsider travel",
+            "Venezuela (UK) travel advisory raised to Level 4 – Do not travel",
+        ],
+        "dev@example.org": [
+            "Venezuela travel advisory: Level 4 – Do not travel",
+            "Venezuela travel advisory updated: Level 4 – Do not travel",
+        ],
+    }
+    # Each failure was one line naming its source and URL; the run went on.
+    assert f"us-state: {site}/feed.xml: HTTP 500" in said[4]
+    assert said[5].strip() == f"us-state: {site}/feed.xml: timed out"
+    assert f"us-state: {site}/feed.xml: not an RSS feed" in said[16]
+    assert said[20].strip() == f"gov-uk: {site}{INDEX}/venezuela: HTTP 502 Bad Gateway"
+    assert "news for VE@us-state" in said[2] and "news" not in said[3] + said[8]
+    # Unchanged documents were asked for conditionally and cost a 304.
+    replies = Counter(Mirror.log)
+    assert replies[("/feed.xml", 304)] >= 1 and replies[(f"{INDEX}/venezuela", 304)] >= 15
+
+    assert sources.returncode == 0, sources.stderr
+    lines = sources.stdout.splitlines()
+    us = lines[lines.index(f"us-state  {site}/feed.xml") :]
+    assert us[1:3] == ["  follows      VE RU IR", "  current      IR L4 (2025-12-05), "
+                       "RU L4 (2025-12-29), VE L3 (2026-06-27)"]  # fmt: skip
+    assert us[4].startswith("  last change  ") and us[4].endswith(": RU@us-state")
+    assert us[5].startswith("  last error   ") and f"{site}/feed.xml: not an RSS feed: " in us[5]
+    gov = lines[lines.index(f"gov-uk    {site}{INDEX}") :]
+    assert gov[2] == "  current      VE L4 (2026-07-01)"
+    assert gov[5].endswith(f"{site}{INDEX}/venezuela: HTTP 502 Bad Gateway")
+
+
+def test_canada_is_followed_country_by_country(project: Project) -> None:
+    document = (FIXTURES / "canada" / "cta-cap-co_excerpt_2026-10-06.json").read_bytes()
+    with mirror() as site:
+        Mirror.routes = {"/travel/cta-cap-co.json": Reply(document)}
+        project.write_config(
+            config_text(
+                subscribers=READERS.replace('"RU", "IR"', '"CO"').replace("us-state", "canada")
+            )
+            + f'[[sources]]\nkind = "canada"\ncountries = ["CO", "PE"]\nurl = "{site}/travel"\n'
+        )
+        result = project.run("send")
+        again = project.run("send")
+    assert result.returncode == 0, result.stderr
+    # Peru's page is missing: one line for it; Colombia's alert goes out regardless.
+    assert result.stderr.splitlines() == [
+        "canada: news for CO@canada",
+        f"canada: {site}/travel/cta-cap-pe.json: HTTP 404 Not Found",
+    ]
+    assert subjects(project) == {
+        "ben@example.org": [
+            "Colombia (Canada) travel advisory: Level 2 – Exercise increased caution"
+        ]
+    }
+    assert again.stdout.startswith("nothing due")
+
+
+def test_serve_fetches_before_every_check_and_logs_each_source(
+    project: Project, smtpd: Server
+) -> None:
+    got = smtpd.handler.received
+    ana = READERS.split("\n\n")[0] + "\n"
+    with mirror() as site:
+        Mirror.routes = {"/feed.xml": feed(rss_item(MARCH))}
+        project.write_config(
+            config_text(delivery='transport = "smtp"', smtp=smtp_section(smtpd), subscribers=ana)
+            + f'[[sources]]\nkind = "us-state"\ncountries = ["VE"]\nurl = "{site}/feed.xml"\n'
+        )
+        with serving(project, "--check-every", "0.3", "--log-format", "json") as proc:
+            wait_for(lambda: len(got) == 1)
+            Mirror.routes = {"/feed.xml": Reply(b"Internal Server Error", 500)}
+            wait_for(lambda: ("/feed.xml", 500) in Mirror.log)
+            Mirror.routes = {"/feed.xml": feed(rss_item(JUNE))}
+            wait_for(lambda: len(got) == 2)
+            wait_for(lambda: Mirror.log.count(("/feed.xml", 304)) >= 2)  # checks go on: no news
+            code, err = stop(proc)
+    assert code == 0, err
+    assert [str(r.message["Subject"]) for r in got] == [
+        "Venezuela (US) travel advisory: Level 3 – Reconsider travel",
+        "Venezuela (US) travel advisory updated: Level 3 – Reconsider travel",
+    ]
+    events = [json.loads(line) for line in err.splitlines()]
+    said = [(e["event"], e["message"]) for e in events if e["event"] in ("news", "source")]
+    assert said[0] == ("news", "us-state: news for VE@us-state")
+    assert ("source", f"us-state: {site}/feed.xml: HTTP 500 Internal Server Error") in said
+    assert said.count(("news", "us-state: news for VE@us-state")) == 2
