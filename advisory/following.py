@@ -44,7 +44,8 @@ class Round:
     def said(self) -> Iterator[tuple[str, str]]:
         """(event, line) for what an operator should hear: news found, and each failure."""
         if self.changed:
-            yield "news", f"{self.kind}: news for {', '.join(self.changed)}"
+            more = f" and {len(self.changed) - 10} more" if len(self.changed) > 10 else ""
+            yield "news", f"{self.kind}: news for {', '.join(self.changed[:10])}{more}"
         for error in self.errors:
             yield "source", f"{self.kind}: {error}"
 
@@ -67,8 +68,9 @@ async def refresh(config: Config, ledger: Ledger, now: float) -> list[Round]:
         ledger.forget_sightings(now - WINDOW.total_seconds())
         for found in rounds:
             for advisory in found.advisories:
-                news = is_news(advisory, ledger.sightings(advisory.key), now)
-                ledger.saw(advisory, fingerprint(advisory), now, news=news)
+                printed = fingerprint(advisory)
+                news = is_news(advisory, ledger.sightings(advisory.key), now, printed)
+                ledger.saw(advisory, printed, now, news=news)
                 if news:
                     found.changed.append(advisory.key)
             for url, document in found.documents.items():
@@ -138,7 +140,12 @@ async def _us_state(source: Source, get: Get, found: Round) -> None:
         advisories = us_state_advisories(fetched.body)
     except ValueError as e:
         raise _Unreadable(f"{url}: {e}") from None
-    found.advisories = [a for a in advisories if source.follows(a.country)]
+    # The feed's first item for a country: the feed repeats some items, identical.
+    first: dict[str, Advisory] = {}
+    for advisory in advisories:
+        if source.follows(advisory.country):
+            first.setdefault(advisory.key, advisory)
+    found.advisories = list(first.values())
     found.documents[url] = _kept(fetched, "")
 
 

@@ -34,12 +34,15 @@ def fingerprint(advisory: Advisory) -> str:
     return hashlib.sha256(content.encode()).hexdigest()[:32]
 
 
-def is_news(advisory: Advisory, seen: Mapping[str, float], now: float) -> bool:
+def is_news(
+    advisory: Advisory, seen: Mapping[str, float], now: float, printed: str | None = None
+) -> bool:
     """Whether `advisory` tells anything not seen in the `WINDOW` before `now`.
 
-    `seen` maps each fingerprint to when it was last seen (seconds since the epoch).
+    `seen` maps each fingerprint to when it was last seen (seconds since the epoch);
+    `printed` is the advisory's fingerprint, where the caller has it already.
     """
     if not advisory.details.strip():
         return False
-    last = seen.get(fingerprint(advisory))
+    last = seen.get(printed or fingerprint(advisory))
     return last is None or last < now - WINDOW.total_seconds()
