@@ -7,7 +7,6 @@ config file's folder. The SMTP password comes only from the environment.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import ssl
@@ -17,12 +16,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import httpx
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from advisory._validate import read_bytes, read_toml, validate
 from advisory.crontab import cron_trigger
 from advisory.errors import ConfigError, Problem
+from advisory.fetch import loopback, secure
 from advisory.models import (
     TOKEN_FIELD,
     CountryOrAll,
@@ -138,16 +139,7 @@ class Smtp(Strict):
 
     @property
     def loopback(self) -> bool:
-        return _loopback(self.host.strip("[]"))
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        return loopback(self.host.strip("[]"))
 
 
 class Schedule(Strict):
@@ -165,13 +157,15 @@ PUBLISHED: dict[str, str] = {
 
 
 def _source_url(value: str) -> str:
-    """https, or http to a loopback host (a local mirror); never a downgrade on the internet."""
-    match = re.fullmatch(r"(https?)://([^/\s?#]+)[^\s]*", value)
-    if match is None:
+    """An URL a fetch can use: https, or http to a loopback host (a local mirror)."""
+    try:
+        url = httpx.URL(value)
+        valid = url.scheme in ("http", "https") and bool(url.host) and 0 < (url.port or 443) < 65536
+    except httpx.InvalidURL:
+        valid = False
+    if not valid or re.search(r"[\s\x00-\x1f]", value):
         raise PydanticCustomError("url", "expected an https:// URL")
-    host = match[2].rsplit("@", 1)[-1]
-    host = host[1:].split("]")[0] if host.startswith("[") else host.split(":")[0]
-    if match[1] == "http" and not _loopback(host):
+    if not secure(url):
         raise PydanticCustomError("url", "expected an https:// URL (http only to a loopback host)")
     return value.rstrip("/")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 
 import pycountry
@@ -23,34 +24,40 @@ _READABLE = {
 }
 
 
-# The names publishers give places that ISO 3166 names otherwise, lower-cased.
+# The names publishers give places that ISO 3166 names otherwise (compared as `_key` does).
 _ALIASES = {
-    "bahamas": "BS", "bonaire": "BQ", "saba": "BQ", "sint eustatius": "BQ",
-    "bonaire/st eustatius/saba": "BQ", "brunei": "BN", "burma": "MM", "cape verde": "CV",
-    "cote d ivoire": "CI", "cote d'ivoire": "CI", "côte d'ivoire": "CI", "ivory coast": "CI",
-    "gambia": "GM", "kyrgyz republic": "KG", "macau": "MO", "sint maarten": "SX",
-    "mainland china, hong kong & macau": "CN", "timor": "TL", "east timor": "TL",
-    "turkey": "TR", "occupied palestinian territories": "PS", "palestinian territories": "PS",
-    "republic of the congo": "CG", "congo (republic)": "CG", "north macedonia": "MK",
-    "swaziland": "SZ", "czechia": "CZ", "the netherlands": "NL",
+    "bonaire": "BQ", "saba": "BQ", "sint eustatius": "BQ", "bonaire/st eustatius/saba": "BQ",
+    "brunei": "BN", "burma": "MM", "cape verde": "CV", "cote d ivoire": "CI", "ivory coast": "CI",
+    "kyrgyz republic": "KG", "macau": "MO", "mainland china, hong kong & macau": "CN",
+    "timor": "TL", "east timor": "TL", "turkey": "TR", "occupied palestinian territories": "PS",
+    "palestinian territories": "PS", "republic of the congo": "CG", "swaziland": "SZ",
+    "saint maarten": "SX", "pitcairn island": "PN", "pitcairn islands": "PN", "usa": "US",
 }  # fmt: skip
 
 
 @cache
 def _codes() -> dict[str, str]:
-    return {name.lower(): code for code, name in _names().items()} | _ALIASES
+    names = {
+        _key(name): c.alpha_2
+        for c in pycountry.countries
+        for name in (c.name, getattr(c, "common_name", ""), getattr(c, "official_name", ""))
+        if name
+    }
+    aliases = {_key(name): code for name, code in _ALIASES.items()}
+    return names | {_key(name): code for code, name in _names().items()} | aliases
+
+
+def _key(name: str) -> str:
+    """A name as compared: no accents, "&" as "and", "St" as "Saint", no leading "The"."""
+    plain = unicodedata.normalize("NFKD", name.replace("\u2019", "'").replace("&", " and "))
+    key = " ".join("".join(c for c in plain if not unicodedata.combining(c)).split()).lower()
+    key = re.sub(r"^the ", "", re.sub(r"^st\.? ", "saint ", key))
+    return re.sub(r" \(.*\)$", "", key)  # "Myanmar (Burma)"
 
 
 def country_code(name: str) -> str | None:
     """The ISO code of a country named as publishers name it ("Burma", "The Gambia")."""
-    key = " ".join(name.replace("’", "'").split()).lower()
-    key = re.sub(r"^the ", "", re.sub(r"^st\.? ", "saint ", key))
-    if found := _codes().get(key):
-        return found
-    try:
-        return str(pycountry.countries.lookup(key).alpha_2)
-    except LookupError:
-        return None
+    return _codes().get(_key(name))
 
 
 @cache

@@ -8,6 +8,8 @@ log against that source while the others, and the delivery of what is known, go 
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
@@ -15,7 +17,16 @@ import httpx
 
 from advisory.errors import AdvisoryError
 
-__all__ = ["MAX_BYTES", "FetchError", "Fetched", "Validators", "client", "fetch"]
+__all__ = [
+    "MAX_BYTES",
+    "FetchError",
+    "Fetched",
+    "Validators",
+    "client",
+    "fetch",
+    "loopback",
+    "secure",
+]
 
 MAX_BYTES: Final = 8 * 2**20  # the US feed is about 600 KB; anything this big is not it
 
@@ -38,18 +49,59 @@ class Fetched:
     validators: Validators
 
 
+def secure(url: str | httpx.URL) -> bool:
+    """https, or http to a loopback host (a local mirror): no plain text over a network."""
+    url = httpx.URL(url)
+    if url.scheme == "https":
+        return True
+    return url.scheme == "http" and loopback(url.host)
+
+
+def loopback(host: str) -> bool:
+    """`localhost` or a loopback address: traffic that never leaves the machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def _refuse_insecure(request: httpx.Request) -> None:
+    if not secure(request.url):  # a redirect may lead anywhere: each hop is checked
+        raise FetchError(f"{request.url}: refused: not https")
+
+
 def client(timeout: float = 30) -> httpx.AsyncClient:
-    """One client for a round of fetches: connections reused, every phase timed out."""
+    """One client for a round of fetches: connections reused, redirects only to https."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout),
         follow_redirects=True,
         headers={"User-Agent": "advisory (travel-advisory notifications)"},
+        event_hooks={"request": [_refuse_insecure]},
     )
 
 
 async def fetch(
-    http: httpx.AsyncClient, url: str, since: Validators = Validators(), max_bytes: int = MAX_BYTES
+    http: httpx.AsyncClient,
+    url: str,
+    since: Validators = Validators(),
+    max_bytes: int = MAX_BYTES,
+    deadline: float | None = None,
 ) -> Fetched:
+    """The document at `url`, or None for its body when unchanged since `since`.
+
+    `deadline` bounds the whole request in seconds: the client's timeout is per read,
+    and a server may trickle a byte at a time.
+    """
+    try:
+        async with asyncio.timeout(deadline):
+            return await _fetch(http, url, since, max_bytes)
+    except TimeoutError:
+        raise FetchError(f"{url}: timed out") from None
+
+
+async def _fetch(http: httpx.AsyncClient, url: str, since: Validators, max_bytes: int) -> Fetched:
     headers = {}
     if since.etag:
         headers["If-None-Match"] = since.etag

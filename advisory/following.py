@@ -4,8 +4,8 @@ Before each check every publisher in `[[sources]]` is fetched at once, each docu
 with the validators it last gave (an unchanged one costs a 304). Each fetched advisory
 is passed through the noise rule (`news.is_news`); only news becomes the effective
 version that runs plan from, so a publisher's flip-flops, empty bodies and reissues
-never reach a reader. A failure is one line against its source: the other sources,
-and the delivery of what is already known, go on.
+never reach a reader. A failure is one line against its source, whatever the
+publisher sent: the other sources, and the delivery of what is already known, go on.
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ from advisory.fetch import Fetched, FetchError, Validators, client, fetch
 from advisory.ledger import Document, Ledger
 from advisory.models import Advisory
 from advisory.news import WINDOW, fingerprint, is_news
-from advisory.publishers import canada_advisory, gov_uk_advisory, gov_uk_slugs, us_state_advisories
+from advisory.publishers import (
+    canada_advisory,
+    gov_uk_advisory,
+    gov_uk_slugs,
+    us_state_advisories,
+)
 from advisory.sources import load_advisories
 
 __all__ = ["Round", "known", "refresh"]
@@ -36,7 +41,8 @@ class Round:
     """What one source's fetch gave: advisories read, documents to remember, errors."""
 
     kind: str
-    advisories: list[Advisory] = field(default_factory=list)
+    advisories: dict[str, tuple[Advisory, str]] = field(default_factory=dict)  # key -> (…, print)
+    unchanged: dict[str, str] = field(default_factory=dict)  # key -> fingerprint, from 304s
     documents: dict[str, Document] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # the keys that were news
@@ -49,16 +55,30 @@ class Round:
         for error in self.errors:
             yield "source", f"{self.kind}: {error}"
 
+    def read(self, advisories: list[Advisory]) -> dict[str, str]:
+        """Keep what a document gave (its first item per country); key -> fingerprint."""
+        printed = {}
+        for advisory in advisories:
+            if advisory.key not in printed:
+                printed[advisory.key] = fingerprint(advisory)
+                self.advisories.setdefault(advisory.key, (advisory, printed[advisory.key]))
+        return printed
+
 
 def known(config: Config, ledger: Ledger) -> list[Advisory]:
     """What a run plans from: the advisory files, and each followed publisher's current view."""
-    advisories = load_advisories(config.service.advisories) if config.follows_files else []
     sources = {s.kind: s for s in config.publishers}
-    return advisories + [
+    files = (
+        load_advisories(config.service.advisories, followed=set(sources))
+        if config.follows_files
+        else []
+    )
+    views = [
         a
         for a in ledger.followed()
         if a.publisher in sources and sources[a.publisher].follows(a.country)
     ]
+    return files + views
 
 
 async def refresh(config: Config, ledger: Ledger, now: float) -> list[Round]:
@@ -66,54 +86,72 @@ async def refresh(config: Config, ledger: Ledger, now: float) -> list[Round]:
     rounds = await asyncio.gather(*(_fetch(source, ledger) for source in config.publishers))
     with ledger.transaction():
         ledger.forget_sightings(now - WINDOW.total_seconds())
+        current = {a.key: fingerprint(a) for a in ledger.followed()}
         for found in rounds:
-            for advisory in found.advisories:
-                printed = fingerprint(advisory)
-                news = is_news(advisory, ledger.sightings(advisory.key), now, printed)
-                ledger.saw(advisory, printed, now, news=news)
-                if news:
-                    found.changed.append(advisory.key)
+            published = list(found.advisories.items())
+            for key, printed in found.unchanged.items():  # still published, as a 304 says
+                if (advisory := ledger.sighting(key, printed)) is not None:
+                    published.append((key, (advisory, printed)))
+            for key, (advisory, printed) in published:
+                seen = ledger.sightings(key)
+                if is_news(advisory, seen, now, printed, current.get(key)):
+                    ledger.follow(advisory, now)
+                    found.changed.append(key)
+                ledger.sighted(key, printed, now, advisory)
             for url, document in found.documents.items():
                 ledger.keep_document(url, document)
             ledger.fetched(found.kind, now, changed=found.changed, errors=found.errors)
     return rounds
 
 
-async def _fetch(source: Source, ledger: Ledger) -> Round:
-    found = Round(source.kind)
-    reader = _READERS[source.kind]
-    async with client(source.timeout) as http:
-
-        async def get(url: str) -> tuple[Fetched, Document]:
-            before = ledger.document(url)
-            since = (
-                Validators(before.etag, before.last_modified)
-                if before.memo is not None
-                else Validators()
-            )
-            return await fetch(http, url, since), before
-
-        with _each_error(source, found):
-            await reader(source, get, found)
-    return found
-
-
-@contextmanager
-def _each_error(source: Source, found: Round) -> Iterator[None]:
-    """A failure is a line against the source; data from the internet never stops a check."""
-    try:
-        yield
-    except (FetchError, _Unreadable) as e:
-        found.errors.append(str(e))
-    except (ValueError, TypeError, KeyError, AttributeError) as e:  # a shape never seen
-        found.errors.append(f"{source.location}: unreadable ({type(e).__name__})")
-
-
 class _Unreadable(AdvisoryError):
     """A document came, but not in the shape its publisher uses."""
 
 
-Get = Callable[[str], Awaitable[tuple[Fetched, Document]]]
+@contextmanager
+def _each_error(where: str, found: Round) -> Iterator[None]:
+    """A failure is a line against the source: what the internet sends never stops a check."""
+    try:
+        yield
+    except (FetchError, _Unreadable) as e:
+        found.errors.append(str(e))
+    except Exception as e:  # a shape never seen: deep nesting, an unknown encoding…
+        found.errors.append(f"{where}: unreadable ({type(e).__name__})")
+
+
+Get = Callable[[str, str], Awaitable[tuple[Fetched, dict[str, Any]]]]
+
+
+async def _fetch(source: Source, ledger: Ledger) -> Round:
+    found = Round(source.kind)
+    async with client(source.timeout) as http:
+
+        async def get(url: str, scope: str) -> tuple[Fetched, dict[str, Any]]:
+            """The document, asked for conditionally only if what was read of it last
+            time covers `scope` (the countries followed); (fetched, what was read)."""
+            before = ledger.document(url)
+            memo = json.loads(before.memo) if before.memo else {}
+            usable = bool(memo) and memo.get("scope") == scope
+            since = Validators(before.etag, before.last_modified) if usable else Validators()
+            fetched = await fetch(http, url, since, deadline=source.timeout)
+            if fetched.body is None:
+                if not usable:
+                    raise _Unreadable(f"{url}: HTTP 304 to a request that was not conditional")
+                found.unchanged.update(memo.get("seen", {}))
+            return fetched, memo
+
+        with _each_error(source.location, found):
+            await _READERS[source.kind](source, get, found)
+    return found
+
+
+def _keep(found: Round, url: str, fetched: Fetched, scope: str, **memo: Any) -> None:
+    """Validators are kept only with what was read, so a 304 never hides an unread copy."""
+    found.documents[url] = Document(
+        fetched.validators.etag,
+        fetched.validators.last_modified,
+        json.dumps({"scope": scope, **memo}, separators=(",", ":")),
+    )
 
 
 def _json(url: str, body: bytes) -> dict[str, Any]:
@@ -126,77 +164,72 @@ def _json(url: str, body: bytes) -> dict[str, Any]:
     return data
 
 
-def _kept(fetched: Fetched, memo: str) -> Document:
-    """Validators are kept only with what was read, so a 304 never hides an unread copy."""
-    return Document(fetched.validators.etag, fetched.validators.last_modified, memo)
-
-
 async def _us_state(source: Source, get: Get, found: Round) -> None:
-    url = source.location
-    fetched, _ = await get(url)
+    url, scope = source.location, " ".join(sorted(source.countries))
+    fetched, _ = await get(url, scope)
     if fetched.body is None:
         return
+    refused: list[tuple[str, str]] = []
     try:
-        advisories = us_state_advisories(fetched.body)
+        advisories = us_state_advisories(fetched.body, refused)
     except ValueError as e:
         raise _Unreadable(f"{url}: {e}") from None
-    # The feed's first item for a country: the feed repeats some items, identical.
-    first: dict[str, Advisory] = {}
-    for advisory in advisories:
-        if source.follows(advisory.country):
-            first.setdefault(advisory.key, advisory)
-    found.advisories = list(first.values())
-    found.documents[url] = _kept(fetched, "")
+    printed = found.read([a for a in advisories if source.follows(a.country)])
+    errors = [f"{url}: {country}: {why}" for country, why in refused if source.follows(country)]
+    found.errors += errors
+    if not errors:  # else read it all again next time, until the item can be read
+        _keep(found, url, fetched, scope, seen=printed)
 
 
 async def _gov_uk(source: Source, get: Get, found: Round) -> None:
     index = source.location
-    fetched, before = await get(index)
+    fetched, memo = await get(index, "index")
     if fetched.body is None:
-        slugs = json.loads(before.memo or "{}")
-    else:
-        slugs = gov_uk_slugs(_json(index, fetched.body))
-    found.documents[index] = _kept(fetched, json.dumps(slugs))
+        children = memo.get("children", [])
+    else:  # the countries' names and slugs are all a 304 will need
+        listed = (_json(index, fetched.body).get("links") or {}).get("children") or []
+        children = [{"details": {"country": c["details"]["country"]}} for c in listed]
+        _keep(found, index, fetched, "index", children=children)
+    slugs = gov_uk_slugs({"links": {"children": children}})
 
     async def one(country: str) -> None:
-        if country not in slugs:
-            raise _Unreadable(f"{index}: no GOV.UK travel advice for {country}")
-        url = f"{index}/{slugs[country]}"
-        fetched, _ = await get(url)
-        if fetched.body is not None:
-            advisory = gov_uk_advisory(_json(url, fetched.body))
-            if advisory is None or advisory.country != country:
-                raise _Unreadable(f"{url}: no current advice for {country} (withdrawn?)")
-            found.advisories.append(advisory)
-            found.documents[url] = _kept(fetched, "")
+        url = f"{index}/{slugs.get(country, country)}"
+        with _each_error(url, found):
+            if country not in slugs:
+                raise _Unreadable(f"{index}: no GOV.UK travel advice for {country}")
+            fetched, _ = await get(url, country)
+            if fetched.body is not None:
+                advisory = gov_uk_advisory(_json(url, fetched.body))
+                if advisory is None or advisory.country != country:
+                    raise _Unreadable(f"{url}: no current advice for {country} (withdrawn?)")
+                _keep(found, url, fetched, country, seen=found.read([advisory]))
 
-    await _each(source, one, found)
+    await _each(source, one)
 
 
 async def _canada(source: Source, get: Get, found: Round) -> None:
     async def one(country: str) -> None:
         url = f"{source.location}/cta-cap-{country.lower()}.json"
-        fetched, _ = await get(url)
-        if fetched.body is not None:
-            advisory = canada_advisory(_json(url, fetched.body))
-            if advisory is None or advisory.country != country:
-                raise _Unreadable(f"{url}: no advisory for {country} in it")
-            found.advisories.append(advisory)
-            found.documents[url] = _kept(fetched, "")
+        with _each_error(url, found):
+            fetched, _ = await get(url, country)
+            if fetched.body is not None:
+                advisory = canada_advisory(_json(url, fetched.body))
+                if advisory is None or advisory.country != country:
+                    raise _Unreadable(f"{url}: no advisory for {country} in it")
+                _keep(found, url, fetched, country, seen=found.read([advisory]))
 
-    await _each(source, one, found)
+    await _each(source, one)
 
 
-async def _each(source: Source, one: Callable[[str], Awaitable[None]], found: Round) -> None:
-    """Every country's document, a few at a time; one country's failure is its own."""
+async def _each(source: Source, one: Callable[[str], Awaitable[None]]) -> None:
+    """Every country's document, a few at a time; each country's failure is its own."""
     gate = asyncio.Semaphore(_AT_ONCE)
 
-    async def guarded(country: str) -> None:
+    async def gated(country: str) -> None:
         async with gate:
-            with _each_error(source, found):
-                await one(country)
+            await one(country)
 
-    await asyncio.gather(*(guarded(c) for c in source.countries))
+    await asyncio.gather(*(gated(c) for c in source.countries))
 
 
 _READERS: dict[str, Callable[[Source, Get, Round], Awaitable[None]]] = {

@@ -87,6 +87,7 @@ CREATE TABLE IF NOT EXISTS sightings (
     advisory    TEXT NOT NULL,          -- the advisory's key (VE@us-state)
     fingerprint TEXT NOT NULL,          -- news.fingerprint of a fetched version
     last_seen   REAL NOT NULL,
+    body        TEXT,                   -- the version as JSON, for when a 304 makes it current
     PRIMARY KEY (advisory, fingerprint)
 );
 CREATE TABLE IF NOT EXISTS followed (
@@ -333,17 +334,29 @@ class Ledger:
         )
         return {row[0]: SourceState(*row[1:]) for row in rows}
 
-    def saw(self, advisory: Advisory, fingerprint: str, now: float, *, news: bool) -> None:
-        """A fetched version was seen; when it is news, it becomes the effective one."""
+    def sighted(
+        self, key: str, fingerprint: str, now: float, advisory: Advisory | None = None
+    ) -> None:
+        """A version of advisory `key` is published as of `now` (fetched, or a 304 for it)."""
         self.db.execute(
-            "INSERT INTO sightings VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_seen = ?",
-            (advisory.key, fingerprint, now, now),
+            "INSERT INTO sightings VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+            "last_seen = excluded.last_seen, body = coalesce(excluded.body, body)",
+            (key, fingerprint, now, advisory.model_dump_json() if advisory else None),
         )
-        if news:
-            self.db.execute(
-                "INSERT OR REPLACE INTO followed VALUES (?, ?, ?)",
-                (advisory.key, advisory.model_dump_json(), now),
-            )
+
+    def sighting(self, key: str, fingerprint: str) -> Advisory | None:
+        """A version seen in the last window, as it was fetched."""
+        row = self.db.execute(
+            "SELECT body FROM sightings WHERE advisory = ? AND fingerprint = ?", (key, fingerprint)
+        ).fetchone()
+        return _advisory(row[0]) if row and row[0] else None
+
+    def follow(self, advisory: Advisory, now: float) -> None:
+        """News: this version becomes the publisher's current advisory for its country."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO followed VALUES (?, ?, ?)",
+            (advisory.key, advisory.model_dump_json(), now),
+        )
 
     def keep_document(self, url: str, document: Document) -> None:
         self.db.execute(

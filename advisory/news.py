@@ -6,7 +6,9 @@ is news only when its level, its set of risks, or its text differs from every ve
 the same advisory seen in the last 30 days. The text is compared after whitespace, case,
 punctuation spacing and the publishers' notes ("Reissued …", "There were no changes …")
 are normalised away. An empty body, a date moved, a duplicate and an exact reversion to a
-recent version are never news. Pure: the caller keeps what was seen, and when.
+recent version are never news, unless the version readers were told of has not been
+published for a whole window: then the publisher went back for good. Pure: the caller
+keeps what was seen, and when.
 """
 
 from __future__ import annotations
@@ -35,14 +37,28 @@ def fingerprint(advisory: Advisory) -> str:
 
 
 def is_news(
-    advisory: Advisory, seen: Mapping[str, float], now: float, printed: str | None = None
+    advisory: Advisory,
+    seen: Mapping[str, float],
+    now: float,
+    printed: str | None = None,
+    current: str | None = None,
 ) -> bool:
     """Whether `advisory` tells anything not seen in the `WINDOW` before `now`.
 
     `seen` maps each fingerprint to when it was last seen (seconds since the epoch);
-    `printed` is the advisory's fingerprint, where the caller has it already.
+    `printed` is the advisory's fingerprint, where the caller has it already; `current`
+    the fingerprint of the version readers were last told of. A recent version is news
+    again once that one has not been published for a whole window: the publisher went
+    back for good, and readers must not be left with what it withdrew.
     """
     if not advisory.details.strip():
         return False
-    last = seen.get(printed or fingerprint(advisory))
-    return last is None or last < now - WINDOW.total_seconds()
+    printed = printed or fingerprint(advisory)
+    if _recent(seen, printed, now):
+        return current is not None and current != printed and not _recent(seen, current, now)
+    return True
+
+
+def _recent(seen: Mapping[str, float], printed: str, now: float) -> bool:
+    last = seen.get(printed)
+    return last is not None and last >= now - WINDOW.total_seconds()

@@ -92,15 +92,13 @@ NOTE: Final = re.compile(
     re.IGNORECASE,
 )
 _DUE_TO: Final = re.compile(r"\bdue to\b\s*(:?)", re.IGNORECASE)
-_INDICATORS: Final = re.compile(
-    r"((?:\"[^\"]+\"[,\s]*(?:and\s+)?)+)risk indicators? (?:was|were) (added|removed)",
-    re.IGNORECASE,
-)
+_INDICATORS: Final = re.compile(r"risk indicators? (?:was|were) (added|removed)", re.IGNORECASE)
+_QUOTED: Final = re.compile(r"(?:\"[^\"]{1,80}\"[,\s]*(?:and\s+)?)+$")
 
 
 def plain_text(html: str) -> str:
     """HTML as plain text: paragraphs apart, each on one line, bullets kept."""
-    text = get_text(html) if "<" in html else html
+    text = _printable(get_text(html) if "<" in html else html)
     paragraphs = []
     for block in re.split(r"\n\s*\n", text.replace("\xa0", " ")):
         lines = [" ".join(line.split()) for line in block.splitlines()]
@@ -119,9 +117,11 @@ def risks_in(text: str) -> tuple[Risk, ...]:
         # "due to: * a * b" runs to the end of the list; "due to a, b and c." to the stop.
         end = re.search(r"\n\n" if match.group(1) else r"\.(?:\s|$)|\n\n", rest)
         found |= _named(rest[: end.start()] if end else rest)
-    for names, change in _INDICATORS.findall(text):
-        named = _named(names)
-        found = found | named if change.lower() == "added" else found - named
+    for line in _INDICATORS.finditer(text):
+        # The quoted names just before: looked for in a bounded stretch, never the whole text.
+        names = _QUOTED.search(text[max(0, line.start() - 400) : line.start()])
+        named = _named(names.group(0)) if names else set()
+        found = found | named if line.group(1).lower() == "added" else found - named
     return tuple(sorted(found, key=list(Risk).index))
 
 
@@ -129,11 +129,15 @@ def _named(clause: str) -> set[Risk]:
     return {risk for risk, words in _RISK_WORDS if re.search(words, clause, re.IGNORECASE)}
 
 
-def us_state_advisories(feed: str | bytes) -> list[Advisory]:
+def us_state_advisories(
+    feed: str | bytes, refused: list[tuple[str, str]] | None = None
+) -> list[Advisory]:
     """Every advisory item of the State Department's RSS feed, in feed order.
 
     ValueError if the feed is not XML. An item that cannot be placed (no level, no
-    country, no date), has an empty body or will not validate is left out.
+    country, no date) or has an empty body is left out: it says nothing to follow. One
+    that is placed but will not validate is left out and told in `refused`, as
+    (country, why), for the follower to report.
     """
     try:
         root = fromstring(feed)
@@ -143,11 +147,19 @@ def us_state_advisories(feed: str | bytes) -> list[Advisory]:
     for item in root.iter("item"):
         try:
             advisory = _us_item(item)
-        except ValidationError:  # a field beyond what an advisory can hold: not one to follow
+        except _Refused as e:
+            if refused is not None:
+                refused.append((e.country, e.why))
             continue
         if advisory is not None:
             out.append(advisory)
     return out
+
+
+class _Refused(Exception):
+    def __init__(self, country: str, why: str) -> None:
+        super().__init__(why)
+        self.country, self.why = country, why
 
 
 def _us_item(item: Element) -> Advisory | None:
@@ -164,18 +176,20 @@ def _us_item(item: Element) -> Advisory | None:
     issued = _date(text("pubDate"))
     if level is None or country is None or issued is None or not body:
         return None
-    return Advisory(
-        country=country,
-        level=Level(int(level.group(1))),
-        risks=risks_in(body),
-        title=title,
-        summary=_summary(body),
-        details=body,
-        issued=issued,
-        source=US_STATE,
-        publisher="us-state",
-        source_url=link if link.startswith("https://") else None,
-    )
+    try:
+        return _published(
+            country=country,
+            level=Level(int(level.group(1))),
+            title=title,
+            details=body,
+            issued=issued,
+            source=US_STATE,
+            publisher="us-state",
+            source_url=link,
+        )
+    except ValidationError as e:
+        named = f"{title[:80]!r}: " if title.strip() else ""
+        raise _Refused(country, f"{named}{_why(e)}") from None
 
 
 def _us_country(link: str, fips: str, title: str) -> str | None:
@@ -247,7 +261,10 @@ def gov_uk_advisory(content: dict[str, Any]) -> Advisory | None:
     country = country_code(str((details.get("country") or {}).get("name", "")))
     if country is None:
         return None
-    statuses = set(details.get("alert_status") or ())
+    listed = details.get("alert_status") or []
+    if not isinstance(listed, list) or not all(isinstance(x, str) for x in listed):
+        raise ValueError("alert_status is not a list of statuses")
+    statuses = set(listed)
     level = next((lvl for status, lvl in _UK_LEVELS if status in statuses), 1)
     parts = details.get("parts") or []
     body = "\n\n".join(
@@ -260,19 +277,17 @@ def gov_uk_advisory(content: dict[str, Any]) -> Advisory | None:
     issued = _iso_date(str(content.get("public_updated_at") or details.get("updated_at") or ""))
     if issued is None:
         return None
-    return Advisory(
+    return _published(
         country=country,
         level=Level(level),
-        risks=(),
+        risks=(),  # GOV.UK publishes no risk indicators
         title=str(content.get("title") or f"{country} travel advice"),
         summary=_summary(summary_text or str(content.get("title"))),
         details=body,
         issued=issued,
         source=GOV_UK,
         publisher="gov-uk",
-        source_url=f"https://www.gov.uk{content['base_path']}"
-        if content.get("base_path")
-        else None,
+        source_url=f"https://www.gov.uk{content.get('base_path') or ''}",
     )
 
 
@@ -281,9 +296,13 @@ def gov_uk_slugs(index: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for child in (index.get("links") or {}).get("children") or ():
         country = (child.get("details") or {}).get("country") or {}
-        code, slug = country_code(str(country.get("name", ""))), country.get("slug")
-        if code and isinstance(slug, str) and re.fullmatch(r"[a-z0-9-]+", slug):
-            out.setdefault(code, slug)
+        slug = country.get("slug")
+        if not isinstance(slug, str) or not re.fullmatch(r"[a-z0-9-]{1,100}", slug):
+            continue
+        for name in (country.get("name"), *(country.get("synonyms") or ())):
+            if isinstance(name, str) and (code := country_code(name)):
+                out.setdefault(code, slug)
+                break
     return out
 
 
@@ -295,23 +314,64 @@ def canada_advisory(document: dict[str, Any]) -> Advisory | None:
     state = data.get("advisory-state")
     generated = str(((document.get("metadata") or {}).get("generated") or {}).get("date", ""))
     issued = _iso_date(generated.replace(" ", "T"))
-    if not is_country(country) or state not in _CANADA_LEVELS or issued is None:
+    if type(state) is not int or state not in _CANADA_LEVELS:  # True == 1: not a level
+        return None
+    if not is_country(country) or issued is None:
         return None
     body = plain_text(str(eng.get("advisories") or ""))
     headline = str(eng.get("advisory-text") or "")
     slug = eng.get("url-slug")
-    return Advisory(
+    return _published(
         country=country,
         level=Level(_CANADA_LEVELS[state]),
-        risks=risks_in(body),
         title=f"{eng.get('name') or country}: {headline}" if headline else str(eng.get("name")),
-        summary=_summary(body) if body else headline,
+        summary="" if body else headline,
         details=body,
         issued=issued,
         source=CANADA,
         publisher="canada",
-        source_url=f"https://travel.gc.ca/destinations/{slug}" if slug else None,
+        source_url=f"https://travel.gc.ca/destinations/{slug}" if slug else "",
     )
+
+
+def _published(
+    *,
+    title: str,
+    details: str,
+    summary: str = "",
+    source_url: str = "",
+    risks: tuple[Risk, ...] | None = None,
+    **fields: Any,
+) -> Advisory:
+    """An advisory from a publisher's text, fitted to what an advisory holds: no control
+    characters, the details cut at a paragraph near the limit, an https link or none."""
+    details = _printable(details)
+    if len(details) > _DETAILS_LIMIT:
+        cut = details.rfind("\n\n", 0, _DETAILS_LIMIT - 100)
+        details = details[: cut if cut > 0 else _DETAILS_LIMIT - 100].rstrip() + "\n\n[…]"
+    return Advisory(
+        title=_printable(title)[:300],
+        summary=_printable(summary)[:1000] or _summary(details),
+        details=details,
+        risks=risks_in(details) if risks is None else risks,
+        source_url=source_url if re.fullmatch(r"https://[^\s<>\"]{1,1990}", source_url) else None,
+        **fields,
+    )
+
+
+_DETAILS_LIMIT: Final = 100_000
+_UNPRINTABLE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _printable(text: str) -> str:
+    """Text as published, less what no reader can see: control characters (cp1252
+    debris such as U+0092 among them) and halves of surrogate pairs."""
+    return _UNPRINTABLE.sub("", text)
+
+
+def _why(error: ValidationError) -> str:
+    first = error.errors(include_input=False, include_url=False)[0]
+    return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
 
 
 def _iso_date(value: str) -> date | None:

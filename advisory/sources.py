@@ -1,7 +1,8 @@
-"""Where advisories come from: today, a folder of TOML files, one per country."""
+"""The service's own advisories: a folder of TOML files, one per country (and publisher)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from advisory._validate import read_toml, validate
@@ -11,8 +12,11 @@ from advisory.models import Advisory
 __all__ = ["load_advisories"]
 
 
-def load_advisories(folder: Path) -> list[Advisory]:
-    """Every advisory in `folder`, validated; all problems of all files in one error."""
+def load_advisories(folder: Path, followed: Collection[str] = ()) -> list[Advisory]:
+    """Every advisory in `folder`, validated; all problems of all files in one error.
+
+    `followed`: the publishers followed from `[[sources]]`, whose views no file may hold.
+    """
     if not folder.is_dir():
         raise ConfigError(Problem.at(folder, "", "advisory folder not found"))
     found: dict[str, Path] = {}
@@ -23,6 +27,11 @@ def load_advisories(folder: Path) -> list[Advisory]:
             advisory = validate(Advisory, read_toml(path), path)
         except ConfigError as e:
             errors.extend(e.problems)
+            continue
+        if advisory.publisher in followed:  # two current versions of one advisory
+            errors.append(
+                Problem.at(path, "publisher", f"{advisory.publisher} is followed in [[sources]]")
+            )
             continue
         if advisory.key in found:  # one advisory per country and publisher
             errors.append(

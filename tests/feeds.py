@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -115,7 +115,9 @@ def gov_uk_venezuela(alert_status: list[str], updated: str, note: str = "") -> d
 class Reply:
     body: bytes = b""
     status: int = 200
-    delay: float = 0.0
+    delay: float = 0.0  # before answering
+    pace: float = 0.0  # between each byte of the body: a server trickling it
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Mirror(BaseHTTPRequestHandler):
@@ -133,13 +135,19 @@ class Mirror(BaseHTTPRequestHandler):
         )
         self.log.append((self.path, status))
         self.send_response(status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
         if status == 200:
             self.send_header("ETag", etag)
             self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         if status != 304:
             with contextlib.suppress(OSError):  # the client may have timed out and gone
-                self.wfile.write(reply.body)
+                body = reply.body
+                for chunk in [body[i : i + 1] for i in range(len(body))] if reply.pace else [body]:
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+                    time.sleep(reply.pace)
 
     def log_message(self, *args: object) -> None:
         pass

@@ -59,6 +59,10 @@ BAD_SOURCES = [
     ('kind = "files"\nurl = "https://example.org/"',
      "sources[0].url: files are read from service.advisories"),
     ('kind = "us-state"\ntimeout = 0', "sources[0].timeout: expected greater than 0"),
+    ('kind = "us-state"\nurl = "https://travel.state.gov:443x/feed"',
+     "sources[0].url: expected an https:// URL"),
+    ('kind = "us-state"\nurl = "http://[::1]:99999/feed"',
+     "sources[0].url: expected an https:// URL"),
 ]  # fmt: skip
 
 BAD_SMTP = [

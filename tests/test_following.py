@@ -8,8 +8,12 @@ an operator's cron would.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import time
 from collections import Counter
+from pathlib import Path
 
 from conftest import VE, Project, Server, config_text, smtp_section
 from feeds import (
@@ -25,7 +29,12 @@ from feeds import (
     rss_item,
 )
 from test_maildir import messages
+from test_send_smtp import body
 from test_serve import serving, stop, wait_for
+
+from advisory.config import Config
+from advisory.following import Round, refresh
+from advisory.ledger import Ledger
 
 MARCH, JUNE = archived("venezuela_L3_2026-03-19"), archived("venezuela_L3_2026-06-27")
 RUSSIA, RUSSIA_LONGER = (
@@ -258,3 +267,133 @@ def test_serve_fetches_before_every_check_and_logs_each_source(
     assert said[0] == ("news", "us-state: news for VE@us-state")
     assert ("source", f"us-state: {site}/feed.xml: HTTP 500 Internal Server Error") in said
     assert said.count(("news", "us-state: news for VE@us-state")) == 2
+
+
+# --- what a publisher may send, and what a follower must survive -------------------------
+
+DAY = 86400.0
+
+
+def followed(site: str, state: Path, **source: object) -> Config:
+    """A config following one publisher from the local site, for in-process refreshes."""
+    return Config.model_validate(
+        {
+            "service": {"state": str(state), "advisories": str(state.parent)},
+            "sender": {"address": "advisories@example.org", "name": "Test"},
+            "sources": [{"timeout": 1, **source}],
+        },
+        context={"base": state.parent},
+    )
+
+
+def checks(config: Config, state: Path, days: dict[int, dict[str, Reply]]) -> dict[int, Round]:
+    """One refresh per day (a day's site stays until the next is set); the rounds by day."""
+    out = {}
+    with Ledger(state) as ledger:
+        for day in range(max(days) + 1):
+            Mirror.routes = days.get(day, Mirror.routes)
+            out[day] = asyncio.run(refresh(config, ledger, 1.8e9 + day * DAY))
+    return {day: rounds[0] for day, rounds in out.items()}
+
+
+def test_quiet_months_of_304s_keep_the_current_version_seen(tmp_path: Path) -> None:
+    with mirror() as site:
+        config = followed(site, tmp_path / "s.sqlite3", kind="us-state", url=f"{site}/feed.xml")
+        note = markdown_to_html("Reissued after review with no edits.")
+        reissued = rss_item(JUNE, body=f"{note}\n{markdown_to_html(JUNE['content_md'])}")
+        days = {0: {"/feed.xml": feed(rss_item(JUNE))}, 45: {"/feed.xml": feed(reissued)}}
+        rounds = checks(config, tmp_path / "s.sqlite3", days)
+    assert [day for day, found in rounds.items() if found.changed] == [0]
+    assert Mirror.log.count(("/feed.xml", 304)) == 44
+
+
+def test_a_reversion_that_lasts_a_whole_window_becomes_current(tmp_path: Path) -> None:
+    raised = rss_item(
+        MARCH, body=markdown_to_html(MARCH["content_md"]).replace("Level 3", "Level 4")
+    )
+    raised = raised.replace("Level 3: Reconsider Travel", "Level 4: Do Not Travel")
+    with mirror() as site:
+        config = followed(site, tmp_path / "s.sqlite3", kind="us-state", url=f"{site}/feed.xml")
+        days = {0: {"/feed.xml": feed(rss_item(MARCH))}, 1: {"/feed.xml": feed(raised)},
+                2: {"/feed.xml": feed(rss_item(MARCH, date="Sat, 21 Mar 2026"))}}  # fmt: skip
+        days[40] = days[2]
+        rounds = checks(config, tmp_path / "s.sqlite3", days)
+        with Ledger(tmp_path / "s.sqlite3", readonly=True) as ledger:
+            [current] = ledger.followed()
+    # Level 3, raised to 4 for a day, then level 3 for good: told once the 4 is a window old.
+    assert [day for day, found in rounds.items() if found.changed] == [0, 1, 32]
+    assert current.level == 3
+
+
+def test_a_country_added_to_a_feed_that_has_not_changed_is_read(tmp_path: Path) -> None:
+    with mirror() as site:
+        state = tmp_path / "s.sqlite3"
+        Mirror.routes = {"/feed.xml": feed(rss_item(MARCH), rss_item(RUSSIA))}
+        with Ledger(state) as ledger:
+            ve = followed(site, state, kind="us-state", url=f"{site}/feed.xml", countries=["VE"])
+            both = ve.model_copy(update={"sources": (ve.sources[0].model_copy(
+                update={"countries": ("VE", "RU")}),)})  # fmt: skip
+            first = asyncio.run(refresh(ve, ledger, 1.8e9))
+            again = asyncio.run(refresh(ve, ledger, 1.8e9 + DAY))
+            added = asyncio.run(refresh(both, ledger, 1.8e9 + 2 * DAY))
+    assert [r[0].changed for r in (first, again, added)] == [["VE@us-state"], [], ["RU@us-state"]]
+    assert [status for _, status in Mirror.log] == [200, 304, 200]
+
+
+def test_whatever_a_publisher_sends_is_one_line_and_the_rest_goes_on(project: Project) -> None:
+    mojibake = rss_item(JUNE, body=markdown_to_html(JUNE["content_md"]).replace("'", "\x92"))
+    with mirror() as site:
+        Mirror.routes = {
+            "/feed.xml": Reply(b'<?xml version="1.0" encoding="x-unknown"?><rss/>'),
+            "/ca/cta-cap-co.json": Reply(b"[" * 100_000 + b"]" * 100_000),
+            "/ca/cta-cap-pe.json": Reply(b"{%s}" % (b" " * 30), pace=0.2),  # 6 s: past 1 s
+            "/uk": Reply(b"", 301, headers={"Location": "http://example.org/uk"}),
+        }
+        project.write_config(
+            config_text(subscribers=READERS)
+            + following(site).replace(f'url = "{site}{INDEX}"', f'url = "{site}/uk"')
+            + f'\n[[sources]]\nkind = "canada"\ncountries = ["CO", "PE"]\nurl = "{site}/ca"\n'
+            + "timeout = 1\n"
+        )
+        started = time.monotonic()
+        bad = project.run("send")
+        took = time.monotonic() - started
+        Mirror.routes = {"/feed.xml": feed(mojibake)}
+        good = project.run("send")
+    assert bad.returncode == 0, bad.stderr
+    assert sorted(bad.stderr.splitlines()) == [
+        f"canada: {site}/ca/cta-cap-co.json: unreadable (RecursionError)",
+        f"canada: {site}/ca/cta-cap-pe.json: timed out",
+        "gov-uk: http://example.org/uk: refused: not https",
+        f"us-state: {site}/feed.xml: unreadable (LookupError)",
+    ]
+    assert took < 10  # the trickle was cut at its timeout, not read to its end
+    # Our own file went out all the same; then the feed's item, its cp1252 debris dropped.
+    assert subjects(project)["dev@example.org"] == [
+        "Venezuela travel advisory: Level 4 – Do not travel"
+    ]
+    assert good.returncode == 0 and "news for VE@us-state" in good.stderr, good.stderr
+    us = [m for m in messages(project.outbox) if "(US)" in str(m["Subject"])]
+    assert len(us) == 1 and "\x92" not in body(us[0]) and "Venezuela" in body(us[0])
+
+
+def test_an_item_that_cannot_be_followed_is_told_and_read_again(tmp_path: Path) -> None:
+    untitled = re.sub(r"<title>[^<]*</title>", "<title> </title>", rss_item(JUNE))
+    with mirror() as site:
+        config = followed(site, tmp_path / "s.sqlite3", kind="us-state", url=f"{site}/feed.xml")
+        days = {0: {"/feed.xml": feed(untitled)}, 2: {"/feed.xml": feed(rss_item(JUNE))}}
+        rounds = checks(config, tmp_path / "s.sqlite3", days)
+    assert rounds[0].errors == [f"{site}/feed.xml: VE: title: must not be empty"]
+    assert rounds[1].errors == rounds[0].errors  # read in full again, not hidden by a 304
+    assert rounds[2].changed == ["VE@us-state"] and not rounds[2].errors
+    assert ("/feed.xml", 304) not in Mirror.log[:2]
+
+
+def test_a_file_cannot_hold_the_view_of_a_publisher_that_is_followed(project: Project) -> None:
+    path = project.advisory("ve-us", VE.replace("country", 'publisher = "us-state"\ncountry', 1))
+    project.write_config(
+        config_text() + '[[sources]]\nkind = "files"\n\n[[sources]]\nkind = "us-state"\n'
+    )
+    result = project.run("check")
+    assert result.returncode == 2
+    assert result.stderr == f"{path}: publisher: us-state is followed in [[sources]]\n"

@@ -15,6 +15,7 @@ from advisory.publishers import (
     US_STATE,
     canada_advisory,
     gov_uk_advisory,
+    gov_uk_slugs,
     risks_in,
     us_state_advisories,
 )
@@ -141,3 +142,36 @@ def test_canada_advisory_state_maps_onto_the_four_levels() -> None:
         data = {**document["data"], "advisory-state": state}
         changed = canada_advisory({**document, "data": data})
         assert changed is not None and changed.level == Level(level)
+
+
+def test_odd_types_are_never_taken_for_a_level() -> None:
+    document = json.loads((FIXTURES / "canada" / "cta-cap-co_excerpt_2026-10-06.json").read_text())
+    assert (
+        canada_advisory({**document, "data": {**document["data"], "advisory-state": True}}) is None
+    )
+    page = json.loads((FIXTURES / "uk" / "govuk_travel_advice_full_country.json").read_text())
+    page["details"]["alert_status"] = "avoid_all_travel_to_whole_country"  # a string, not a list
+    with pytest.raises(ValueError, match="alert_status"):
+        gov_uk_advisory(page)
+
+
+def test_gov_uk_index_names_map_to_iso_codes() -> None:
+    index = json.loads((FIXTURES / "uk" / "govuk_travel_advice_index.json").read_text())
+    listed = {c["details"]["country"]["name"] for c in index["links"]["children"]}
+    slugs = gov_uk_slugs(index)
+    assert len(slugs) == len(listed)  # São Tomé and Principe among them
+    named = {"details": {"country": {"name": "Myanmar (Burma)", "slug": "myanmar"}}}
+    synonym = {"details": {"country": {"name": "Kosovo", "slug": "kosovo", "synonyms": []}}}
+    odd = {"details": {"country": {"name": "Spain", "slug": "../../etc"}}}
+    extra = gov_uk_slugs({"links": {"children": [named, synonym, odd]}})
+    assert extra == {"MM": "myanmar"}
+
+
+def test_text_no_reader_can_see_is_dropped_and_long_text_is_cut_at_a_paragraph() -> None:
+    item = archived("mexico_L2_2025-08-12")
+    body = (
+        "<p>Exercise increased caution\x92s due to crime.</p>" + "<p>" + "word " * 30_000 + "</p>"
+    )
+    [advisory] = us_state_advisories(rss(rss_item(item, body=body * 2)))
+    assert "\x92" not in advisory.details and advisory.details.endswith("[…]")
+    assert len(advisory.details) <= 100_000
