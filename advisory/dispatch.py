@@ -134,13 +134,20 @@ def plan(
     def due(batch: list[Subscriber]) -> list[_Due]:
         pairs = [(sub, advisory) for sub in batch for advisory in concerning(sub, scope)]
         last = ledger.last_sent_to({sub.key for sub, _ in pairs}, keys)
+        previous = [last.get((sub.key, advisory.key)) for sub, advisory in pairs]
+        keys_ = [message_key(sub.key, a.version, sub.format.value) for sub, a in pairs]
+        # A version a reader had before the one they hold now: the advisory went back to
+        # it. Told again, as a message of its own (keyed by what it follows), once.
+        changed = [k for k, p, (_, a) in zip(keys_, previous, pairs, strict=True)
+                   if p is not None and p != a.version]  # fmt: skip
+        had = {k for k, e in ledger.entries_for(changed).items() if e.status == "sent"}
         out: list[_Due] = []
-        for sub, advisory in pairs:
-            previous = last.get((sub.key, advisory.key))
-            if previous is not None and previous not in before:
-                before[previous] = ledger.advisory(previous)
-            change = what_changed(before.get(previous or ""), advisory)
-            key = message_key(sub.key, advisory.version, sub.format.value)
+        for (sub, advisory), was, key in zip(pairs, previous, keys_, strict=True):
+            if was is not None and was not in before:
+                before[was] = ledger.advisory(was)
+            change = what_changed(before.get(was or ""), advisory)
+            if key in had:
+                key = message_key(sub.key, f"{advisory.version} after {was}", sub.format.value)
             fresh = Entry(key, "alert", sub.key, advisory.key, advisory.version,
                           sub.format.value, "queued", now, next_attempt=now)  # fmt: skip
             out.append((fresh, partial(_alert_job, sub, advisory, change)))
