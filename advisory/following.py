@@ -86,16 +86,18 @@ async def refresh(config: Config, ledger: Ledger, now: float) -> list[Round]:
     rounds = await asyncio.gather(*(_fetch(source, ledger) for source in config.publishers))
     with ledger.transaction():
         ledger.forget_sightings(now - WINDOW.total_seconds())
-        current = {a.key: fingerprint(a) for a in ledger.followed()}
+        current = ledger.current_prints()
         for found in rounds:
             published = list(found.advisories.items())
             for key, printed in found.unchanged.items():  # still published, as a 304 says
-                if (advisory := ledger.sighting(key, printed)) is not None:
+                if printed == current.get(key):
+                    ledger.sighted(key, printed, now)  # the current version: nothing to judge
+                elif (advisory := ledger.sighting(key, printed)) is not None:
                     published.append((key, (advisory, printed)))
             for key, (advisory, printed) in published:
                 seen = ledger.sightings(key)
                 if is_news(advisory, seen, now, printed, current.get(key)):
-                    ledger.follow(advisory, now)
+                    ledger.follow(advisory, printed, now)
                     found.changed.append(key)
                 ledger.sighted(key, printed, now, advisory)
             for url, document in found.documents.items():

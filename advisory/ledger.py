@@ -93,7 +93,8 @@ CREATE TABLE IF NOT EXISTS sightings (
 CREATE TABLE IF NOT EXISTS followed (
     advisory    TEXT PRIMARY KEY,       -- the advisory's key: its effective (last news) version
     body        TEXT NOT NULL,          -- as JSON
-    since       REAL NOT NULL
+    since       REAL NOT NULL,
+    fingerprint TEXT NOT NULL           -- news.fingerprint of it
 );
 """
 
@@ -351,12 +352,16 @@ class Ledger:
         ).fetchone()
         return _advisory(row[0]) if row and row[0] else None
 
-    def follow(self, advisory: Advisory, now: float) -> None:
+    def follow(self, advisory: Advisory, fingerprint: str, now: float) -> None:
         """News: this version becomes the publisher's current advisory for its country."""
         self.db.execute(
-            "INSERT OR REPLACE INTO followed VALUES (?, ?, ?)",
-            (advisory.key, advisory.model_dump_json(), now),
+            "INSERT OR REPLACE INTO followed VALUES (?, ?, ?, ?)",
+            (advisory.key, advisory.model_dump_json(), now, fingerprint),
         )
+
+    def current_prints(self) -> dict[str, str]:
+        """Advisory key -> the fingerprint of its current version, without reading them."""
+        return dict(self.db.execute("SELECT advisory, fingerprint FROM followed"))
 
     def keep_document(self, url: str, document: Document) -> None:
         self.db.execute(
