@@ -199,12 +199,7 @@ async def _gov_uk(source: Source, get: Get, found: Round) -> None:
         with _each_error(url, found):
             if country not in slugs:
                 raise _Unreadable(f"{index}: no GOV.UK travel advice for {country}")
-            fetched, _ = await get(url, country)
-            if fetched.body is not None:
-                advisory = gov_uk_advisory(_json(url, fetched.body))
-                if advisory is None or advisory.country != country:
-                    raise _Unreadable(f"{url}: no current advice for {country} (withdrawn?)")
-                _keep(found, url, fetched, country, seen=found.read([advisory]))
+            await _page(get, found, url, country, gov_uk_advisory)
 
     await _each(source, one)
 
@@ -213,14 +208,25 @@ async def _canada(source: Source, get: Get, found: Round) -> None:
     async def one(country: str) -> None:
         url = f"{source.location}/cta-cap-{country.lower()}.json"
         with _each_error(url, found):
-            fetched, _ = await get(url, country)
-            if fetched.body is not None:
-                advisory = canada_advisory(_json(url, fetched.body))
-                if advisory is None or advisory.country != country:
-                    raise _Unreadable(f"{url}: no advisory for {country} in it")
-                _keep(found, url, fetched, country, seen=found.read([advisory]))
+            await _page(get, found, url, country, canada_advisory)
 
     await _each(source, one)
+
+
+async def _page(
+    get: Get,
+    found: Round,
+    url: str,
+    country: str,
+    read: Callable[[dict[str, Any]], Advisory | None],
+) -> None:
+    """One country's page (GOV.UK, Canada): read when it changed, kept once read."""
+    fetched, _ = await get(url, country)
+    if fetched.body is not None:
+        advisory = read(_json(url, fetched.body))
+        if advisory is None or advisory.country != country:
+            raise _Unreadable(f"{url}: no current advice for {country} in it (withdrawn?)")
+        _keep(found, url, fetched, country, seen=found.read([advisory]))
 
 
 async def _each(source: Source, one: Callable[[str], Awaitable[None]]) -> None:
