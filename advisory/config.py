@@ -160,7 +160,8 @@ def _source_url(value: str) -> str:
     """An URL a fetch can use: https, or http to a loopback host (a local mirror)."""
     try:
         url = httpx.URL(value)
-        valid = url.scheme in ("http", "https") and bool(url.host) and 0 < (url.port or 443) < 65536
+        port_ok = url.port is None or 0 < url.port < 65536
+        valid = url.scheme in ("http", "https") and bool(url.host) and port_ok
     except httpx.InvalidURL:
         valid = False
     if not valid or re.search(r"[\s\x00-\x1f]", value):

@@ -137,17 +137,20 @@ def plan(
         previous = [last.get((sub.key, advisory.key)) for sub, advisory in pairs]
         keys_ = [message_key(sub.key, a.version, sub.format.value) for sub, a in pairs]
         # A version a reader had before the one they hold now: the advisory went back to
-        # it. Told again, as a message of its own (keyed by what it follows), once.
+        # it. Told again, as a message of its own keyed by the message it follows: each
+        # return is told once, however often the advisory goes back and forth.
         changed = [k for k, p, (_, a) in zip(keys_, previous, pairs, strict=True)
-                   if p is not None and p != a.version]  # fmt: skip
-        had = {k for k, e in ledger.entries_for(changed).items() if e.status == "sent"}
+                   if p is not None and p[0] != a.version]  # fmt: skip
+        had = {k for k, e in ledger.entries_for(changed).items() if e.sent_at is not None}
         out: list[_Due] = []
-        for (sub, advisory), was, key in zip(pairs, previous, keys_, strict=True):
-            if was is not None and was not in before:
+        for (sub, advisory), held, key in zip(pairs, previous, keys_, strict=True):
+            was, last_message = held or ("", "")
+            if was and was not in before:
                 before[was] = ledger.advisory(was)
-            change = what_changed(before.get(was or ""), advisory)
+            change = what_changed(before.get(was), advisory)
             if key in had:
-                key = message_key(sub.key, f"{advisory.version} after {was}", sub.format.value)
+                topic = f"{advisory.version} after {last_message}"
+                key = message_key(sub.key, topic, sub.format.value)
             fresh = Entry(key, "alert", sub.key, advisory.key, advisory.version,
                           sub.format.value, "queued", now, next_attempt=now)  # fmt: skip
             out.append((fresh, partial(_alert_job, sub, advisory, change)))

@@ -57,6 +57,11 @@ def secure(url: str | httpx.URL) -> bool:
     return url.scheme == "http" and loopback(url.host)
 
 
+def _ascii(validator: str | None) -> str | None:
+    """A validator we can send back: a header must be ASCII, so any other is dropped."""
+    return validator if validator and validator.isascii() else None
+
+
 def loopback(host: str) -> bool:
     """`localhost` or a loopback address: traffic that never leaves the machine."""
     if host.lower() == "localhost":
@@ -67,18 +72,19 @@ def loopback(host: str) -> bool:
         return False
 
 
-async def _refuse_insecure(request: httpx.Request) -> None:
-    if not secure(request.url):  # a redirect may lead anywhere: each hop is checked
-        raise FetchError(f"{request.url}: refused: not https")
+def client(timeout: float = 30, *, local: bool = False) -> httpx.AsyncClient:
+    """One client for a round of fetches: connections reused, every hop of a redirect
+    https (or, for a `local` mirror, http to this machine)."""
 
+    async def refuse_insecure(request: httpx.Request) -> None:
+        if request.url.scheme != "https" and not (local and secure(request.url)):
+            raise FetchError(f"{request.url}: refused: not https")
 
-def client(timeout: float = 30) -> httpx.AsyncClient:
-    """One client for a round of fetches: connections reused, redirects only to https."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout),
         follow_redirects=True,
         headers={"User-Agent": "advisory (travel-advisory notifications)"},
-        event_hooks={"request": [_refuse_insecure]},
+        event_hooks={"request": [refuse_insecure]},
     )
 
 
@@ -119,7 +125,8 @@ async def _fetch(http: httpx.AsyncClient, url: str, since: Validators, max_bytes
                 body += chunk
                 if len(body) > max_bytes:
                     raise FetchError(f"{url}: larger than {max_bytes // 2**20} MiB")
-            fresh = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
+            fresh = Validators(_ascii(response.headers.get("ETag")),
+                               _ascii(response.headers.get("Last-Modified")))  # fmt: skip
     except httpx.TimeoutException:
         raise FetchError(f"{url}: timed out") from None
     except httpx.HTTPError as e:

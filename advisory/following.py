@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from advisory.config import Config, Source
 from advisory.errors import AdvisoryError
 from advisory.fetch import Fetched, FetchError, Validators, client, fetch
@@ -42,7 +44,7 @@ class Round:
 
     kind: str
     advisories: dict[str, tuple[Advisory, str]] = field(default_factory=dict)  # key -> (…, print)
-    unchanged: dict[str, str] = field(default_factory=dict)  # key -> fingerprint, from 304s
+    unchanged: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (print, url)
     documents: dict[str, Document] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # the keys that were news
@@ -89,11 +91,13 @@ async def refresh(config: Config, ledger: Ledger, now: float) -> list[Round]:
         current = ledger.current_prints()
         for found in rounds:
             published = list(found.advisories.items())
-            for key, printed in found.unchanged.items():  # still published, as a 304 says
-                if printed == current.get(key):
+            for key, (printed, url) in found.unchanged.items():  # still published: a 304
+                if printed == current.get(key, ("", 0))[0]:
                     ledger.sighted(key, printed, now)  # the current version: nothing to judge
                 elif (advisory := ledger.sighting(key, printed)) is not None:
                     published.append((key, (advisory, printed)))
+                else:  # a version long unseen, unkept: read the document in full next time
+                    ledger.keep_document(url, Document())
             for key, (advisory, printed) in published:
                 seen = ledger.sightings(key)
                 if is_news(advisory, seen, now, printed, current.get(key)):
@@ -126,7 +130,8 @@ Get = Callable[[str, str], Awaitable[tuple[Fetched, dict[str, Any]]]]
 
 async def _fetch(source: Source, ledger: Ledger) -> Round:
     found = Round(source.kind)
-    async with client(source.timeout) as http:
+    local = httpx.URL(source.location).scheme == "http"  # a mirror on this machine
+    async with client(source.timeout, local=local) as http:
 
         async def get(url: str, scope: str) -> tuple[Fetched, dict[str, Any]]:
             """The document, asked for conditionally only if what was read of it last
@@ -139,7 +144,7 @@ async def _fetch(source: Source, ledger: Ledger) -> Round:
             if fetched.body is None:
                 if not usable:
                     raise _Unreadable(f"{url}: HTTP 304 to a request that was not conditional")
-                found.unchanged.update(memo.get("seen", {}))
+                found.unchanged.update((k, (p, url)) for k, p in memo.get("seen", {}).items())
             return fetched, memo
 
         with _each_error(source.location, found):

@@ -94,7 +94,8 @@ CREATE TABLE IF NOT EXISTS followed (
     advisory    TEXT PRIMARY KEY,       -- the advisory's key: its effective (last news) version
     body        TEXT NOT NULL,          -- as JSON
     since       REAL NOT NULL,
-    fingerprint TEXT NOT NULL           -- news.fingerprint of it
+    fingerprint TEXT NOT NULL,          -- news.fingerprint of it
+    level       INTEGER NOT NULL
 );
 """
 
@@ -280,22 +281,24 @@ class Ledger:
 
     def last_sent_to(
         self, recipients: Iterable[str], keys: Iterable[str]
-    ) -> dict[tuple[str, str], str]:
-        """(recipient, advisory key) -> the version of it the recipient last received.
+    ) -> dict[tuple[str, str], tuple[str, str]]:
+        """(recipient, advisory key) -> (version, message key) of the alert about it the
+        recipient last received.
 
         The `country` column holds the advisory's key: its country, and its publisher
-        for an official publisher's view (`VE@us-state`).
+        for an official publisher's view (`VE@us-state`). A message once delivered counts
+        as received even while a forced resend of it is pending or has failed.
         """
         wanted = set(keys)
-        out: dict[tuple[str, str], str] = {}
+        out: dict[tuple[str, str], tuple[str, str]] = {}
         for part in _parts(list(recipients)):
             rows = self.db.execute(
-                "SELECT recipient, country, version, max(sent_at) FROM messages "
-                f"WHERE status = 'sent' AND kind = 'alert' AND recipient IN ({_marks(part)}) "
+                "SELECT recipient, country, version, key, max(sent_at) FROM messages "
+                f"WHERE sent_at IS NOT NULL AND kind = 'alert' AND recipient IN ({_marks(part)}) "
                 "GROUP BY recipient, country",
                 part,
             )
-            out.update(((r, c), v) for r, c, v, _ in rows if c in wanted)
+            out.update(((r, c), (v, k)) for r, c, v, k, _ in rows if c in wanted)
         return out
 
     def advisory(self, version: str) -> Advisory | None:
@@ -355,13 +358,14 @@ class Ledger:
     def follow(self, advisory: Advisory, fingerprint: str, now: float) -> None:
         """News: this version becomes the publisher's current advisory for its country."""
         self.db.execute(
-            "INSERT OR REPLACE INTO followed VALUES (?, ?, ?, ?)",
-            (advisory.key, advisory.model_dump_json(), now, fingerprint),
+            "INSERT OR REPLACE INTO followed VALUES (?, ?, ?, ?, ?)",
+            (advisory.key, advisory.model_dump_json(), now, fingerprint, int(advisory.level)),
         )
 
-    def current_prints(self) -> dict[str, str]:
-        """Advisory key -> the fingerprint of its current version, without reading them."""
-        return dict(self.db.execute("SELECT advisory, fingerprint FROM followed"))
+    def current_prints(self) -> dict[str, tuple[str, int]]:
+        """Advisory key -> fingerprint and level of its current version, without reading it."""
+        rows = self.db.execute("SELECT advisory, fingerprint, level FROM followed")
+        return {key: (printed, level) for key, printed, level in rows}
 
     def keep_document(self, url: str, document: Document) -> None:
         self.db.execute(
@@ -430,7 +434,7 @@ class Ledger:
             )
             self.db.executemany(
                 """UPDATE messages SET status = ?, attempts = attempts + 1, next_attempt = ?,
-                       last_error = ?, sent_at = ? WHERE key = ?""",
+                       last_error = ?, sent_at = coalesce(?, sent_at) WHERE key = ?""",
                 [(a.status, a.retry_at, a.error, a.at if a.outcome == "sent" else None, a.key)
                  for a in attempts],
             )  # fmt: skip

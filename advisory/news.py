@@ -6,9 +6,10 @@ is news only when its level, its set of risks, or its text differs from every ve
 the same advisory seen in the last 30 days. The text is compared after whitespace, case,
 punctuation spacing and the publishers' notes ("Reissued …", "There were no changes …")
 are normalised away. An empty body, a date moved, a duplicate and an exact reversion to a
-recent version are never news, unless the version readers were told of has not been
-published for a whole window: then the publisher went back for good. Pure: the caller
-keeps what was seen, and when.
+recent version are never news, with two exceptions: a version that raises the level
+readers hold is told at once, and once the version readers hold has not been published
+for 30 days, the one published now replaces it. Pure: the caller keeps what was seen,
+and when.
 """
 
 from __future__ import annotations
@@ -41,21 +42,24 @@ def is_news(
     seen: Mapping[str, float],
     now: float,
     printed: str | None = None,
-    current: str | None = None,
+    current: tuple[str, int] | None = None,
 ) -> bool:
     """Whether `advisory` tells anything not seen in the `WINDOW` before `now`.
 
     `seen` maps each fingerprint to when it was last seen (seconds since the epoch);
     `printed` is the advisory's fingerprint, where the caller has it already; `current`
-    the fingerprint of the version readers were last told of. A recent version is news
-    again once that one has not been published for a whole window: the publisher went
-    back for good, and readers must not be left with what it withdrew.
+    the fingerprint and level of the version readers were last told of, which is never
+    news. A recent version is news again when it raises the level readers hold (a
+    re-escalation is told at once), or once the current version has not been published
+    for a whole window (the publisher went back for good).
     """
-    if not advisory.details.strip():
-        return False
     printed = printed or fingerprint(advisory)
+    if not advisory.details.strip() or (current is not None and printed == current[0]):
+        return False
     if _recent(seen, printed, now):
-        return current is not None and current != printed and not _recent(seen, current, now)
+        return current is not None and (
+            advisory.level > current[1] or not _recent(seen, current[0], now)
+        )
     return True
 
 

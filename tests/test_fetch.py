@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -28,11 +29,18 @@ class Publisher(BaseHTTPRequestHandler):
             self.send_error(500, "Internal Server Error")
         elif self.path == "/slow":
             time.sleep(2)
-            self.send_error(503)
+            with contextlib.suppress(OSError):  # the client timed out and went
+                self.send_error(503)
         elif self.path == "/huge":
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"x" * (2 * 2**20))
+        elif self.path == "/latin":  # a validator no request can carry back
+            self.send_response(200)
+            self.send_header("ETag", '"v2"')
+            self.send_header("Last-Modified", "Mié, 07 Oct 2026 21:02:01 GMT")
+            self.end_headers()
+            self.wfile.write(FEED)
         elif self.headers.get("If-None-Match") == '"v1"':
             self.send_response(304)
             self.end_headers()
@@ -59,9 +67,9 @@ def publisher() -> Iterator[str]:
     server.server_close()
 
 
-def get(url: str, since: Validators | None = None, **kwargs: int) -> Fetched:
+def get(url: str, since: Validators | None = None, *, local: bool = True, **kwargs: int) -> Fetched:
     async def go() -> Fetched:
-        async with client(timeout=0.5) as http:
+        async with client(timeout=0.5, local=local) as http:
             return await fetch(http, url, since or Validators(), **kwargs)
 
     return asyncio.run(go())
@@ -90,3 +98,11 @@ def test_failures_are_one_line_naming_the_url(publisher: str) -> None:
         assert line.startswith(f"{url}: ") and reason in line
     with pytest.raises(FetchError, match="larger than 1 MiB"):
         get(f"{publisher}/huge", max_bytes=2**20)
+
+
+def test_plain_http_only_to_a_local_mirror_and_only_ascii_validators(publisher: str) -> None:
+    with pytest.raises(FetchError, match="refused: not https"):
+        get(f"{publisher}/feed.xml", local=False)
+    latin = get(f"{publisher}/latin")
+    assert latin.validators == Validators('"v2"', None)
+    assert get(f"{publisher}/latin", latin.validators).body == FEED

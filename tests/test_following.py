@@ -13,6 +13,7 @@ import json
 import re
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from conftest import VE, Project, Server, config_text, smtp_section
@@ -286,11 +287,14 @@ def followed(site: str, state: Path, **source: object) -> Config:
     )
 
 
-def checks(config: Config, state: Path, days: dict[int, dict[str, Reply]]) -> dict[int, Round]:
-    """One refresh per day (a day's site stays until the next is set); the rounds by day."""
+def checks(
+    config: Config, state: Path, days: dict[int, dict[str, Reply]], on: Iterable[int] = ()
+) -> dict[int, Round]:
+    """One refresh per day, or on the days `on` (a day's site stays until the next is
+    set); the rounds by day."""
     out = {}
     with Ledger(state) as ledger:
-        for day in range(max(days) + 1):
+        for day in on or range(max(days) + 1):
             Mirror.routes = days.get(day, Mirror.routes)
             out[day] = asyncio.run(refresh(config, ledger, 1.8e9 + day * DAY))
     return {day: rounds[0] for day, rounds in out.items()}
@@ -323,6 +327,37 @@ def test_a_reversion_that_lasts_a_whole_window_becomes_current(tmp_path: Path) -
     # Level 3, raised to 4 for a day, then level 3 for good: told once the 4 is a window old.
     assert [day for day, found in rounds.items() if found.changed] == [0, 1, 32]
     assert current.level == 3
+
+
+def test_a_raise_back_to_a_recent_level_is_told_at_once(tmp_path: Path) -> None:
+    raised = rss_item(
+        MARCH, body=markdown_to_html(MARCH["content_md"]).replace("Level 3", "Level 4")
+    )
+    raised = raised.replace("Level 3: Reconsider Travel", "Level 4: Do Not Travel")
+    with mirror() as site:
+        config = followed(site, tmp_path / "s.sqlite3", kind="us-state", url=f"{site}/feed.xml")
+        days = {0: {"/feed.xml": feed(raised)}, 10: {"/feed.xml": feed(rss_item(MARCH))},
+                15: {"/feed.xml": feed(raised)}, 16: {"/feed.xml": feed(rss_item(MARCH))},
+                17: {"/feed.xml": feed(raised)}}  # fmt: skip
+        rounds = checks(config, tmp_path / "s.sqlite3", days)
+    # Lowered on day 10, raised again on day 15: told then, not a window later. The
+    # flip-flop after it is noise.
+    assert [day for day, found in rounds.items() if found.changed] == [0, 10, 15]
+
+
+def test_a_version_unseen_for_a_window_behind_a_304_is_read_again(tmp_path: Path) -> None:
+    raised = rss_item(
+        MARCH, body=markdown_to_html(MARCH["content_md"]).replace("Level 3", "Level 4")
+    )
+    raised = raised.replace("Level 3: Reconsider Travel", "Level 4: Do Not Travel")
+    with mirror() as site:
+        config = followed(site, tmp_path / "s.sqlite3", kind="us-state", url=f"{site}/feed.xml")
+        days = {0: {"/feed.xml": feed(rss_item(MARCH))}, 1: {"/feed.xml": feed(raised)},
+                2: {"/feed.xml": feed(rss_item(MARCH))}}  # fmt: skip
+        # The service is stopped from day 3 to day 40; the publisher never changed since.
+        rounds = checks(config, tmp_path / "s.sqlite3", days, on=[0, 1, 2, 3, 40, 41])
+    assert [day for day, found in rounds.items() if found.changed] == [0, 1, 41]
+    assert [status for _, status in Mirror.log] == [200, 200, 200, 304, 304, 200]
 
 
 def test_a_country_added_to_a_feed_that_has_not_changed_is_read(tmp_path: Path) -> None:

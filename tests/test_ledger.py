@@ -72,3 +72,13 @@ def test_a_file_that_is_not_ours_is_refused_and_left_alone(tmp_path: Path) -> No
             Ledger(path, readonly=readonly)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("notes",)]
+
+
+def test_a_forced_resend_that_fails_keeps_the_record_of_the_delivery(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "s.sqlite3") as ledger:
+        ledger.enqueue([entry()])
+        ledger.record_many([Attempt("<1@example.org>", "sent", 101.0)])
+        ledger.enqueue([entry()])  # --force: queued again
+        ledger.record_many([Attempt("<1@example.org>", "temporary", 102.0, "421", None)])
+        held = ledger.last_sent_to(["ana@example.org"], ["VE"])
+    assert held == {("ana@example.org", "VE"): ("v1", "<1@example.org>")}

@@ -60,3 +60,10 @@ def test_a_real_change_is_news_and_a_long_gone_text_is_news_again() -> None:
     spaced = march.model_copy(update={"details": march.details.replace(". ", " .  ").upper()})
     assert not is_news(spaced, seen, START + DAY)  # spacing and case are not news
     assert not is_news(march.model_copy(update={"details": " "}), {}, START)
+
+
+def test_the_version_readers_hold_is_never_news_even_after_a_long_silence() -> None:
+    [june] = fetched(rss_item(JUNE))
+    current = (fingerprint(june), int(june.level))
+    assert not is_news(june, {}, START + 90 * DAY, current=current)  # nothing seen for months
+    assert is_news(june, {}, START)  # without a current version, it is the first one
