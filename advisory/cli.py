@@ -331,6 +331,9 @@ def cmd_sources(args: argparse.Namespace) -> int:
         views = [f"{a.country} L{a.level.value} ({a.issued:%Y-%m-%d})" for a in current
                  if a.publisher == source.kind]  # fmt: skip
         print(f"  current      {', '.join(views) or '-'}")
+        held = {a.country for a in current if a.publisher == source.kind}
+        if waiting := [c for c in source.countries if c != "*" and c not in held]:
+            print(f"  none yet     {' '.join(waiting)} (not in what the publisher sent)")
         print(f"  last fetch   {_time(state.last_fetch) if state.last_fetch else 'never'}")
         change = f": {state.changed}" if state.changed else ""
         print(

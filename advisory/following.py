@@ -48,6 +48,7 @@ class Round:
     documents: dict[str, Document] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # the keys that were news
+    answered: int = 0  # documents the publisher sent, or said were unchanged
 
     def said(self) -> Iterator[tuple[str, str]]:
         """(event, line) for what an operator should hear: news found, and each failure."""
@@ -106,7 +107,10 @@ async def refresh(config: Config, ledger: Ledger, now: float) -> list[Round]:
                 ledger.sighted(key, printed, now, advisory)
             for url, document in found.documents.items():
                 ledger.keep_document(url, document)
-            ledger.fetched(found.kind, now, changed=found.changed, errors=found.errors)
+            ledger.fetched(
+                found.kind, now, answered=found.answered > 0, changed=found.changed,
+                errors=found.errors,
+            )  # fmt: skip
     return rounds
 
 
@@ -141,6 +145,7 @@ async def _fetch(source: Source, ledger: Ledger) -> Round:
             usable = bool(memo) and memo.get("scope") == scope
             since = Validators(before.etag, before.last_modified) if usable else Validators()
             fetched = await fetch(http, url, since, deadline=source.timeout)
+            found.answered += 1
             if fetched.body is None:
                 if not usable:
                     raise _Unreadable(f"{url}: HTTP 304 to a request that was not conditional")

@@ -71,7 +71,7 @@ CREATE TABLE IF NOT EXISTS attempts (
 _SOURCES: Final = """
 CREATE TABLE IF NOT EXISTS sources (
     kind        TEXT PRIMARY KEY,       -- "us-state", "gov-uk", "canada"
-    last_fetch  REAL,                   -- the last round that fetched every document
+    last_fetch  REAL,                   -- the last round in which the publisher answered
     last_change REAL,                   -- the last time it told news
     changed     TEXT,                   -- which advisories that news was
     last_error  TEXT,
@@ -374,17 +374,24 @@ class Ledger:
         )
 
     def fetched(
-        self, kind: str, now: float, *, changed: Sequence[str], errors: Sequence[str]
+        self,
+        kind: str,
+        now: float,
+        *,
+        answered: bool,
+        changed: Sequence[str],
+        errors: Sequence[str],
     ) -> None:
-        """One round of a source: a clean round is its last fetch; news, its last change."""
+        """One round of a source: its last fetch if the publisher answered, its last
+        change if there was news, its last error if anything failed."""
         self.db.execute("INSERT OR IGNORE INTO sources (kind) VALUES (?)", (kind,))
+        if answered:
+            self.db.execute("UPDATE sources SET last_fetch = ? WHERE kind = ?", (now, kind))
         if errors:
             self.db.execute(
                 "UPDATE sources SET last_error = ?, error_at = ? WHERE kind = ?",
                 ("; ".join(errors), now, kind),
             )
-        else:
-            self.db.execute("UPDATE sources SET last_fetch = ? WHERE kind = ?", (now, kind))
         if changed:
             self.db.execute(
                 "UPDATE sources SET last_change = ?, changed = ? WHERE kind = ?",

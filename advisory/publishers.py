@@ -344,16 +344,19 @@ def _published(
     **fields: Any,
 ) -> Advisory:
     """An advisory from a publisher's text, fitted to what an advisory holds: no control
-    characters, the details cut at a paragraph near the limit, an https link or none."""
-    details = _printable(details)
+    characters, each bullet a paragraph of its own (an advisory's paragraphs are folded
+    to one line each), the details cut at a paragraph near the limit, an https link or
+    none. Risks and summary are read from the text as published."""
+    text = _printable(details)
+    details = re.sub(r"\n(?=\* )", "\n\n", text)
     if len(details) > _DETAILS_LIMIT:
         cut = details.rfind("\n\n", 0, _DETAILS_LIMIT - 100)
         details = details[: cut if cut > 0 else _DETAILS_LIMIT - 100].rstrip() + "\n\n[…]"
     return Advisory(
         title=_printable(title)[:300],
-        summary=_printable(summary)[:1000] or _summary(details),
+        summary=_printable(summary)[:1000] or _summary(text),
         details=details,
-        risks=risks_in(details) if risks is None else risks,
+        risks=risks_in(text[: 4 * _DETAILS_LIMIT]) if risks is None else risks,
         source_url=source_url if re.fullmatch(r"https://[^\s<>\"]{1,1990}", source_url) else None,
         **fields,
     )

@@ -225,6 +225,7 @@ def test_canada_is_followed_country_by_country(project: Project) -> None:
         )
         result = project.run("send")
         again = project.run("send")
+        sources = project.run("sources")
     assert result.returncode == 0, result.stderr
     # Peru's page is missing: one line for it; Colombia's alert goes out regardless.
     assert result.stderr.splitlines() == [
@@ -237,6 +238,13 @@ def test_canada_is_followed_country_by_country(project: Project) -> None:
         ]
     }
     assert again.stdout.startswith("nothing due")
+    lines = sources.stdout.splitlines()
+    assert lines[0] == f"canada    {site}/travel"
+    assert lines[2:4] == [
+        "  current      CO L2 (2026-10-06)",
+        "  none yet     PE (not in what the publisher sent)",
+    ]
+    assert lines[6].endswith(f"{site}/travel/cta-cap-pe.json: HTTP 404 Not Found")
 
 
 def test_serve_fetches_before_every_check_and_logs_each_source(
