@@ -25,13 +25,14 @@ from advisory.delivery import open_transport
 from advisory.dispatch import Job, Plan, Report, deliver, letterhead, plan_run
 from advisory.errors import AdvisoryError, ConfigError, Problem
 from advisory.extract import extract
-from advisory.following import Round, known, refresh
+from advisory.following import Round, refresh
 from advisory.ledger import Ledger, SourceState
 from advisory.logs import Log
 from advisory.models import Advisory, Format, Subscriber
 from advisory.rendering import Renderer
 from advisory.roster import check_subscribers, iter_subscribers
 from advisory.scheduler import serve
+from advisory.sources import known
 
 __all__ = ["main"]
 

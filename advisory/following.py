@@ -31,9 +31,8 @@ from advisory.publishers import (
     gov_uk_slugs,
     us_state_advisories,
 )
-from advisory.sources import load_advisories
 
-__all__ = ["Round", "known", "refresh"]
+__all__ = ["Round", "refresh"]
 
 _AT_ONCE = 4  # documents fetched at once from one publisher
 
@@ -66,22 +65,6 @@ class Round:
                 printed[advisory.key] = fingerprint(advisory)
                 self.advisories.setdefault(advisory.key, (advisory, printed[advisory.key]))
         return printed
-
-
-def known(config: Config, ledger: Ledger) -> list[Advisory]:
-    """What a run plans from: the advisory files, and each followed publisher's current view."""
-    sources = {s.kind: s for s in config.publishers}
-    files = (
-        load_advisories(config.service.advisories, followed=set(sources))
-        if config.follows_files
-        else []
-    )
-    views = [
-        a
-        for a in ledger.followed()
-        if a.publisher in sources and sources[a.publisher].follows(a.country)
-    ]
-    return files + views
 
 
 async def refresh(config: Config, ledger: Ledger, now: float) -> list[Round]:

@@ -27,12 +27,13 @@ from advisory.crontab import cron_trigger, digest_period
 from advisory.delivery import open_transport
 from advisory.dispatch import Plan, deliver, plan_digest, plan_run
 from advisory.errors import AdvisoryError
-from advisory.following import Round, known, refresh
+from advisory.following import Round, refresh
 from advisory.ledger import Ledger, LedgerBusy
 from advisory.logs import Log
 from advisory.models import Advisory
 from advisory.rendering import Renderer
 from advisory.roster import check_subscribers
+from advisory.sources import known
 
 __all__ = ["serve"]
 

@@ -29,11 +29,11 @@ from advisory.crontab import digest_period
 from advisory.delivery import open_transport
 from advisory.dispatch import MAX_ERROR_LINES, Plan, Report, deliver, plan_digest, plan_run
 from advisory.errors import AdvisoryError, ConfigError
-from advisory.following import known
 from advisory.ledger import Ledger
 from advisory.models import Advisory
 from advisory.rendering import Renderer
 from advisory.roster import Shard, check_subscribers
+from advisory.sources import known
 
 __all__ = ["Options", "run", "sharded"]
 

@@ -1,4 +1,5 @@
-"""The service's own advisories: a folder of TOML files, one per country (and publisher)."""
+"""Where a run's advisories come from: the service's own folder of TOML files (one per
+country, and publisher), and the followed publishers' current views in the state file."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from collections.abc import Collection
 from pathlib import Path
 
 from advisory._validate import read_toml, validate
+from advisory.config import Config
 from advisory.errors import ConfigError, Problem
+from advisory.ledger import Ledger
 from advisory.models import Advisory
 
-__all__ = ["load_advisories"]
+__all__ = ["known", "load_advisories"]
 
 
 def load_advisories(folder: Path, followed: Collection[str] = ()) -> list[Advisory]:
@@ -43,3 +46,19 @@ def load_advisories(folder: Path, followed: Collection[str] = ()) -> list[Adviso
     if errors:
         raise ConfigError(errors)
     return advisories
+
+
+def known(config: Config, ledger: Ledger) -> list[Advisory]:
+    """What a run plans from: the advisory files, and each followed publisher's current view."""
+    sources = {s.kind: s for s in config.publishers}
+    files = (
+        load_advisories(config.service.advisories, followed=set(sources))
+        if config.follows_files
+        else []
+    )
+    views = [
+        a
+        for a in ledger.followed()
+        if a.publisher in sources and sources[a.publisher].follows(a.country)
+    ]
+    return files + views
