@@ -250,9 +250,10 @@ def _say(**message: Any) -> None:
 
 def _child() -> int:
     """One shard: check it, wait for the word, then plan, queue and deliver it."""
-    first = json.loads(sys.stdin.readline() or "null")
-    if first is None:
-        return 0  # the parent went before saying what to do
+    line = sys.stdin.readline()
+    if not line.endswith("\n"):
+        return 0  # the parent went before saying (all of) what to do: nothing to do
+    first = json.loads(line)
     options = Options(**first["options"])
     index, count = options.shard
     shard = Shard(index, count)
