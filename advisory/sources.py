@@ -50,15 +50,13 @@ def load_advisories(folder: Path, followed: Collection[str] = ()) -> list[Adviso
 
 def known(config: Config, ledger: Ledger) -> list[Advisory]:
     """What a run plans from: the advisory files, and each followed publisher's current view."""
-    sources = {s.kind: s for s in config.publishers}
+    sources = {s.kind: s for s in config.sources}
+    publishers = {kind for kind in sources if kind != "files"}
     files = (
-        load_advisories(config.service.advisories, followed=set(sources))
+        load_advisories(config.service.advisories, followed=publishers)
         if config.follows_files
         else []
     )
-    views = [
-        a
-        for a in ledger.followed()
-        if a.publisher in sources and sources[a.publisher].follows(a.country)
-    ]
-    return files + views
+    views = [a for a in ledger.followed() if a.publisher in publishers]
+    # Each source's countries; the files with no [[sources]] at all are all followed.
+    return [a for a in files + views if a.feed not in sources or sources[a.feed].follows(a.country)]

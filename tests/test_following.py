@@ -440,3 +440,13 @@ def test_a_file_cannot_hold_the_view_of_a_publisher_that_is_followed(project: Pr
     result = project.run("check")
     assert result.returncode == 2
     assert result.stderr == f"{path}: publisher: us-state is followed in [[sources]]\n"
+
+
+def test_the_files_source_follows_its_countries_too(project: Project) -> None:
+    project.write_config(config_text() + '[[sources]]\nkind = "files"\ncountries = ["VE"]\n')
+    result = project.run("send")
+    assert result.returncode == 0, result.stderr
+    # Ben follows every country: Colombia's file is there, but the service follows VE only.
+    assert subjects(project)["ben@example.org"] == [
+        "Venezuela travel advisory: Level 4 – Do not travel"
+    ]
