@@ -135,15 +135,15 @@ def plan(
         pairs = [(sub, advisory) for sub in batch for advisory in concerning(sub, scope)]
         last = ledger.last_sent_to({sub.key for sub, _ in pairs}, keys)
         previous = [last.get((sub.key, advisory.key)) for sub, advisory in pairs]
-        keys_ = [message_key(sub.key, a.version, sub.format.value) for sub, a in pairs]
+        usual_keys = [message_key(sub.key, a.version, sub.format.value) for sub, a in pairs]
         # A version a reader had before the one they hold now: the advisory went back to
         # it. Told again, as a message of its own keyed by the message it follows: each
         # return is told once, however often the advisory goes back and forth.
-        changed = [k for k, p, (_, a) in zip(keys_, previous, pairs, strict=True)
+        changed = [k for k, p, (_, a) in zip(usual_keys, previous, pairs, strict=True)
                    if p is not None and p[0] != a.version]  # fmt: skip
         had = {k for k, e in ledger.entries_for(changed).items() if e.sent_at is not None}
         out: list[_Due] = []
-        for (sub, advisory), held, key in zip(pairs, previous, keys_, strict=True):
+        for (sub, advisory), held, key in zip(pairs, previous, usual_keys, strict=True):
             was, last_message = held or ("", "")
             if was and was not in before:
                 before[was] = ledger.advisory(was)
