@@ -17,7 +17,7 @@ from email.utils import format_datetime
 from advisory.models import TOKEN_MARK, Letterhead
 from advisory.rendering import Rendered
 
-__all__ = ["Envelope", "Reader", "compose", "message_key"]
+__all__ = ["Envelope", "Reader", "compose", "message_key", "to_field"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,12 @@ def message_key(recipient: str, topic: str, kind: str) -> str:
 
 def _line(value: str) -> str:
     return " ".join(value.split())
+
+
+def to_field(name: str, address: str) -> bytes:
+    """The value of `To` exactly as `compose` folds it (for the fast path's long names)."""
+    header = _POLICY.header_factory("To", Address(_line(name), addr_spec=address))
+    return _POLICY.fold_binary("To", header).removeprefix(b"To: ").removesuffix(b"\r\n")
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from advisory.countries import country_name, is_country
+from advisory.text import without_internal
 
 __all__ = [
+    "ADDRESS_MARK",
+    "NAME_MARK",
+    "TOKEN_MARK",
     "Advisory",
     "CountryCode",
     "CountryOrAll",
@@ -125,7 +129,11 @@ class Format(StrEnum):
     ALERT = "alert"
 
 
-TOKEN_MARK: Final = "\ue002"  # noqa: S105 -- stands for the reader's token until a message is composed
+# Stand-ins for each reader's parts until a message is composed: Unicode noncharacters,
+# which every text is stripped of on input (`text.INTERNAL`), so no data can name one.
+ADDRESS_MARK: Final = "\ufdd0"
+NAME_MARK: Final = "\ufdd1"
+TOKEN_MARK: Final = "\ufdd2"  # noqa: S105 -- stands for the reader's token
 TOKEN_FIELD: Final = "{token}"  # noqa: S105 -- where the unsubscribe URI in config wants the token
 
 
@@ -195,7 +203,8 @@ def _clean(value: str) -> str:
     """Plain text only: no control characters, no bidi overrides that reorder what is shown."""
     if _CONTROL.search(value):
         raise PydanticCustomError("text", "contains a control character")
-    return _BIDI.sub("", unicodedata.normalize("NFC", value).replace("\r\n", "\n"))
+    text = without_internal(unicodedata.normalize("NFC", value).replace("\r\n", "\n"))
+    return _BIDI.sub("", text)
 
 
 def _one_line(value: str) -> str:
@@ -278,6 +287,7 @@ def _email_in_full(value: str) -> str:
 
 
 def _https(value: str) -> str:
+    value = without_internal(value)
     if not re.fullmatch(r"https://[^\s<>\"]+", value):
         raise PydanticCustomError("url", "must be an https:// URL")
     return value
@@ -294,6 +304,12 @@ HttpsUrl = Annotated[str, Field(max_length=2000), AfterValidator(_https)]
 LevelField = Annotated[Level, Field(strict=False), _exact(int, "a level from 1 to 4")]
 RiskField = Annotated[Risk, Field(strict=False), _exact(str, "a risk name")]
 FormatField = Annotated[Format, Field(strict=False), _exact(str, '"html", "text" or "alert"')]
+
+
+def _publisher(value: str) -> str:
+    if value not in ("", *_PUBLISHERS):
+        raise PydanticCustomError("publisher", "expected us-state, gov-uk or canada (or none)")
+    return value
 
 
 # --- the models --------------------------------------------------------------
@@ -317,7 +333,7 @@ class Advisory(Strict):
     source_url: HttpsUrl | None = None
     # Which official publisher's view this is ("us-state", "gov-uk", "canada"); empty for
     # the service's own files. The US and the UK view of a country are two advisories.
-    publisher: Annotated[str, Field(pattern=r"^([a-z][a-z-]{0,30})?$")] = ""
+    publisher: Annotated[str, Field(max_length=32), AfterValidator(_publisher)] = ""
 
     @property
     def key(self) -> str:

@@ -21,17 +21,15 @@ from typing import Final
 
 from markupsafe import escape
 
-from advisory.compose import Envelope, Reader, compose
-from advisory.models import TOKEN_MARK, Letterhead, Subscriber
+from advisory.compose import Envelope, Reader, compose, to_field
+from advisory.models import ADDRESS_MARK, NAME_MARK, TOKEN_MARK, Letterhead, Subscriber
 from advisory.rendering import Rendered
 
-__all__ = ["PLACEHOLDER", "Splicer"]
+__all__ = ["Splicer"]
 
-PLACEHOLDER: Final = "\ue000"  # a private-use character no template or advisory contains
-_QP_ADDRESS: Final = b"=EE=80=80"
-_QP_TOKEN: Final = b"=EE=80=82"  # TOKEN_MARK
+_QP_ADDRESS: Final = b"=EF=B7=90"  # ADDRESS_MARK, quoted-printable
+_QP_TOKEN: Final = b"=EF=B7=92"  # TOKEN_MARK
 _CUTS: Final = re.compile(b"(" + _QP_ADDRESS + b"|" + _QP_TOKEN + b")")
-_NAME: Final = "\ue001"
 _PER_READER: Final = (b"to:", b"date:", b"message-id:", b"list-unsubscribe:")
 _EPOCH: Final = datetime.fromtimestamp(0).astimezone()
 
@@ -101,12 +99,12 @@ class Splicer:
         if group in self._templates:
             self._templates.move_to_end(group)
             return self._templates[group]
-        stand_in = reader.model_copy(update={"email": PLACEHOLDER, "name": _NAME})
+        stand_in = reader.model_copy(update={"email": ADDRESS_MARK, "name": NAME_MARK})
         rendered: Rendered = render(stand_in)
-        long = PLACEHOLDER * 64
+        long = ADDRESS_MARK * 64
         longer: Rendered = render(stand_in.model_copy(update={"email": long}))
         same_layout = all(
-            (b or "").replace(long, PLACEHOLDER) == (a or "")
+            (b or "").replace(long, ADDRESS_MARK) == (a or "")
             for a, b in zip(
                 (rendered.subject, rendered.text, rendered.html),
                 (longer.subject, longer.text, longer.html),
@@ -122,14 +120,14 @@ class Splicer:
 
     def _cut(self, rendered: Rendered) -> _Template | None:
         text = rendered.subject + rendered.text + (rendered.html or "")
-        if _NAME in text or PLACEHOLDER in rendered.subject or TOKEN_MARK in rendered.subject:
+        if NAME_MARK in text or ADDRESS_MARK in rendered.subject or TOKEN_MARK in rendered.subject:
             return None  # the reader's name is in the body: compose each one in full
         link = self.letterhead.unsubscribe or ""
         if len(link) > 900 or not link.isascii():
             return None  # the email package would fold or encode List-Unsubscribe
         stand_in = Reader("x", "x@example.org", "x", _EPOCH, token=TOKEN_MARK)
         template = _Template(compose(rendered, self.letterhead, stand_in).data)
-        if len(template.pieces) - 1 != text.count(PLACEHOLDER) + text.count(TOKEN_MARK):
+        if len(template.pieces) - 1 != text.count(ADDRESS_MARK) + text.count(TOKEN_MARK):
             return None  # the encoder split a placeholder: no exact splice
         return template
 
@@ -142,10 +140,13 @@ class Splicer:
                 self._dates.clear()
             date_bytes = self._dates[stamp] = format_datetime(reader.date).encode()
         to = formataddr((" ".join(reader.name.split()), reader.address), charset="utf-8")
+        # One encoded word per name is fine while short; a long one is folded as the
+        # `email` package folds it (a 300-character name is no 1,200-character line).
+        raw = to.encode("ascii") if len(to) <= 72 else to_field(reader.name, reader.address)
         link = head.unsubscribe_link
         extra = f"List-Unsubscribe: <{link.replace(TOKEN_MARK, reader.token)}>\r\n" if link else ""
         data = template.fill(
-            to.replace("\n", "\r\n").encode("ascii"), date_bytes, msgid.encode(),
+            raw, date_bytes, msgid.encode(),
             extra.encode("ascii"), reader.address, reader.token,
         )  # fmt: skip
         return Envelope(msgid, head.address, reader.address, data, f"{reader.key}#{reader.resends}")

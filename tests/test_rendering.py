@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from advisory.errors import TemplateError
-from advisory.models import Advisory, Format, Letterhead, Level, Risk, Subscriber
+from advisory.models import TOKEN_MARK, Advisory, Format, Letterhead, Level, Risk, Subscriber
 from advisory.rendering import ALERT_MAX, TEMPLATES, Renderer, alert_text
 
 SECRET = b"a test key of some length"
@@ -97,7 +97,7 @@ def test_html_shows_level_banner_risks_and_footer() -> None:
     assert 'href="https://example.org/ve"' in html
     assert "issued 24 November 2026" in html
     assert "subscribed to travel advisories for Venezuela at level 1" in html
-    assert 'href="https://example.org/u?t=\ue002"' in html and "Unsubscribe" in html
+    assert f'href="https://example.org/u?t={TOKEN_MARK}"' in html and "Unsubscribe" in html
 
 
 def test_advisory_text_is_escaped_and_never_a_template() -> None:

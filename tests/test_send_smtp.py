@@ -443,3 +443,15 @@ def test_a_message_with_bare_line_feeds_is_normalised_and_stuffed(smtpd: Server)
     [msg] = smtpd.handler.to("ana@example.org")
     assert msg["Subject"] == "bare"
     assert body(msg).replace("\r\n", "\n") == "first\n.\nlast\n"
+
+
+def test_a_very_long_name_is_folded_and_delivered(smtp_project: Project, smtpd: Server) -> None:
+    """aiosmtpd, like Postfix, refuses a line over 1,000 characters ("500 Line too long")."""
+    smtp_project.write_config(
+        smtp_project.config.read_text().replace('name = "Ana Pérez"', f'name = "{"李" * 300}"')
+    )
+    result = smtp_project.run("send")
+    assert result.returncode == 0, result.stderr
+    [ana] = smtpd.handler.to("ana@example.org")
+    # (Python's parser puts a space where two encoded words meet; RFC 2047 readers do not.)
+    assert ana["To"].addresses[0].display_name.replace(" ", "") == "李" * 300

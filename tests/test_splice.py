@@ -29,6 +29,8 @@ READERS = [
     ("O'Brien & Sons <b>", "o'brien&sons@example.org"),
     ("Zoë " * 40, "a-very-long-local-part-" + "x" * 60 + "@example.org"),
     ("Equals", "a" * 10 + "=" * 30 + "@example.org"),  # escapes that reach a line break
+    ("李" * 300, "li@example.org"),  # one encoded word would be a 1,228-character line
+    ("Zoë Ångström-" * 23, "zoe@example.org"),
 ]
 
 

@@ -1,0 +1,51 @@
+"""Text from outside (a server's reply, a publisher's document, an HTTP reason) as data.
+
+Such text is kept in the state file, logged and printed, so it must always encode, never
+drive a terminal, and never name one of our own markers. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = ["INTERNAL", "outside", "without_internal"]
+
+# Private-use characters and Unicode's noncharacters: meaningless to a reader, and the
+# noncharacters stand for each reader's parts until a message is composed (`models`).
+INTERNAL: Final = re.compile(
+    "[\ue000-\uf8ff\ufdd0-\ufdef\ufffe\uffff\U000f0000-\U0010ffff"
+    + "".join(f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}"
+              for plane in range(1, 15))
+    + "]"
+)  # fmt: skip
+_SURROGATES: Final = re.compile("[\ud800-\udfff]")
+# ANSI escape sequences (CSI, OSC and the two-character ones), then any control character.
+_ESCAPES: Final = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")
+_CONTROLS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def without_internal(text: str) -> str:
+    """`text` less what input may never carry: private-use, noncharacters, lone surrogates."""
+    return _SURROGATES.sub("", INTERNAL.sub("", text))
+
+
+def outside(text: str, limit: int = 1000) -> str:
+    """One printable line of at most `limit` characters that any store can encode.
+
+    Bytes that were not UTF-8 (kept by a decoder as lone surrogates) are shown as `\\xe4`;
+    escape sequences, control and format characters and markers go (whatever
+    `str.isprintable` refuses); whitespace is folded.
+    """
+    if _SURROGATES.search(text):
+        try:
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            text = _SURROGATES.sub("\ufffd", text)
+        else:
+            text = raw.decode("utf-8", "backslashreplace")
+    text = _CONTROLS.sub(" ", _ESCAPES.sub("", text))
+    if not text.isprintable():  # format characters, unassigned code points, markers
+        text = "".join(c for c in text if c.isprintable() or c.isspace())
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
