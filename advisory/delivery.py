@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import os
+import secrets
 import socket
 import ssl
+import stat
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +23,7 @@ import aiosmtplib
 from advisory.compose import Envelope
 from advisory.config import Config, Smtp
 from advisory.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
+from advisory.text import outside
 
 __all__ = ["MaildirTransport", "SmtpTransport", "Transport", "open_transport"]
 
@@ -35,10 +39,13 @@ class Transport(Protocol):
 
 
 class MaildirTransport:
-    """Standard Maildir (tmp/ -> new/), readable by any mail client.
+    """Standard Maildir (tmp/ -> new/), readable by any mail client, private to its owner.
 
-    The file name derives from the delivery, so a rerun after a crash between
-    the rename and the ledger's record finds the file there and adds no copy.
+    The name in new/ derives from the delivery, so a rerun after a crash between the
+    rename and the ledger's record finds the file there and adds no copy; a file of that
+    name counts as this delivery only if it is a plain file of ours holding this
+    message's Message-ID. Nothing is followed through a symbolic link, nothing is
+    written over, and a failed write leaves nothing behind in tmp/.
     """
 
     concurrency = 1
@@ -47,24 +54,43 @@ class MaildirTransport:
         self.path = path
         self._host = socket.gethostname().replace("/", "_").replace(":", "_") or "localhost"
         try:
-            for sub in ("tmp", "new", "cur"):
-                (path / sub).mkdir(parents=True, exist_ok=True)
+            for sub in ("", "tmp", "new", "cur"):
+                folder = path / sub
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                if folder.is_symlink() or not folder.is_dir():
+                    raise NotADirectoryError(errno.ENOTDIR, "not a folder of its own", str(folder))
         except OSError as e:
-            raise TemporaryDeliveryError(f"cannot create Maildir {path}: {e.strerror}") from None
+            raise TemporaryDeliveryError(
+                f"cannot use Maildir {path}: {e.strerror}{_where(e, path)}"
+            ) from None
 
     async def send(self, envelope: Envelope) -> None:
         digest = hashlib.sha256(envelope.delivery_key.encode()).hexdigest()[:24]
         name = f"{digest}.{self._host}"
-        tmp, new = self.path / "tmp" / name, self.path / "new" / name
+        new = self.path / "new" / name
+        # tmp/ holds a name of its own per attempt: nobody's file there is ever opened.
+        tmp = self.path / "tmp" / f"{name}.{os.getpid()}.{secrets.token_hex(6)}"
+        data = envelope.data.replace(b"\r\n", b"\n")
         try:
-            with tmp.open("wb") as f:
-                f.write(envelope.data.replace(b"\r\n", b"\n"))
-                f.flush()
-                os.fsync(f.fileno())
-            # Already there: delivered before the ledger could record it; keep the one copy.
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, new)
-            tmp.unlink()
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                try:
+                    os.link(tmp, new, follow_symlinks=False)
+                except FileExistsError:
+                    if not _ours(new, envelope.message_id):
+                        raise PermanentDeliveryError(
+                            f"Maildir {self.path}: new/{name} exists and is not this message; "
+                            "not overwritten",
+                            recipient=envelope.recipient,
+                        ) from None
+                    # else delivered before the ledger could record it: keep the one copy
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
             _fsync_dir(self.path / "new")
         except OSError as e:
             raise TemporaryDeliveryError(
@@ -73,6 +99,24 @@ class MaildirTransport:
 
     async def close(self) -> None:
         return None
+
+
+def _ours(path: Path, message_id: str) -> bool:
+    """A plain file (no link), owned by us, whose header has this Message-ID."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as f:
+        facts = os.fstat(f.fileno())
+        if not stat.S_ISREG(facts.st_mode) or facts.st_uid != os.geteuid():
+            return False
+        head = f.read(64 * 1024).partition(b"\n\n")[0]
+    return f"\nMessage-ID: {message_id}\n".encode() in b"\n" + head + b"\n"
+
+
+def _where(error: OSError, path: Path) -> str:
+    return f" ({error.filename})" if error.filename and str(error.filename) != str(path) else ""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -122,7 +166,8 @@ class SmtpTransport:
         except aiosmtplib.SMTPAuthenticationError as e:
             client.close()
             raise TemporaryDeliveryError(
-                f"{s.host}:{s.port} refused the login: {e.code} {e.message}", code=e.code
+                f"{s.host}:{s.port} refused the login: {e.code} {outside(e.message, 500)}",
+                code=e.code,
             ) from None
         except (aiosmtplib.SMTPException, OSError) as e:
             client.close()
@@ -213,21 +258,22 @@ def _translate(error: BaseException, recipient: str, context: str) -> DeliveryEr
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
         error = error.recipients[0]
     if isinstance(error, aiosmtplib.SMTPResponseException):
-        reason = f"{context}: {error.code} {' '.join(error.message.split())}"
+        reason = f"{context}: {error.code} {outside(error.message, 500)}"
         # Only the recipient's or the message's own refusal is permanent; a refused
         # sender is the operator's to fix, and the message stays queued meanwhile.
         permanent = 500 <= error.code < 600 and not isinstance(error, aiosmtplib.SMTPSenderRefused)
         kind = PermanentDeliveryError if permanent else TemporaryDeliveryError
         return kind(reason, recipient=recipient, code=error.code)
     if isinstance(error, ssl.SSLError | ssl.CertificateError):
-        return TemporaryDeliveryError(f"{context}: TLS: {error}", recipient=recipient)
+        return TemporaryDeliveryError(f"{context}: TLS: {outside(str(error))}", recipient=recipient)
     if isinstance(error, TimeoutError):
         return TemporaryDeliveryError(f"{context}: timed out", recipient=recipient)
     if isinstance(error, aiosmtplib.SMTPServerDisconnected):
         return TemporaryDeliveryError(
-            f"{context}: the server closed the connection ({error})", recipient=recipient
+            f"{context}: the server closed the connection ({outside(str(error))})",
+            recipient=recipient,
         )
-    text = " ".join(str(error).split()) or type(error).__name__
+    text = outside(str(error), 500) or type(error).__name__
     return TemporaryDeliveryError(f"{context}: {text}", recipient=recipient)
 
 

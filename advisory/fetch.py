@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import zlib
 from dataclasses import dataclass
 from typing import Final
 
 import httpx
 
 from advisory.errors import AdvisoryError
+from advisory.text import outside
 
 __all__ = [
     "MAX_BYTES",
@@ -113,22 +115,73 @@ async def _fetch(http: httpx.AsyncClient, url: str, since: Validators, max_bytes
         headers["If-None-Match"] = since.etag
     if since.last_modified:
         headers["If-Modified-Since"] = since.last_modified
+    headers["Accept-Encoding"] = "gzip, deflate"  # what _Decoded reads, within bounds
     try:
         async with http.stream("GET", url, headers=headers) as response:
             if response.status_code == 304:
                 return Fetched(None, since)
             if response.status_code != 200:
-                reason = " ".join(response.reason_phrase.split())
+                reason = outside(response.reason_phrase, 200)
                 raise FetchError(f"{url}: HTTP {response.status_code} {reason}".rstrip())
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > max_bytes:
-                    raise FetchError(f"{url}: larger than {max_bytes // 2**20} MiB")
+            decoded = _Decoded(url, response.headers.get("Content-Encoding", ""), max_bytes)
+            async for chunk in response.aiter_raw():
+                decoded.feed(chunk)
+            body = decoded.end()
             fresh = Validators(_ascii(response.headers.get("ETag")),
                                _ascii(response.headers.get("Last-Modified")))  # fmt: skip
     except httpx.TimeoutException:
         raise FetchError(f"{url}: timed out") from None
     except httpx.HTTPError as e:
-        raise FetchError(f"{url}: {type(e).__name__}: {' '.join(str(e).split())}") from None
-    return Fetched(bytes(body), fresh)
+        raise FetchError(f"{url}: {type(e).__name__}: {outside(str(e), 300)}") from None
+    return Fetched(body, fresh)
+
+
+class _Decoded:
+    """A body decoded as it arrives, never past `limit` bytes however it was compressed.
+
+    One coding at most (gzip or deflate): each decompression step is asked for no more
+    than what is left under the limit, so a small bomb, nested or not, stops at the limit.
+    """
+
+    def __init__(self, url: str, encoding: str, limit: int) -> None:
+        self.url, self.limit = url, limit
+        codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        if len(codings) > 1:
+            raise FetchError(f"{url}: refused: more than one content encoding")
+        coding = codings[0] if codings else ""
+        if coding not in _WBITS:
+            raise FetchError(f"{url}: refused: unknown content encoding")
+        self.wbits = _WBITS[coding]
+        self.inflate = zlib.decompressobj(self.wbits) if self.wbits else None
+        self.out = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        if self.inflate is None:
+            self._keep(chunk)
+            return
+        try:
+            while chunk:
+                self._keep(self.inflate.decompress(chunk, self.limit + 1 - len(self.out)))
+                chunk = self.inflate.unconsumed_tail
+                if self.inflate.eof and (chunk := chunk or self.inflate.unused_data):
+                    self.inflate = zlib.decompressobj(self.wbits)  # the next gzip member
+        except zlib.error:
+            raise FetchError(f"{self.url}: the compressed body is damaged") from None
+
+    def _keep(self, data: bytes) -> None:
+        self.out += data
+        if len(self.out) > self.limit:
+            raise FetchError(f"{self.url}: larger than {self.limit // 2**20} MiB")
+
+    def end(self) -> bytes:
+        if self.inflate is not None:
+            if not self.inflate.eof:
+                raise FetchError(f"{self.url}: the compressed body is cut short")
+            self._keep(self.inflate.flush())
+        return bytes(self.out)
+
+
+# zlib's window bits for each content coding: gzip's header, zlib's header (deflate).
+_WBITS: Final = {"": 0, "gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS,
+                 "deflate": zlib.MAX_WBITS}  # fmt: skip

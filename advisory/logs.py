@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Literal, TextIO
 
+from advisory.text import outside
+
 __all__ = ["Log", "LogFormat"]
 
 LogFormat = Literal["text", "json"]
@@ -21,7 +23,10 @@ class Log:
         self.stream = stream or sys.stderr
 
     def __call__(self, event: str, message: str, **fields: object) -> None:
+        """One line; what came from outside (a reply, a feed) is made printable first."""
         now = datetime.now(UTC)
+        message = outside(message, 4000)
+        fields = {k: outside(v, 4000) if isinstance(v, str) else v for k, v in fields.items()}
         if self.fmt == "json":
             line = json.dumps(
                 {"time": now.isoformat(timespec="seconds"), "event": event, "message": message,

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from advisory.countries import country_code, is_country
 from advisory.models import Advisory, Level, Risk
+from advisory.text import outside
 
 __all__ = [
     "CANADA",
@@ -174,8 +175,11 @@ def _us_item(item: Element) -> Advisory | None:
     country = _us_country(link, categories.get("Country-Tag", ""), title)
     body = plain_text(text("description"))
     issued = _date(text("pubDate"))
-    if level is None or country is None or issued is None or not body:
+    if level is None or country is None or not body:
         return None
+    if issued is None:
+        named = f"{title[:80]!r}: " if title.strip() else ""
+        raise _Refused(country, f"{named}pubDate: not a date ({outside(text('pubDate'), 60)!r})")
     try:
         return _published(
             country=country,
@@ -257,8 +261,8 @@ def gov_uk_advisory(content: dict[str, Any]) -> Advisory | None:
     """A GOV.UK travel-advice content item; None once withdrawn."""
     if content.get("withdrawn_notice"):
         return None
-    details = content.get("details") or {}
-    country = country_code(str((details.get("country") or {}).get("name", "")))
+    details = _table(content.get("details"))
+    country = country_code(_str(_table(details.get("country")).get("name")))
     if country is None:
         return None
     listed = details.get("alert_status") or []
@@ -266,28 +270,30 @@ def gov_uk_advisory(content: dict[str, Any]) -> Advisory | None:
         raise ValueError("alert_status is not a list of statuses")
     statuses = set(listed)
     level = next((lvl for status, lvl in _UK_LEVELS if status in statuses), 1)
-    parts = details.get("parts") or []
+    listed_parts = details.get("parts")
+    parts = [_table(p) for p in listed_parts] if isinstance(listed_parts, list) else []
     body = "\n\n".join(
         filter(
-            None, (plain_text(f"<h2>{p.get('title', '')}</h2>{p.get('body', '')}") for p in parts)
+            None,
+            (plain_text(f"<h2>{_str(p.get('title'))}</h2>{_str(p.get('body'))}") for p in parts),
         )
-    ) or plain_text(str(content.get("description") or ""))
+    ) or plain_text(_str(content.get("description")))
     summary_part = next((p for p in parts if p.get("slug") == "summary"), None)
-    summary_text = plain_text(str(summary_part.get("body", ""))) if summary_part else body
-    issued = _iso_date(str(content.get("public_updated_at") or details.get("updated_at") or ""))
+    summary_text = plain_text(_str(summary_part.get("body"))) if summary_part else body
+    issued = _iso_date(_str(content.get("public_updated_at")) or _str(details.get("updated_at")))
     if issued is None:
         return None
     return _published(
         country=country,
         level=Level(level),
         risks=(),  # GOV.UK publishes no risk indicators
-        title=str(content.get("title") or f"{country} travel advice"),
-        summary=_summary(summary_text or str(content.get("title"))),
+        title=_str(content.get("title")) or f"{country} travel advice",
+        summary=_summary(summary_text or _str(content.get("title")) or country),
         details=body,
         issued=issued,
         source=GOV_UK,
         publisher="gov-uk",
-        source_url=f"https://www.gov.uk{content.get('base_path') or ''}",
+        source_url=f"https://www.gov.uk{_str(content.get('base_path'))}",
     )
 
 
@@ -308,23 +314,24 @@ def gov_uk_slugs(index: dict[str, Any]) -> dict[str, str]:
 
 def canada_advisory(document: dict[str, Any]) -> Advisory | None:
     """One country's document from Canada's travel-advice data (`cta-cap-<iso2>.json`)."""
-    data = document.get("data") or {}
-    eng = data.get("eng") or {}
-    country = str(data.get("country-iso", "")).upper()
+    data = _table(document.get("data"))
+    eng = _table(data.get("eng"))
+    country = _str(data.get("country-iso")).upper()
     state = data.get("advisory-state")
-    generated = str(((document.get("metadata") or {}).get("generated") or {}).get("date", ""))
+    generated = _str(_table(_table(document.get("metadata")).get("generated")).get("date"))
     issued = _iso_date(generated.replace(" ", "T"))
     if type(state) is not int or state not in _CANADA_LEVELS:  # True == 1: not a level
         return None
     if not is_country(country) or issued is None:
         return None
-    body = plain_text(str(eng.get("advisories") or ""))
-    headline = str(eng.get("advisory-text") or "")
-    slug = eng.get("url-slug")
+    body = plain_text(_str(eng.get("advisories")))
+    headline = _str(eng.get("advisory-text"))
+    name = _str(eng.get("name")) or country
+    slug = _str(eng.get("url-slug"))
     return _published(
         country=country,
         level=Level(_CANADA_LEVELS[state]),
-        title=f"{eng.get('name') or country}: {headline}" if headline else str(eng.get("name")),
+        title=f"{name}: {headline}" if headline else name,
         summary="" if body else headline,
         details=body,
         issued=issued,
@@ -332,6 +339,16 @@ def canada_advisory(document: dict[str, Any]) -> Advisory | None:
         publisher="canada",
         source_url=f"https://travel.gc.ca/destinations/{slug}" if slug else "",
     )
+
+
+def _str(value: Any) -> str:
+    """A field that should be text: anything else (a number, a list) counts as missing,
+    never as its Python repr in a reader's message."""
+    return value if isinstance(value, str) else ""
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _published(

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import gzip
 import threading
 import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -16,6 +20,14 @@ from feeds import FIXTURES
 from advisory.fetch import Fetched, FetchError, Validators, client, fetch
 
 FEED = (FIXTURES / "us" / "rss_raw" / "TAsTWs_excerpt_2026-10-07.xml").read_bytes()
+
+
+@functools.cache
+def _compressed(codings: str, size: int) -> bytes:
+    body = b"\0" * size
+    for coding in codings.split(","):
+        body = zlib.compress(body, 9) if coding == "deflate" else gzip.compress(body, 9)
+    return body
 
 
 class Publisher(BaseHTTPRequestHandler):
@@ -35,6 +47,17 @@ class Publisher(BaseHTTPRequestHandler):
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"x" * (2 * 2**20))
+        elif self.path.startswith("/gzip"):  # /gzip/<codings>/<size>: zeros, compressed
+            _, _, codings, size = self.path.split("/")
+            body = _compressed(codings, int(size))
+            self.send_response(200)
+            self.send_header("Content-Encoding", codings.replace(",", ", "))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path == "/escapes":  # a reason phrase that would drive a terminal
+            self.send_response(500, "\x1b]0;owned\x07\x1b[2J Internal \xe4rror")
+            self.end_headers()
         elif self.path == "/latin":  # a validator no request can carry back
             self.send_response(200)
             self.send_header("ETag", '"v2"')
@@ -106,3 +129,30 @@ def test_plain_http_only_to_a_local_mirror_and_only_ascii_validators(publisher: 
     latin = get(f"{publisher}/latin")
     assert latin.validators == Validators('"v2"', None)
     assert get(f"{publisher}/latin", latin.validators).body == FEED
+
+
+def test_compressed_bodies_are_bounded_as_they_are_decoded(publisher: str) -> None:
+    assert get(f"{publisher}/gzip/gzip/1000").body == b"\0" * 1000
+    assert get(f"{publisher}/gzip/deflate/1000").body == b"\0" * 1000
+    assert Publisher.requests[0]["Accept-Encoding"] == "gzip, deflate"
+    _compressed("gzip,gzip", 2**26), _compressed("gzip", 2**26)  # made before measuring
+    tracemalloc.start()
+    try:
+        for path, reason in [
+            ("gzip,gzip/67108864", "refused: more than one content encoding"),  # 64 MiB in 200 B
+            ("gzip/67108864", "larger than 8 MiB"),  # 64 MiB of zeros in 65 KB
+            ("br/10", "refused: unknown content encoding"),
+        ]:
+            with pytest.raises(FetchError) as caught:
+                get(f"{publisher}/gzip/{path}")
+            assert caught.value.problems == (f"{publisher}/gzip/{path}: {reason}",)
+        assert tracemalloc.get_traced_memory()[1] < 24 * 2**20  # the peak: never it all
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_reason_phrase_is_printable_whatever_the_server_sends(publisher: str) -> None:
+    with pytest.raises(FetchError) as caught:
+        get(f"{publisher}/escapes")
+    [line] = caught.value.problems
+    assert line.isprintable() and "\x1b" not in line and "Internal" in line

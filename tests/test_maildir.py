@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import mailbox
 import shutil
+import socket
 import subprocess
 from email.message import EmailMessage
 from pathlib import Path
 
 from conftest import ROOT, Project, parse, run_cli
+
+from advisory.compose import message_key
+from advisory.sources import load_advisories
 
 
 def messages(outbox: Path) -> list[EmailMessage]:
@@ -75,3 +80,35 @@ def test_readme_commands_exist() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme and "make test" in readme
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
+
+
+def _delivery_name(project: Project, address: str, fmt: str) -> str:
+    """The file name the Maildir gives `address`'s first Venezuela alert."""
+    [ve] = [a for a in load_advisories(project.root / "advisories") if a.country == "VE"]
+    key = message_key(address, ve.version, fmt)
+    digest = hashlib.sha256(f"{key}#0".encode()).hexdigest()[:24]
+    return f"{digest}.{socket.gethostname().replace('/', '_').replace(':', '_')}"
+
+
+def test_nothing_of_anyone_else_is_followed_overwritten_or_taken_as_ours(
+    project: Project, tmp_path: Path
+) -> None:
+    """Where someone else can write into the Maildir: a link planted where the old name in
+    tmp/ was, and a file of theirs under the name a delivery takes in new/."""
+    victim = tmp_path / "victim"
+    victim.write_text("someone's file")
+    for sub in ("tmp", "new", "cur"):
+        (project.outbox / sub).mkdir(parents=True)
+    ana = _delivery_name(project, "ana@example.org", "html")
+    ben = _delivery_name(project, "pager@example.org", "alert")
+    (project.outbox / "tmp" / ana).symlink_to(victim)
+    (project.outbox / "new" / ben).write_text("Message-ID: <not-this-one@example.org>\n\nx\n")
+    result = project.run("send")
+    assert result.returncode == 1
+    assert f"new/{ben} exists and is not this message; not overwritten" in result.stderr
+    assert victim.read_text() == "someone's file"
+    assert (project.outbox / "new" / ben).read_text().startswith("Message-ID: <not-this-one")
+    assert (project.outbox / "tmp" / ana).is_symlink()  # theirs, left alone
+    status = project.run("status").stdout
+    assert "sent 3 · queued 0 · failed 1" in status and "pager@example.org VE alert" in status
+    assert len(list((project.outbox / "new").iterdir())) == 4  # three of ours and theirs

@@ -175,3 +175,25 @@ def test_text_no_reader_can_see_is_dropped_and_long_text_is_cut_at_a_paragraph()
     [advisory] = us_state_advisories(rss(rss_item(item, body=body * 2)))
     assert "\x92" not in advisory.details and advisory.details.endswith("[…]")
     assert len(advisory.details) <= 100_000
+
+
+def test_an_item_with_a_malformed_date_is_told_not_dropped() -> None:
+    ve = archived("venezuela_L3_2026-06-27")
+    refused: list[tuple[str, str]] = []
+    good = rss_item(archived("venezuela_L3_2026-06-27"), date="Sat, 27 Jun 2026 00:00:00 GMT")
+    bad = rss_item(ve, date="the 31st of Nevember").replace(">VE<", ">CO<")
+    assert len(us_state_advisories(rss(good), refused)) == 1 and refused == []
+    assert us_state_advisories(rss(bad), refused) == []
+    [(country, why)] = refused
+    assert country == "VE" and "pubDate: not a date ('the 31st of Nevember')" in why
+
+
+def test_canadas_fields_of_another_type_are_never_mailed_as_python() -> None:
+    document = json.loads((FIXTURES / "canada" / "cta-cap-co_excerpt_2026-10-06.json").read_text())
+    eng = {**document["data"]["eng"], "name": ["Colombia"], "advisory-text": {"x": 1},
+           "url-slug": 7}  # fmt: skip
+    advisory = canada_advisory({**document, "data": {**document["data"], "eng": eng}})
+    assert advisory is not None
+    assert advisory.title == "CO"
+    assert not any(c in advisory.title + advisory.summary for c in "[]{}'")
+    assert advisory.source_url is None
