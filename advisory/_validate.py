@@ -81,16 +81,34 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+# Pydantic's limits, said as what is expected ({…} from the error's context).
+_LIMITS = {
+    "string_too_long": "expected at most {max_length} characters",
+    "string_too_short": "expected at least {min_length} characters",
+    "too_long": "expected at most {max_length} items",
+    "too_short": "expected at least {min_length} item(s)",
+    "string_pattern_mismatch": "contains characters that are not allowed here",
+}
+
+
+def _reason(e: Any) -> str:
+    kind, context = e["type"], e.get("ctx") or {}
+    if kind == "string_too_short" and context.get("min_length") == 1:
+        return "must not be empty"
+    if kind in _LIMITS:
+        return _LIMITS[kind].format_map(context)
+    reason = _REASONS.get(kind) or e["msg"]
+    reason = reason.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return re.sub(r"^Input should be ", "expected ", reason)
+
+
 def problems(error: ValidationError, file: object) -> Iterator[Problem]:
     errors = error.errors(include_input=False, include_url=False)
     inner = {tuple(e["loc"][:-1]) for e in errors}
     for e in errors:
         if e["type"] == "too_short" and tuple(e["loc"]) in inner:
             continue  # empty only because its one item was refused: that item says why
-        reason = _REASONS.get(e["type"]) or e["msg"]
-        reason = reason.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        reason = re.sub(r"^Input should be ", "expected ", reason)
-        yield Problem.at(file, field_path(tuple(e["loc"])), reason)
+        yield Problem.at(file, field_path(tuple(e["loc"])), _reason(e))
 
 
 def validate(model: type[M], data: Mapping[str, Any], file: object, **context: Any) -> M:

@@ -23,16 +23,17 @@ from advisory.config import PUBLISHED, Config
 from advisory.crontab import digest_period
 from advisory.delivery import open_transport
 from advisory.dispatch import Job, Plan, Report, deliver, letterhead, plan_run
-from advisory.errors import AdvisoryError, ConfigError, Problem
+from advisory.errors import AdvisoryError, ConfigError, Problem, TemplateError
 from advisory.extract import extract
 from advisory.following import Round, refresh
-from advisory.ledger import Ledger, SourceState
+from advisory.ledger import Ledger, SourceState, create
 from advisory.logs import Log
 from advisory.models import Advisory, Format, Subscriber
 from advisory.rendering import Renderer
-from advisory.roster import check_subscribers, iter_subscribers
+from advisory.roster import Roster, read_csv, read_roster
 from advisory.scheduler import serve
-from advisory.sources import known
+from advisory.sources import known, load_advisories
+from advisory.text import outside
 
 __all__ = ["main"]
 
@@ -46,30 +47,65 @@ class Setup:
     config: Config
     advisories: list[Advisory]
     renderer: Renderer
-    subscribers: int
+    roster: Roster | None  # None: a sharded run, whose shards read their parts
+
+    @property
+    def subscribers(self) -> int:
+        return self.roster.count if self.roster is not None else 0
 
 
-def _setup(args: argparse.Namespace, *, sharding: bool = False) -> Setup:
-    """`sharding`: a run that will be sharded leaves the list to the shards to check."""
+def _setup(args: argparse.Namespace, *, sharding: bool = False, previewing: bool = False) -> Setup:
+    """`sharding`: a run that will be sharded leaves the list to the shards to check.
+    `previewing` (check, preview, a dry run): tokens may be stand-ins, as nothing is sent.
+
+    Every problem is told at once: config, subscribers, advisory files and templates.
+    """
     path = config_file.config_path(args.config, os.environ)
-    config = config_file.load(path)
-    problems: list[str] = []
     try:
-        count = 0 if sharding and shards.sharded(config) else check_subscribers(config)
+        config = config_file.load(path, previewing=previewing)
+    except ConfigError as e:
+        raise ConfigError([*e.problems, *_beside(path)]) from None
+    problems: list[str] = []
+    roster = None
+    try:
+        roster = None if sharding and shards.sharded(config) else read_roster(config)
     except ConfigError as e:
         problems.extend(e.problems)
-        count = 0
     try:
         with Ledger(config.service.state, readonly=True) as ledger:
             advisories = known(config, ledger)
     except ConfigError as e:
         problems.extend(e.problems)
         advisories = []
+    try:
+        renderer = Renderer(timezone=config.service.timezone)
+        _check_templates(config, advisories, renderer)
+    except TemplateError as e:
+        problems.extend(e.problems)
     if problems:
+        if roster is not None:
+            roster.close()
         raise ConfigError(problems)
-    renderer = Renderer(timezone=config.service.timezone)
-    _check_templates(config, advisories, renderer)
-    return Setup(config, advisories, renderer, count)
+    return Setup(config, advisories, renderer, roster)
+
+
+def _beside(path: Path) -> list[str]:
+    """What else is wrong while the config is: the files its `[service]` names, and the
+    templates, so that one round of fixing is enough."""
+    service = config_file.service_of(path)
+    if service is None:
+        return []
+    problems: list[str] = []
+    for check in (
+        lambda: load_advisories(service.advisories),
+        lambda: read_csv(service.subscribers_file) if service.subscribers_file else None,
+        lambda: Renderer(timezone=service.timezone),
+    ):
+        try:
+            check()
+        except AdvisoryError as e:
+            problems += e.problems
+    return problems
 
 
 def _check_templates(config: Config, advisories: list[Advisory], renderer: Renderer) -> None:
@@ -134,20 +170,21 @@ def _skipped(the_plan: Plan) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    setup = _setup(args)
-    c = setup.config
+    setup = _setup(args, previewing=True)
+    c, roster = setup.config, setup.roster
+    assert roster is not None
     print(
         f"{c.path}: ok: {setup.subscribers} subscribers, {len(setup.advisories)} advisories, "
         f"templates ok, delivery by {c.delivery.transport}"
     )
     with Ledger(c.service.state, readonly=True) as ledger:
-        _print_plan(plan_run(c, setup.advisories, ledger, time.time()), "would send")
+        _print_plan(plan_run(roster, setup.advisories, ledger, time.time()), "would send")
     return 0
 
 
 def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
     dry_run = False if retries_only else args.dry_run
-    setup = _setup(args, sharding=not dry_run)
+    setup = _setup(args, sharding=not dry_run, previewing=dry_run)
     config = setup.config
     countries = None if retries_only else _countries(args, setup)
     force = False if retries_only else args.force
@@ -169,8 +206,9 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
             )
             return _finish(report, the_plan)
         now = time.time()
+        assert setup.roster is not None
         the_plan = plan_run(
-            config, advisories, ledger, now,
+            setup.roster, advisories, ledger, now,
             period=digest_period(config.schedule.digest, config.service.timezone, now),
             countries=countries, force=force, retries_only=retries_only,
         )  # fmt: skip
@@ -245,7 +283,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    setup = _setup(args)
+    setup = _setup(args, previewing=True)
     config = setup.config
     sub = _preview_subscriber(args, setup)
     by_code: dict[str, Advisory] = {}
@@ -267,10 +305,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     envelope = compose(rendered, head, Reader(sub.name, sub.email, key, now, head.token(sub.key)))
     data = envelope.data.replace(b"\r\n", b"\n")
     if args.output:
-        try:
-            Path(args.output).write_bytes(data)
-        except OSError as e:
-            raise ConfigError(Problem.at(args.output, "", f"cannot write: {e.strerror}")) from None
+        _write_new(args.output, data)
     else:
         sys.stdout.buffer.write(data)
     return 0
@@ -280,7 +315,7 @@ def _preview_subscriber(args: argparse.Namespace, setup: Setup) -> Subscriber:
     if not args.subscriber:
         return Subscriber(name="Preview Reader", email="preview@example.org", countries=("*",))
     key = args.subscriber.strip().lower()
-    for sub in iter_subscribers(setup.config):
+    for sub in setup.roster or ():
         if sub.key == key:
             return sub
     raise ConfigError(Problem.at("--subscriber", "", "no subscriber with that address"))
@@ -306,7 +341,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"{status}:")
             for e in entries[:LIST_LIMIT]:
                 when = f"next attempt {_time(e.next_attempt)}, " if status == "queued" else ""
-                error = f", last error: {e.last_error}" if e.last_error else ""
+                error = f", last error: {outside(e.last_error)}" if e.last_error else ""
                 print(
                     f"  {e.recipient} {e.country} {e.format}: {when}{e.attempts} attempt(s){error}"
                 )
@@ -336,11 +371,13 @@ def cmd_sources(args: argparse.Namespace) -> int:
         if waiting := [c for c in source.countries if c != "*" and c not in held]:
             print(f"  none yet     {' '.join(waiting)} (not in what the publisher sent)")
         print(f"  last fetch   {_time(state.last_fetch) if state.last_fetch else 'never'}")
-        change = f": {state.changed}" if state.changed else ""
+        change = f": {outside(state.changed)}" if state.changed else ""
         print(
             f"  last change  {_time(state.last_change) if state.last_change else 'never'}{change}"
         )
-        error = f"{_time(state.error_at)}: {state.last_error}" if state.last_error else "none"
+        error = "none"
+        if state.last_error:
+            error = f"{_time(state.error_at)}: {outside(state.last_error)}"
         print(f"  last error   {error}")
     return 0
 
@@ -362,15 +399,28 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if not args.output:
         sys.stdout.write(toml)
     else:
-        try:
-            with Path(args.output).open("x", encoding="utf-8") as f:
-                f.write(toml)
-        except FileExistsError:
-            raise ConfigError(Problem.at(args.output, "", "exists; not overwritten")) from None
-        except OSError as e:
-            raise ConfigError(Problem.at(args.output, "", f"cannot write: {e.strerror}")) from None
+        _write_new(args.output, toml.encode("utf-8"))
     kept = len(draft.kept)
     print(f"{kept} travel-advice sentence(s) kept; review the draft before use", file=sys.stderr)
+    return 0
+
+
+def _write_new(name: str, data: bytes) -> None:
+    """`-o FILE`: a new file only, never over a file or through a symbolic link."""
+    try:
+        with Path(name).open("xb") as f:
+            f.write(data)
+    except FileExistsError:
+        raise ConfigError(Problem.at(name, "", "exists; not overwritten")) from None
+    except OSError as e:
+        raise ConfigError(Problem.at(name, "", f"cannot write: {e.strerror}")) from None
+
+
+def cmd_state_init(args: argparse.Namespace) -> int:
+    config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
+    state = config.service.state
+    create(state)
+    print(f"{state}: a new, empty state: every message due is sent on the next run")
     return 0
 
 
@@ -437,6 +487,15 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("file", metavar="FILE", help="the article or bulletin, UTF-8 text")
     c.add_argument("-o", "--output", metavar="FILE", help="write here (never over a file)")
     c.set_defaults(run=cmd_extract)
+
+    c = command("state", "the state file itself")
+    actions = c.add_subparsers(dest="action", required=True, metavar="ACTION", help="init")
+    init = actions.add_parser(
+        "init", help="start a new, empty state where none is, or over an emptied file"
+    )
+    init.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                      help="config file (as for every command)")  # fmt: skip
+    init.set_defaults(run=cmd_state_init)
     return p
 
 
@@ -444,12 +503,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
         code: int = args.run(args)
+        sys.stdout.flush()  # here, where a reader gone (a closed pipe) is caught
     except AdvisoryError as e:
         for line in e.problems:
             print(line, file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `advisory status | head -1`: the reader has all it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except OSError as e:  # the machine's trouble (a full disk, a vanished folder): one line
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"advisory: {where}{e.strerror or type(e).__name__}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -33,6 +33,7 @@ from advisory.models import (
     Strict,
     Subscriber,
 )
+from advisory.text import INTERNAL
 
 __all__ = ["DEFAULT_PATH", "Config", "config_path", "load"]
 
@@ -76,6 +77,8 @@ def _duration(value: Any) -> timedelta:
 
 
 def _unsubscribe(value: str) -> str:
+    if INTERNAL.search(value):  # they stand for each reader's parts in a message
+        raise PydanticCustomError("uri", "contains private-use or noncharacter code points")
     if re.fullmatch(r"mailto:[^\s<>@]+@[^\s<>@]+", value) or re.fullmatch(
         r"https://[^\s<>\"]+", value
     ):
@@ -93,10 +96,24 @@ def _cron(value: str) -> str:
     return value
 
 
+def _env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise PydanticCustomError(
+            "env", "expected the name of an environment variable (letters, digits and _)"
+        )
+    return value
+
+
+def _host(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+", value):
+        raise PydanticCustomError("host", "expected a host name or an IP address")
+    return value
+
+
 FilePath = Annotated[Path, BeforeValidator(_path)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_optional_path)]
 Cron = Annotated[str, Field(max_length=200), AfterValidator(_cron)]
-EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+EnvName = Annotated[str, Field(max_length=100), AfterValidator(_env_name)]
 
 
 class Service(Strict):
@@ -123,9 +140,7 @@ class Delivery(Strict):
 
 
 class Smtp(Strict):
-    host: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.:\-\[\]]+$")] = (
-        "localhost"
-    )
+    host: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_host)] = "localhost"
     port: Annotated[int, Field(ge=1, le=65535)] = 587
     security: Literal["starttls", "tls", "none"] = "starttls"
     verify: bool = True
@@ -226,11 +241,14 @@ def load(
     env: Mapping[str, str] | None = None,
     *,
     delivering: bool = True,
+    previewing: bool = False,
     raw: bytes | None = None,
 ) -> Config:
     """Read and validate the config file; every problem is reported at once.
 
     `delivering=False` (for `status`) skips what only matters to a delivery: the password.
+    `previewing` (check, preview, a dry run): the token secret may be missing; each
+    reader's token is then a visible stand-in.
     `raw`: the file's bytes as read before, so another process validates the same config.
     """
     env = os.environ if env is None else env
@@ -244,11 +262,23 @@ def load(
         *_duplicates(config, path),
         *_source_problems(config, path),
         *_smtp_problems(config, path, env, delivering),
-        *_token_problems(config, path, env, delivering),
+        *_token_problems(config, path, env, delivering and not previewing),
     ]
     if problems:
         raise ConfigError(problems)
     return _with_secrets(config.model_copy(update={"path": path, "raw": raw}), env)
+
+
+def service_of(path: Path) -> Service | None:
+    """The `[service]` table alone, if it is valid: where the other files are, for
+    telling their problems together with the config's own."""
+    try:
+        data = read_toml(path)
+        table = data.get("service", {})
+        return validate(Service, table if isinstance(table, dict) else {}, path,
+                        base=path.parent.resolve())  # fmt: skip
+    except ConfigError:
+        return None
 
 
 def _with_secrets(config: Config, env: Mapping[str, str]) -> Config:

@@ -20,13 +20,13 @@ from advisory.changes import Change, what_changed
 from advisory.compose import Envelope, Reader, compose, message_key
 from advisory.config import Config
 from advisory.delivery import Transport
-from advisory.errors import DeliveryError, PermanentDeliveryError
+from advisory.errors import DeliveryError, LedgerError, PermanentDeliveryError
 from advisory.ledger import Attempt, Entry, Ledger, Outcome
 from advisory.matching import by_country, concerning
 from advisory.models import Advisory, Letterhead, Subscriber
 from advisory.rendering import Rendered, Renderer
-from advisory.retry import next_attempt
-from advisory.roster import Shard, iter_subscribers
+from advisory.retry import CAP, next_attempt
+from advisory.roster import Shard
 from advisory.splice import Splicer
 
 __all__ = ["Job", "Plan", "Report", "deliver", "letterhead", "plan", "plan_digest", "plan_run"]
@@ -84,8 +84,8 @@ class Plan:
             self.already_sent += 1
         elif entry.status == "failed":
             self.failed_before += 1
-        elif entry.next_attempt is not None and entry.next_attempt > now:
-            self.waiting += 1
+        elif entry.next_attempt is not None and now < entry.next_attempt <= now + CAP:
+            self.waiting += 1  # (a retry further off was set before the clock went back)
         else:
             return job(entry, False)
         return None
@@ -110,7 +110,7 @@ _Due = tuple[Entry, Callable[[Entry, bool], Job]]
 
 
 def plan(
-    config: Config,
+    roster: Iterable[Subscriber],
     advisories: Iterable[Advisory],
     ledger: Ledger,
     now: float,
@@ -156,11 +156,11 @@ def plan(
             out.append((fresh, partial(_alert_job, sub, advisory, change)))
         return out
 
-    return _streamed(config, ledger, queued, due, now=now, force=force, shard=shard)
+    return _streamed(roster, ledger, queued, due, now=now, force=force)
 
 
 def plan_digest(
-    config: Config,
+    roster: Iterable[Subscriber],
     advisories: Iterable[Advisory],
     ledger: Ledger,
     now: float,
@@ -186,25 +186,24 @@ def plan_digest(
                 out.append((fresh, partial(_digest_job, sub, standing)))
         return out
 
-    return _streamed(config, ledger, queued, due, now=now, shard=shard)
+    return _streamed(roster, ledger, queued, due, now=now)
 
 
 def _streamed(
-    config: Config,
+    roster: Iterable[Subscriber],
     ledger: Ledger,
     queued: set[str],
     due: Callable[[list[Subscriber]], list[_Due]],
     *,
     now: float,
     force: bool = False,
-    shard: Shard | None = None,
 ) -> Plan:
-    """A plan over every subscriber, CHUNK at a time: what `due` wants, filed by what the
+    """A plan over the roster, CHUNK at a time: what `due` wants, filed by what the
     ledger knows; what was `queued` and is no longer wanted ends up `stale`."""
     out = Plan()
 
     def chunks() -> Iterator[list[Job]]:
-        for batch in _batched(iter_subscribers(config, shard), CHUNK):
+        for batch in _batched(roster, CHUNK):
             wanted = due(batch)
             known = ledger.entries_for([fresh.key for fresh, _ in wanted])
             jobs = []
@@ -221,7 +220,7 @@ def _streamed(
 
 
 def plan_run(
-    config: Config,
+    roster: Iterable[Subscriber],
     advisories: Iterable[Advisory],
     ledger: Ledger,
     now: float,
@@ -238,11 +237,11 @@ def plan_run(
     `period` are delivered too (a pass over the subscribers only when some are queued).
     """
     advisories = list(advisories)
-    alerts = plan(config, advisories, ledger, now, countries=countries, force=force, shard=shard)
+    alerts = plan(roster, advisories, ledger, now, countries=countries, force=force, shard=shard)
     digests = None
     queued = ledger.entries(status="queued")
     if period is not None and countries is None and any(e.kind == "digest" for e in queued):
-        digests = plan_digest(config, advisories, ledger, now, period, shard)
+        digests = plan_digest(roster, advisories, ledger, now, period, shard)
     out = Plan()
 
     def chunks() -> Iterator[list[Job]]:
@@ -266,6 +265,13 @@ def _batched(items: Iterable[Subscriber], size: int) -> Iterator[list[Subscriber
     iterator = iter(items)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
+
+
+def _unrecorded(error: LedgerError, count: int) -> LedgerError:
+    """The write that failed, and what it means for the messages it was about."""
+    lines = (*error.problems, f"sending stopped: {count} outcome(s) not recorded; those "
+             "messages stay queued and go again on the next run")  # fmt: skip
+    return type(error)(lines)
 
 
 def _alert_job(sub: Subscriber, advisory: Advisory, change: Change, entry: Entry, new: bool) -> Job:
@@ -367,8 +373,10 @@ async def deliver(
         return splicer.envelope(template, reader)
 
     # Outcomes are written in batches, one fsync each: at most FLUSH_EVERY after the
-    # server's acceptance, a message is recorded as sent.
+    # server's acceptance, a message is recorded as sent. A batch that cannot be written
+    # (a full disk) ends the run at once: nothing more is sent that could not be recorded.
     pending: list[Attempt] = []
+    unrecorded: list[LedgerError] = []
 
     def note(attempt: Attempt) -> None:
         pending.append(attempt)
@@ -376,8 +384,12 @@ async def deliver(
             flush()
 
     def flush() -> None:
-        if pending:
-            ledger.record_many(pending)
+        if pending and not unrecorded:
+            try:
+                ledger.record_many(pending)
+            except LedgerError as e:
+                unrecorded.append(e)
+                raise
             pending.clear()
 
     async def flusher() -> None:
@@ -423,19 +435,25 @@ async def deliver(
     try:
         # Done when every worker is; a failure anywhere ends the run. (A stopped run's
         # producer may still wait to hand over a job nobody will take: it is cancelled.)
-        running = set(tasks[:-1])
+        running = set(tasks)
         while not all(w.done() for w in workers):
             done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 if (error := task.exception()) is not None:
                     raise error
+    except LedgerError:
+        if not unrecorded:
+            raise
     finally:
         # If one task failed, stop the others before the caller lets go of the state
         # file: a worker left running would send what the next run plans again.
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        flush()
         await transport.close()
+        if not unrecorded:
+            flush()
+    if unrecorded:
+        raise _unrecorded(unrecorded[0], len(pending))
     report.left = report.due - attempted
     return report

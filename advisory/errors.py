@@ -15,6 +15,7 @@ __all__ = [
     "LedgerError",
     "PermanentDeliveryError",
     "Problem",
+    "StorageError",
     "TemplateError",
     "TemporaryDeliveryError",
 ]
@@ -58,6 +59,12 @@ class LedgerError(AdvisoryError):
     """The state file cannot be opened or is not ours."""
 
     exit_code = 2
+
+
+class StorageError(LedgerError):
+    """The disk failed under the state file mid-run (full, I/O error): sending stopped."""
+
+    exit_code = 1
 
 
 class DeliveryError(AdvisoryError):

@@ -8,17 +8,20 @@ is logged. WAL and full sync: a crash at any point leaves a valid file.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Final, Literal
+from typing import IO, Any, Final, Literal, TypeVar
 
-from advisory.errors import LedgerError
+from advisory.errors import LedgerError, StorageError
 from advisory.models import Advisory
+from advisory.text import outside
 
 __all__ = [
     "Attempt",
@@ -27,8 +30,10 @@ __all__ = [
     "Ledger",
     "LedgerBusy",
     "Outcome",
+    "RunLock",
     "SourceState",
     "Status",
+    "create",
 ]
 
 SCHEMA_VERSION: Final = 2
@@ -104,6 +109,35 @@ class LedgerBusy(LedgerError):
     """Another process holds the state file for a run."""
 
 
+_PRIVATE: Final = 0o600  # the state holds addresses and what was sent to whom
+
+
+def _failure(
+    path: Path, error: sqlite3.Error, unusable: str = "state file unusable"
+) -> LedgerError:
+    """One line for what SQLite or the disk said: a full or failing disk is the machine's
+    trouble (exit 1), anything else makes the file unusable (exit 2)."""
+    name = getattr(error, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")) or "disk is full" in str(error):
+        why = "the disk is full" if "FULL" in name or "full" in str(error) else str(error)
+        return StorageError(f"{path}: cannot write the state file: {outside(why)}")
+    return LedgerError(f"{path}: {unusable} ({outside(str(error))})")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(method: F) -> F:
+    @functools.wraps(method)
+    def guarded(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            raise _failure(self.path, e) from None
+
+    return guarded  # type: ignore[return-value]
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One delivery attempt's outcome, as `record_many` writes it."""
@@ -113,6 +147,11 @@ class Attempt:
     at: float
     error: str | None = None
     retry_at: float | None = None  # a temporary failure's next attempt; None: give up
+
+    @property
+    def note(self) -> str | None:
+        """The reason as it is kept: any server's text, made safe to store and to print."""
+        return None if self.error is None else outside(self.error)
 
     @property
     def status(self) -> Status:
@@ -176,31 +215,77 @@ def _marks(values: Sequence[str]) -> str:
     return ", ".join("?" * len(values))
 
 
+class RunLock:
+    """The `.lock` file beside a state file: one run at a time (flock). That it exists
+    also tells that a run has used the state."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.path = state.with_name(f"{state.name}.lock")
+        self._file: IO[str] | None = None
+
+    def acquire(self, *, wait: bool = False) -> None:
+        if self._file is None:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+            self._file = os.fdopen(os.open(self.path, flags, _PRIVATE), "a")
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise LedgerBusy(f"{self.state}: another run is in progress") from None
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 class Ledger:
     """One open state file. `readonly` (for --dry-run) never creates or writes anything."""
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        """A new state is made where no file is, or in an empty file that no run has used.
+
+        An emptied state (`: > file`, a failed copy: empty, or without our tables, where
+        the run lock beside it shows a run used it) is refused, so an accident cannot
+        make a whole list due again; `advisory state init` starts over on purpose.
+        """
         self.path = path
-        self._lock: IO[str] | None = None
+        self.lock = RunLock(path)
         try:
+            new = not path.exists()
+            used = self.lock.path.exists()
+            if not new and used and path.stat().st_size == 0:
+                raise LedgerError(_EMPTIED.format(path=path, what="empty (0 bytes)"))
             if readonly:
-                uri = f"{path.resolve().as_uri()}?mode=ro" if path.exists() else ":memory:"
+                uri = f"{path.resolve().as_uri()}?mode=ro" if not new else ":memory:"
                 self.db = sqlite3.connect(uri, uri=True, isolation_level=None)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                if new:  # private from the first byte; SQLite gives its -wal the same mode
+                    with suppress(FileExistsError):
+                        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE))
                 self.db = sqlite3.connect(path, isolation_level=None)
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("PRAGMA synchronous = FULL")
             self.db.execute("PRAGMA busy_timeout = 10000")
-            self._migrate(create=not readonly)
-        except (sqlite3.DatabaseError, OSError) as e:
-            raise LedgerError(f"{path}: not a usable state file ({e})") from None
+            self._migrate(create=not readonly, used=used and not new)
+        except sqlite3.Error as e:
+            raise _failure(path, e, "not a usable state file") from None
+        except OSError as e:
+            raise LedgerError(f"{path}: cannot open the state file: {e.strerror}") from None
 
-    def _migrate(self, *, create: bool) -> None:
+    def _migrate(self, *, create: bool, used: bool) -> None:
         """Create or upgrade the schema; read-only, what is missing is empty, in memory."""
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0 and self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if version == 0 and tables:
             version = -1  # tables, but not ours
+        elif version == 0 and used:
+            raise LedgerError(_EMPTIED.format(path=self.path, what="without any state in it"))
         missing = {0: _SCHEMA + _SOURCES, 1: _SOURCES}.get(version)
         if missing is None and version != SCHEMA_VERSION:
             raise LedgerError(f"{self.path}: not an advisory state file (schema {max(version, 0)})")
@@ -215,8 +300,7 @@ class Ledger:
 
     def close(self) -> None:
         self.db.close()
-        if self._lock is not None:
-            self._lock.close()
+        self.lock.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -238,27 +322,29 @@ class Ledger:
             self.release()
 
     def acquire(self, *, wait: bool = False) -> None:
-        """Take the run lock (a `.lock` file beside the state file); `LedgerBusy` if held."""
-        if self._lock is None:
-            self._lock = self.path.with_name(f"{self.path.name}.lock").open("a")
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise LedgerBusy(f"{self.path}: another run is in progress") from None
+        """Take the run lock; `LedgerBusy` if another run holds it."""
+        self.lock.acquire(wait=wait)
 
     def release(self) -> None:
-        if self._lock is not None:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
+        self.lock.release()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
+        self._execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                with suppress(sqlite3.Error):  # what failed is what is reported
+                    self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        self._execute("COMMIT")
+
+    def _execute(self, sql: str) -> None:
+        try:
+            self.db.execute(sql)
+        except sqlite3.Error as e:
+            raise _failure(self.path, e) from None
 
     # --- reading ---------------------------------------------------------
 
@@ -390,7 +476,7 @@ class Ledger:
         if errors:
             self.db.execute(
                 "UPDATE sources SET last_error = ?, error_at = ? WHERE kind = ?",
-                ("; ".join(errors), now, kind),
+                (outside("; ".join(errors), 4000), now, kind),
             )
         if changed:
             self.db.execute(
@@ -429,7 +515,7 @@ class Ledger:
         self.db.executemany(
             "UPDATE messages SET status = 'cancelled', last_error = ?, next_attempt = NULL "
             "WHERE key = ? AND status = 'queued'",
-            [(reason, key) for key in keys],
+            [(outside(reason), key) for key in keys],
         )
 
     def record_many(self, attempts: Sequence[Attempt]) -> None:
@@ -437,11 +523,52 @@ class Ledger:
         with self.transaction():
             self.db.executemany(
                 "INSERT INTO attempts (key, at, outcome, error) VALUES (?, ?, ?, ?)",
-                [(a.key, a.at, a.outcome, a.error) for a in attempts],
+                [(a.key, a.at, a.outcome, a.note) for a in attempts],
             )
             self.db.executemany(
                 """UPDATE messages SET status = ?, attempts = attempts + 1, next_attempt = ?,
                        last_error = ?, sent_at = coalesce(?, sent_at) WHERE key = ?""",
-                [(a.status, a.retry_at, a.error, a.at if a.outcome == "sent" else None, a.key)
+                [(a.status, a.retry_at, a.note, a.at if a.outcome == "sent" else None, a.key)
                  for a in attempts],
             )  # fmt: skip
+
+
+def create(path: Path) -> None:
+    """`advisory state init`: a new, empty state where none is, or over an emptied one;
+    never over a state, nor while a run holds the file."""
+    if path.exists() and path.stat().st_size:
+        try:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+                held = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.Error:
+            held = 1
+        if held:
+            raise LedgerError(f"{path}: holds a state already; not replaced")
+    lock = RunLock(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+        try:
+            for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+                path.with_name(name).unlink(missing_ok=True)
+            lock.path.unlink()  # no longer a sign that a run used this state
+            Ledger(path).close()
+        finally:
+            lock.close()
+    except OSError as e:
+        raise LedgerError(f"{path}: cannot start a new state: {e.strerror}") from None
+
+
+_EMPTIED: Final = (
+    "{path}: the state file is {what}: it was emptied or replaced, and using it would send "
+    "everything again; restore it from a backup, or start a new state with "
+    "`advisory state init`"
+)
+
+for _name, _method in list(vars(Ledger).items()):
+    if (
+        callable(_method)
+        and not _name.startswith("_")
+        and _name not in ("transaction", "exclusive", "acquire", "release", "close")
+    ):
+        setattr(Ledger, _name, _guarded(_method))

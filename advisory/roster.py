@@ -7,10 +7,11 @@ separated by spaces. Large lists are read row by row, never held whole.
 from __future__ import annotations
 
 import csv
+import json
 import re
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -19,14 +20,15 @@ from pydantic import ValidationError
 
 from advisory._validate import problems
 from advisory.config import Config
-from advisory.errors import ConfigError, Problem
-from advisory.models import Subscriber
+from advisory.errors import ConfigError, Problem, StorageError
+from advisory.models import Format, Level, Subscriber
 
-__all__ = ["Shard", "check_subscribers", "iter_subscribers"]
+__all__ = ["Roster", "Shard", "read_csv", "read_roster"]
 
 COLUMNS = ("name", "email", "countries", "min_level", "format", "sources")
 REQUIRED = ("name", "email", "countries")
 MAX_FIELD = 10_000
+MAX_LINE = 8 * MAX_FIELD  # bytes: a row's line of six fields, in UTF-8
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,57 +48,91 @@ class Shard:
         return zlib.crc32(local.encode("utf-8", "surrogatepass")) % self.count == self.index
 
 
-def iter_subscribers(config: Config, shard: Shard | None = None) -> Iterator[Subscriber]:
-    """Every subscriber (of the shard); the first invalid CSV row raises (check first)."""
-    yield from (sub for sub in config.subscribers if shard is None or sub.key in shard)
-    if config.service.subscribers_file is not None:
-        for _, item in _csv_rows(config.service.subscribers_file, shard):
-            if not isinstance(item, Subscriber):
-                raise ConfigError(item)
-            yield item
+class Roster:
+    """The list as checked: every subscriber (of a shard), in order, from one reading.
 
+    A run plans from this and never reads the files again, so a list replaced or edited
+    while it runs cannot be half-read: the readers checked are the readers written to.
+    The CSV's rows wait in SQLite's private temporary database (on disk, not in memory),
+    already validated, for as many passes as the run makes.
+    """
 
-def check_subscribers(config: Config, shard: Shard | None = None) -> int:
-    """Validate the whole list (or shard), duplicates included; how many, or ConfigError."""
-    inline = [sub for sub in config.subscribers if shard is None or sub.key in shard]
-    count = len(inline)
-    errors: list[str] = []
-    path = config.service.subscribers_file
-    if path is not None:
-        with _Seen(sub.key for sub in inline) as seen:
-            for where, item in _csv_rows(path, shard):
-                if not isinstance(item, Subscriber):
-                    errors.extend(item)
-                elif not seen.add(item.key):
-                    errors.append(Problem.at(where, "email", "address listed twice"))
-                else:
-                    count += 1
-                if len(errors) >= 100:
-                    errors.append(Problem.at(path, "", "stopped after 100 problems"))
-                    break
-    if errors:
-        raise ConfigError(errors)
-    return count
-
-
-class _Seen:
-    """The addresses met so far, on disk (SQLite's private temporary database), so that
-    checking a million-line list for duplicates needs no more memory than a short one."""
-
-    def __init__(self, keys: Iterable[str]) -> None:
+    def __init__(self, inline: tuple[Subscriber, ...] = ()) -> None:
+        self.inline = inline
         self.db = sqlite3.connect("")
-        self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY) WITHOUT ROWID")
-        self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?)", ((k,) for k in keys))
+        self.db.execute(
+            "CREATE TABLE listed (n INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, row TEXT)"
+        )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO listed (key) VALUES (?)", ((s.key,) for s in inline)
+        )
+        self.count = len(inline)
 
-    def add(self, key: str) -> bool:
-        """False if `key` was there already."""
-        return self.db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (key,)).rowcount == 1
+    def add(self, sub: Subscriber) -> bool:
+        """Keep a CSV subscriber; False if the address was listed before."""
+        row = json.dumps(
+            [sub.name, sub.email, sub.countries, int(sub.min_level), sub.format.value,
+             sub.sources], ensure_ascii=False,
+        )  # fmt: skip
+        added = self.db.execute(
+            "INSERT OR IGNORE INTO listed (key, row) VALUES (?, ?)", (sub.key, row)
+        ).rowcount
+        self.count += added
+        return added == 1
 
-    def __enter__(self) -> _Seen:
+    def __iter__(self) -> Iterator[Subscriber]:
+        yield from self.inline
+        for (row,) in self.db.execute("SELECT row FROM listed WHERE row IS NOT NULL ORDER BY n"):
+            name, email, countries, level, fmt, sources = json.loads(row)
+            yield Subscriber.model_construct(
+                name=name, email=email, countries=tuple(countries), min_level=Level(level),
+                format=Format(fmt), sources=tuple(sources),
+            )  # fmt: skip
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Roster:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.db.close()
+        self.close()
+
+
+def read_roster(config: Config, shard: Shard | None = None) -> Roster:
+    """Validate the whole list (or shard), duplicates included, reading each file once:
+    the Roster to plan from, or one ConfigError with every problem."""
+    inline = tuple(sub for sub in config.subscribers if shard is None or sub.key in shard)
+    return _read(inline, config.service.subscribers_file, shard)
+
+
+def read_csv(path: Path) -> None:
+    """Check a subscriber CSV on its own (ConfigError), as when the config is invalid."""
+    _read((), path, None).close()
+
+
+def _read(inline: tuple[Subscriber, ...], path: Path | None, shard: Shard | None) -> Roster:
+    roster = Roster(inline)
+    errors: list[str] = []
+    try:
+        if path is not None:
+            for where, item in _csv_rows(path, shard):
+                if not isinstance(item, Subscriber):
+                    errors.extend(item)
+                elif not roster.add(item):
+                    errors.append(Problem.at(where, "email", "address listed twice"))
+                if len(errors) >= 100:
+                    errors.append(Problem.at(path, "", "stopped after 100 problems"))
+                    break
+        if errors:
+            raise ConfigError(errors)
+    except sqlite3.Error as e:  # the temporary space is full
+        roster.close()
+        raise StorageError(f"{path}: cannot keep the checked list: {e}") from None
+    except BaseException:
+        roster.close()
+        raise
+    return roster
 
 
 def _csv_rows(
@@ -134,8 +170,15 @@ def _csv_rows(
 
 
 def _decoded_lines(f: BinaryIO, path: Path) -> Iterator[str]:
-    """UTF-8 (a spreadsheet's BOM allowed), decoded line by line to name the bad line."""
-    for number, raw in enumerate(f, start=1):
+    """UTF-8 (a spreadsheet's BOM allowed), decoded line by line to name the bad line;
+    a line is never read past MAX_LINE, so a file with no line break cannot fill memory."""
+    number = 0
+    while raw := f.readline(MAX_LINE + 1):
+        number += 1
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+            raise ConfigError(
+                Problem.at(f"{path}:{number}", "", f"line longer than {MAX_LINE // 1000} KB")
+            )
         try:
             yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError:

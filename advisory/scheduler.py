@@ -32,7 +32,7 @@ from advisory.ledger import Ledger, LedgerBusy
 from advisory.logs import Log
 from advisory.models import Advisory
 from advisory.rendering import Renderer
-from advisory.roster import check_subscribers
+from advisory.roster import Roster, read_roster
 from advisory.sources import known
 
 __all__ = ["serve"]
@@ -56,8 +56,8 @@ class Service:
     async def check(self) -> None:
         """Alert on new or changed advisories, and deliver the retries that are due."""
         await self._run(
-            "check", lambda advisories, now: plan_run(
-                self.config, advisories, self.ledger, now, period=self.period(now)
+            "check", lambda roster, advisories, now: plan_run(
+                roster, advisories, self.ledger, now, period=self.period(now)
             ),
             lambda now: shards.Options(),
             refreshing=True,
@@ -66,8 +66,8 @@ class Service:
     async def digest(self) -> None:
         """Remind every subscriber of the advisories standing for them, once per period."""
         await self._run(
-            "digest", lambda advisories, now: plan_digest(
-                self.config, advisories, self.ledger, now, self.period(now) or "never"
+            "digest", lambda roster, advisories, now: plan_digest(
+                roster, advisories, self.ledger, now, self.period(now) or "never"
             ),
             lambda now: shards.Options(digest_period=self.period(now) or "never"),
         )  # fmt: skip
@@ -94,7 +94,7 @@ class Service:
     async def _run(
         self,
         job: str,
-        planner: Callable[[list[Advisory], float], Plan],
+        planner: Callable[[Roster, list[Advisory], float], Plan],
         sharded: Callable[[float], shards.Options],
         *,
         refreshing: bool = False,
@@ -119,13 +119,13 @@ class Service:
                     else:
                         # The whole list first, as `send` does: a bad row added while
                         # serving must hold back the run, not stop it halfway through.
-                        check_subscribers(self.config)
-                        advisories = known(self.config, self.ledger)
-                        the_plan = planner(advisories, time.time())
-                        report = await deliver(
-                            self.config, the_plan, self.ledger, open_transport(self.config),
-                            self.renderer, stop=self.stop,
-                        )  # fmt: skip
+                        with read_roster(self.config) as roster:
+                            advisories = known(self.config, self.ledger)
+                            the_plan = planner(roster, advisories, time.time())
+                            report = await deliver(
+                                self.config, the_plan, self.ledger,
+                                open_transport(self.config), self.renderer, stop=self.stop,
+                            )  # fmt: skip
                 finally:
                     self.ledger.release()
         except AdvisoryError as e:

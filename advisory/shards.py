@@ -32,7 +32,7 @@ from advisory.errors import AdvisoryError, ConfigError
 from advisory.ledger import Ledger
 from advisory.models import Advisory
 from advisory.rendering import Renderer
-from advisory.roster import Shard, check_subscribers
+from advisory.roster import Roster, Shard, read_roster
 from advisory.sources import known
 
 __all__ = ["Options", "run", "sharded"]
@@ -145,8 +145,9 @@ async def _supervise(
     shard = Shard(0, len(children) + 1)
     problems: list[str] = []
     advisories: list[Advisory] = []
+    roster = Roster()
     try:  # our own shard, while the children check theirs
-        check_subscribers(config, shard)
+        roster = read_roster(config, shard)
         advisories = known(config, ledger)
     except AdvisoryError as e:
         problems += e.problems
@@ -158,6 +159,7 @@ async def _supervise(
         elif first is not None:
             problems += [p for p in first.get("problems", ()) if p not in problems]
     if problems or stop.is_set():
+        roster.close()
         await _end(children, grace=5)  # no go: each child exits without sending
         if problems and not stop.is_set():
             raise ConfigError(problems)
@@ -197,7 +199,10 @@ async def _supervise(
         share = _share(config, 0, len(children) + 1)
         followers = asyncio.gather(*(follow(child) for child in children))
         try:
-            own, plan = await _planned(share, options, shard, advisories, ledger, tally, stop)
+            with roster:
+                own, plan = await _planned(
+                    share, options, roster, shard, advisories, ledger, tally, stop
+                )
         except BaseException:
             stop.set()  # the children stop too, and finish what they have in flight
             raise
@@ -259,7 +264,7 @@ def _child() -> int:
     shard = Shard(index, count)
     try:
         config = config_file.load(Path(sys.argv[1]), raw=first["config"].encode())
-        check_subscribers(config, shard)
+        roster = read_roster(config, shard)
         with Ledger(config.service.state, readonly=True) as ledger:
             advisories = known(config, ledger)  # as the parent fetched them for this run
     except AdvisoryError as e:
@@ -268,11 +273,14 @@ def _child() -> int:
     _say(checked=True)
     if sys.stdin.readline().strip() != "go":
         return 0  # another shard is invalid, or the run was stopped: nothing sent
-    return asyncio.run(_deliver(_share(config, index, count), options, shard, advisories))
+    with roster:
+        return asyncio.run(
+            _deliver(_share(config, index, count), options, roster, shard, advisories)
+        )
 
 
 async def _deliver(
-    config: Config, options: Options, shard: Shard, advisories: list[Advisory]
+    config: Config, options: Options, roster: Roster, shard: Shard, advisories: list[Advisory]
 ) -> int:
     # Stop (finish what is in flight, keep the rest queued) when stdin ends: the parent
     # closed it to stop the run, or the parent is gone.
@@ -297,7 +305,7 @@ async def _deliver(
     try:
         with Ledger(config.service.state) as ledger:
             report, the_plan = await _planned(
-                config, options, shard, advisories, ledger, progress, stop
+                config, options, roster, shard, advisories, ledger, progress, stop
             )
     except AdvisoryError as e:
         _say(error="; ".join(e.problems))
@@ -311,6 +319,7 @@ async def _deliver(
 async def _planned(
     config: Config,
     options: Options,
+    roster: Roster,
     shard: Shard,
     advisories: list[Advisory],
     ledger: Ledger,
@@ -321,11 +330,11 @@ async def _planned(
     renderer = Renderer(timezone=config.service.timezone)
     now = time.time()
     if options.digest_period is not None:
-        the_plan = plan_digest(config, advisories, ledger, now, options.digest_period, shard)
+        the_plan = plan_digest(roster, advisories, ledger, now, options.digest_period, shard)
     else:
         period = digest_period(config.schedule.digest, config.service.timezone, now)
         the_plan = plan_run(
-            config, advisories, ledger, now, period=period, countries=options.countries,
+            roster, advisories, ledger, now, period=period, countries=options.countries,
             force=options.force, retries_only=options.retries_only, shard=shard,
         )  # fmt: skip
     report = await deliver(

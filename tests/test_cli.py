@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
+import os
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from conftest import ROOT, Project, parse, run_cli
+from conftest import ROOT, Project, Server, config_text, parse, run_cli
 
 from advisory.cli import parser
 
@@ -94,9 +99,10 @@ def test_every_command_is_documented_and_every_option_has_help() -> None:
         "status",
         "sources",
         "extract",
+        "state",
     }
     for name, command in group.choices.items():
-        assert f"`advisory {name}`" in readme, f"{name} is not in the README"
+        assert f"`advisory {name}" in readme, f"{name} is not in the README"
         assert command.description
         for action in command._actions:
             assert action.help, f"advisory {name} {action.option_strings} has no help"
@@ -106,3 +112,62 @@ def test_no_traceback_for_an_unknown_command() -> None:
     result = run_cli("launch")
     assert result.returncode == 2
     assert "invalid choice: 'launch'" in result.stderr
+
+
+def test_preview_check_and_dry_run_show_a_stand_in_token_without_the_secret(
+    project: Project,
+) -> None:
+    project.write_config(config_text(sender_extra='unsubscribe = "https://e.org/u?t={token}"'))
+    preview = project.run("preview", "--format", "text")
+    assert preview.returncode == 0, preview.stderr
+    assert parse(preview.stdout.encode())["List-Unsubscribe"] == f"<https://e.org/u?t={'x' * 22}>"
+    for command in (("check",), ("send", "--dry-run")):
+        result = project.run(*command)
+        assert result.returncode == 0, (command, result.stderr)
+    refused = project.run("send")  # a real delivery needs the real tokens
+    assert refused.returncode == 2
+    assert "ADVISORY_TOKEN_SECRET is not set" in refused.stderr
+    assert not project.outbox.exists()
+
+
+def test_preview_never_writes_over_a_file_or_through_a_link(
+    project: Project, tmp_path: Path
+) -> None:
+    mine, link = tmp_path / "mine.txt", tmp_path / "link.eml"
+    mine.write_text("keep me")
+    link.symlink_to(tmp_path / "elsewhere.txt")
+    for target in (mine, link):
+        result = project.run("preview", "-o", str(target))
+        assert (result.returncode, result.stderr) == (2, f"{target}: exists; not overwritten\n")
+    assert mine.read_text() == "keep me" and not (tmp_path / "elsewhere.txt").exists()
+
+
+def test_a_reader_that_stops_reading_is_no_error(project: Project) -> None:
+    """`advisory status | head -1`, with a pipe too small to hold what status says."""
+    assert project.run("send").returncode == 0
+    with sqlite3.connect(project.state) as db:  # a long status: many failed messages
+        db.execute("UPDATE messages SET status = 'failed', last_error = ?", ("x" * 900,))
+    read, write = os.pipe()
+    fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 4096)
+    argv = [sys.executable, "-m", "advisory", "status", "--config", str(project.config)]
+    proc = subprocess.Popen(argv, stdout=write, stderr=subprocess.PIPE, cwd=ROOT)
+    os.close(write)
+    with os.fdopen(read, "rb") as reader:
+        assert reader.readline().strip() == str(project.state).encode()
+    _, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (0, b"")
+
+
+def test_a_retry_set_before_the_clock_went_back_waits_no_longer_than_the_longest_delay(
+    smtp_project: Project, smtpd: Server
+) -> None:
+    smtpd.handler.refuse["ana@example.org"] = "451 4.3.0 try again later"
+    assert smtp_project.run("send").returncode == 1  # Ana's alert queued for a retry
+    smtpd.handler.refuse.clear()
+    with sqlite3.connect(smtp_project.state) as db:  # a day ahead: the clock was set back
+        db.execute("UPDATE messages SET next_attempt = ? WHERE status = 'queued'",
+                   (time.time() + 86400,))  # fmt: skip
+    result = smtp_project.run("retry")
+    assert result.returncode == 0, result.stderr
+    assert "due 1, delivered 1" in result.stdout
+    assert len(smtpd.handler.to("ana@example.org")) == 1

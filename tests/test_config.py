@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SUBSCRIBERS, Project, config_text, run_cli
+from conftest import CO, SUBSCRIBERS, Project, config_text, run_cli
 
 from advisory.cli import main
 
@@ -201,3 +201,29 @@ def test_minimal_config_takes_documented_defaults(project: Project) -> None:
     result = run_cli("send", config=project.config)
     assert result.returncode == 0, result.stderr
     assert project.state.exists() and (project.outbox / "new").is_dir()
+
+
+def test_a_bad_config_hides_no_other_problem_and_speaks_plainly(project: Project) -> None:
+    path = project.advisory("co", CO.replace("level = 2", "level = 9"))
+    (project.root / "people.csv").write_text("name,email,countries\nEve,eve@,VE\n")
+    project.write_config(
+        config_text(
+            delivery='transport = "smtp"',
+            smtp='host = "mail server!"\npassword_env = "1-BAD"',
+            subscribers="",
+        )
+        .replace('timezone = "UTC"', 'timezone = "UTC"\nsubscribers_file = "people.csv"')
+        .replace('[delivery]', '[[subscribers]]\nname = "A"\nemail = "a@example.org"\n'
+                 'countries = ["VENEZUELA"]\n\n[delivery]')
+    )  # fmt: skip
+    result = run_cli("check", config=project.config)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{project.config}: smtp.host: expected a host name or an IP address",
+        f"{project.config}: smtp.password_env: expected the name of an environment variable "
+        "(letters, digits and _)",
+        f"{project.config}: subscribers[0].countries[0]: expected at most 8 characters",
+        f"{path}: level: expected 1, 2, 3 or 4",
+        f"{project.root / 'people.csv'}:2: email: not a valid email address",
+    ]
+    assert "should" not in result.stderr and "pattern" not in result.stderr

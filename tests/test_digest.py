@@ -13,6 +13,7 @@ from advisory.delivery import MaildirTransport
 from advisory.dispatch import Report, deliver, plan_digest, plan_run
 from advisory.ledger import Ledger
 from advisory.rendering import Renderer
+from advisory.roster import read_roster
 from advisory.scheduler import Service, digest_period
 from advisory.sources import load_advisories
 
@@ -61,7 +62,7 @@ def run_digest(project: Project, now: float) -> Report:
     period = digest_period(WEEKLY, "UTC", now)
     assert period is not None
     with Ledger(config.service.state) as ledger:
-        the_plan = plan_digest(config, advisories, ledger, now, period)
+        the_plan = plan_digest(read_roster(config), advisories, ledger, now, period)
         transport = MaildirTransport(config.delivery.maildir)
         return asyncio.run(
             deliver(config, the_plan, ledger, transport, Renderer(), clock=lambda: now)
@@ -107,13 +108,13 @@ def test_a_failed_digest_is_retried_by_the_next_check_in_its_period(project: Pro
     (project.root / "box" / "new").rmdir()
     (project.root / "box" / "new").write_text("a file where a folder should be")
     with Ledger(config.service.state) as ledger:
-        the_plan = plan_digest(config, advisories, ledger, MONDAY_8, period)
+        the_plan = plan_digest(read_roster(config), advisories, ledger, MONDAY_8, period)
         report = asyncio.run(
             deliver(config, the_plan, ledger, broken, Renderer(), clock=lambda: MONDAY_8)
         )
         assert report.retrying == 3
         later = MONDAY_8 + 3600
-        check = plan_run(config, advisories, ledger, later, period=period)
+        check = plan_run(read_roster(config), advisories, ledger, later, period=period)
         digests = [job for chunk in check.chunks for job in chunk if job.change is None]
         assert len(digests) == 3 and not any(job.new for job in digests)
 

@@ -19,6 +19,7 @@ from advisory.delivery import open_transport
 from advisory.dispatch import Report, deliver, plan_run
 from advisory.ledger import Entry, Ledger
 from advisory.rendering import Renderer
+from advisory.roster import read_roster
 from advisory.sources import load_advisories
 
 T0 = 1_800_000_000.0
@@ -67,7 +68,7 @@ def run(project: Project, clock: Clock) -> Report:
     config = config_file.load(project.config)
     advisories = load_advisories(config.service.advisories)
     with Ledger(config.service.state) as ledger:
-        the_plan = plan_run(config, advisories, ledger, clock())
+        the_plan = plan_run(read_roster(config), advisories, ledger, clock())
         return asyncio.run(
             deliver(config, the_plan, ledger, open_transport(config), Renderer(),
                     clock=clock, rng=clock.rng)
@@ -193,7 +194,9 @@ def test_a_bug_in_one_worker_stops_them_all(project: Project) -> None:
 
     async def go() -> None:
         with Ledger(config.service.state) as ledger:
-            the_plan = plan_run(config, load_advisories(config.service.advisories), ledger, T0)
+            the_plan = plan_run(
+                read_roster(config), load_advisories(config.service.advisories), ledger, T0
+            )
             with pytest.raises(RuntimeError):
                 await deliver(config, the_plan, ledger, transport, Renderer())
             await asyncio.sleep(0.3)  # a worker left running would go on sending

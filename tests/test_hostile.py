@@ -65,9 +65,9 @@ HOSTILE_ADVISORIES = [
     (ADVISORY_HEAD + "level = nan\n", "level: expected a level from 1 to 4"),
     (ADVISORY_HEAD + 'level = 4\ndetails = "a\\u0000b"\n', "details: contains a control character"),
     (ADVISORY_HEAD + "level = 4\ndetails = '" + "x" * 1_200_000 + "'\n",
-     "details: String should have at most 100000 characters"),
+     "details: expected at most 100000 characters"),
     (ADVISORY_HEAD.replace('title = "T"', 'title = "' + "T" * 400 + '"') + "level = 4\n",
-     "title: String should have at most 300 characters"),
+     "title: expected at most 300 characters"),
     (ADVISORY_HEAD + "level = 4\nrisks = " + "[" * 2000 + "]" * 2000 + "\n",
      "TOML nested too deeply"),
 ]  # fmt: skip

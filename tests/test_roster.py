@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import resource
+import subprocess
+import sys
+import time
+
 import pytest
-from conftest import Project, config_text
+from conftest import Project, Server, config_text, smtp_section
+from test_send_smtp import many
 
 from advisory.cli import main
 
@@ -117,3 +123,46 @@ def test_a_csv_sources_column_limits_whose_advisories_arrive(
     assert main(["check", "--config", str(project.config)]) == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"{path}:5: sources[0]: ")
+
+
+def test_a_list_replaced_during_a_run_is_not_half_read(project: Project, smtpd: Server) -> None:
+    """The list checked is the list sent to: the CSV is read once, however long the run."""
+    many(project, 2100, smtp_section(smtpd, connections="1"))
+    other = project.root / "other.csv"
+    rows = "".join(f"Other {i},o{i}@example.org,VE,1,text\n" for i in range(2000))
+    other.write_text(f"name,email,countries,min_level,format\n{rows}a broken row\n")
+    argv = [sys.executable, "-m", "advisory", "send", "--config", str(project.config)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not smtpd.handler.received:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.005)
+    # Written over in place while the first chunks are being sent (as an export does).
+    (project.root / "people.csv").write_bytes(other.read_bytes())
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert "due 2100, delivered 2100" in out
+    received = {r.rcpt_tos[0] for r in smtpd.handler.received}
+    assert received == {f"p{i}@example.org" for i in range(2100)}
+
+
+def test_a_line_without_end_is_never_read_whole(project: Project) -> None:
+    """A CSV of 4 GiB with no line break (a sparse file: it costs no disk)."""
+    people = project.root / "people.csv"
+    with people.open("wb") as f:
+        f.write(b"name,email,countries\n")
+        f.truncate(4 * 2**30)
+    project.write_config(
+        config_text(subscribers="").replace(
+            'timezone = "UTC"', 'timezone = "UTC"\nsubscribers_file = "people.csv"'
+        )
+    )
+
+    def small_memory() -> None:  # a reader holding the line would need 4 GiB
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    argv = [sys.executable, "-m", "advisory", "check", "--config", str(project.config)]
+    result = subprocess.run(
+        argv, capture_output=True, text=True, timeout=60, preexec_fn=small_memory, check=False
+    )
+    assert (result.returncode, result.stderr) == (2, f"{people}:2: line longer than 80 KB\n")
