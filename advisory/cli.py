@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -15,6 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
 from advisory import config as config_file
 from advisory import shards
@@ -26,7 +28,7 @@ from advisory.dispatch import Job, Plan, Report, deliver, letterhead, plan_run
 from advisory.errors import AdvisoryError, ConfigError, Problem, TemplateError
 from advisory.extract import extract
 from advisory.following import Round, refresh
-from advisory.ledger import Ledger, SourceState, create
+from advisory.ledger import Ledger, RunLock, SourceState, create
 from advisory.logs import Log
 from advisory.models import Advisory, Format, Subscriber
 from advisory.rendering import Renderer
@@ -228,7 +230,7 @@ def _tell(rounds: list[Round]) -> None:
     """What each publisher's fetch found, when it found news or failed."""
     for found in rounds:
         for _, line in found.said():
-            print(line, file=sys.stderr)
+            print(outside(line, 4000), file=sys.stderr)
 
 
 def _finish(report: Report, the_plan: Plan) -> int:
@@ -265,12 +267,15 @@ class _Progress:
         if now - self.last >= self.every:
             self.last = now
             done = report.delivered + report.retrying + report.failed
-            print(f"… {done} of {report.due} attempted, {report.delivered} delivered",
-                  file=sys.stderr)  # fmt: skip
+            with contextlib.suppress(OSError):  # nobody reading is no reason to stop
+                print(f"… {done} of {report.due} attempted, {report.delivered} delivered",
+                      file=sys.stderr)  # fmt: skip
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     setup = _setup(args)
+    if setup.roster is not None:
+        setup.roster.close()  # checked to refuse a bad start; each run reads the list anew
     if args.check_every is not None and not 0 < args.check_every <= 86400:
         raise ConfigError(Problem.at("--check-every", "", "must be between 0 and 86400 seconds"))
     return serve(
@@ -325,7 +330,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     path = config_file.config_path(args.config, os.environ)
     config = config_file.load(path, delivering=False)
     state = config.service.state
-    if not state.exists():
+    if not state.exists() and not RunLock(state).path.exists():
         print(f"{state}: no state file yet: nothing has been sent")
         return 0
     with Ledger(state, readonly=True) as ledger:
@@ -424,6 +429,10 @@ def cmd_state_init(args: argparse.Namespace) -> int:
     return 0
 
 
+# Commands that only report: a reader who stops reading them has all they wanted.
+_READING: Final = (cmd_check, cmd_preview, cmd_status, cmd_sources, cmd_extract)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="advisory", description="Travel advisories, to exactly the people concerned, once."
@@ -500,9 +509,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code: int | None = None
+    args = argparse.Namespace()
     try:
         args = parser().parse_args(argv)
-        code: int = args.run(args)
+        code = args.run(args)
         sys.stdout.flush()  # here, where a reader gone (a closed pipe) is caught
     except AdvisoryError as e:
         for line in e.problems:
@@ -513,12 +524,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `advisory status | head -1`: the reader has all it wanted
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        if code is not None:
+            return code
+        return 0 if getattr(args, "run", None) in _READING else 141  # a run cut short: say so
     except OSError as e:  # the machine's trouble (a full disk, a vanished folder): one line
         where = f"{e.filename}: " if e.filename else ""
         print(f"advisory: {where}{e.strerror or type(e).__name__}", file=sys.stderr)
         return 1
-    return code
+    return 0 if code is None else code
 
 
 if __name__ == "__main__":

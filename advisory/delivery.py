@@ -54,9 +54,10 @@ class MaildirTransport:
         self.path = path
         self._host = socket.gethostname().replace("/", "_").replace(":", "_") or "localhost"
         try:
-            for sub in ("", "tmp", "new", "cur"):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)  # may be a link: the owner's
+            for sub in ("tmp", "new", "cur"):
                 folder = path / sub
-                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                folder.mkdir(mode=0o700, exist_ok=True)
                 if folder.is_symlink() or not folder.is_dir():
                     raise NotADirectoryError(errno.ENOTDIR, "not a folder of its own", str(folder))
         except OSError as e:

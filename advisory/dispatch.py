@@ -11,6 +11,7 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -450,9 +451,11 @@ async def deliver(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await transport.close()
-        if not unrecorded:
-            flush()
+        try:  # what the server accepted is recorded first: closing may take seconds
+            with suppress(LedgerError):  # kept in `unrecorded`, told below
+                flush()
+        finally:
+            await transport.close()
     if unrecorded:
         raise _unrecorded(unrecorded[0], len(pending))
     report.left = report.due - attempted

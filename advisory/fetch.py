@@ -12,7 +12,7 @@ import asyncio
 import ipaddress
 import zlib
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import httpx
 
@@ -141,6 +141,8 @@ class _Decoded:
 
     One coding at most (gzip or deflate): each decompression step is asked for no more
     than what is left under the limit, so a small bomb, nested or not, stops at the limit.
+    Read as browsers read them: several gzip members one after another, padding after
+    the last, deflate with or without its zlib header, and an empty body.
     """
 
     def __init__(self, url: str, encoding: str, limit: int) -> None:
@@ -153,32 +155,48 @@ class _Decoded:
         if coding not in _WBITS:
             raise FetchError(f"{url}: refused: unknown content encoding")
         self.wbits = _WBITS[coding]
-        self.inflate = zlib.decompressobj(self.wbits) if self.wbits else None
+        self.inflate: Any = None  # made once the first bytes tell which form it is
+        self.head = b""  # the first bytes, until there are two to tell
+        self.padding = False  # what follows the last gzip member is ignored
         self.out = bytearray()
 
     def feed(self, chunk: bytes) -> None:
-        if self.inflate is None:
+        if not self.wbits:
             self._keep(chunk)
             return
+        if self.inflate is None:
+            self.head += chunk
+            if len(self.head) < 2:
+                return
+            chunk, self.head = self.head, b""
+            self.inflate = zlib.decompressobj(self._window(chunk))
         try:
-            while chunk:
+            while chunk and not self.padding:
                 self._keep(self.inflate.decompress(chunk, self.limit + 1 - len(self.out)))
                 chunk = self.inflate.unconsumed_tail
                 if self.inflate.eof and (chunk := chunk or self.inflate.unused_data):
-                    self.inflate = zlib.decompressobj(self.wbits)  # the next gzip member
+                    self.padding = not chunk.startswith(b"\x1f\x8b")  # else a next member
+                    self.inflate = zlib.decompressobj(self.wbits)
         except zlib.error:
             raise FetchError(f"{self.url}: the compressed body is damaged") from None
+
+    def _window(self, start: bytes) -> int:
+        """Deflate is sent with zlib's header as the standard says, or raw as some do."""
+        if self.wbits != zlib.MAX_WBITS:
+            return self.wbits
+        zlib_header = start[0] & 0x0F == 8 and (start[0] << 8 | start[1]) % 31 == 0
+        return zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
 
     def _keep(self, data: bytes) -> None:
         self.out += data
         if len(self.out) > self.limit:
-            raise FetchError(f"{self.url}: larger than {self.limit // 2**20} MiB")
+            size = f"{self.limit // 2**20} MiB" if self.limit >= 2**20 else f"{self.limit} bytes"
+            raise FetchError(f"{self.url}: larger than {size}")
 
     def end(self) -> bytes:
-        if self.inflate is not None:
-            if not self.inflate.eof:
-                raise FetchError(f"{self.url}: the compressed body is cut short")
-            self._keep(self.inflate.flush())
+        begun = self.inflate is not None
+        if self.head or (begun and not (self.inflate.eof or self.padding)):
+            raise FetchError(f"{self.url}: the compressed body is cut short")
         return bytes(self.out)
 
 

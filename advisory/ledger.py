@@ -121,6 +121,8 @@ def _failure(
     if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")) or "disk is full" in str(error):
         why = "the disk is full" if "FULL" in name or "full" in str(error) else str(error)
         return StorageError(f"{path}: cannot write the state file: {outside(why)}")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StorageError(f"{path}: another program holds the state file; try again later")
     return LedgerError(f"{path}: {unusable} ({outside(str(error))})")
 
 
@@ -246,33 +248,40 @@ class RunLock:
 class Ledger:
     """One open state file. `readonly` (for --dry-run) never creates or writes anything."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
-        """A new state is made where no file is, or in an empty file that no run has used.
+    def __init__(self, path: Path, *, readonly: bool = False, fresh: bool = False) -> None:
+        """A new state is made where no state file is and no run has been (a first run),
+        or on purpose (`fresh`: `advisory state init`).
 
-        An emptied state (`: > file`, a failed copy: empty, or without our tables, where
-        the run lock beside it shows a run used it) is refused, so an accident cannot
-        make a whole list due again; `advisory state init` starts over on purpose.
+        Where a run has been (the run lock beside it says so), a state file that is
+        missing, empty or without our tables (`rm`, `: > file`, a failed restore) is
+        refused: an accident must not make a whole list due again.
         """
         self.path = path
         self.lock = RunLock(path)
+        self._identity: tuple[int, int] | None = None
         try:
             new = not path.exists()
-            used = self.lock.path.exists()
-            if not new and used and path.stat().st_size == 0:
+            used = self.lock.path.exists() and not fresh
+            if used and new:
+                raise LedgerError(_EMPTIED.format(path=path, what="missing"))
+            if used and path.stat().st_size == 0:
                 raise LedgerError(_EMPTIED.format(path=path, what="empty (0 bytes)"))
             if readonly:
                 uri = f"{path.resolve().as_uri()}?mode=ro" if not new else ":memory:"
                 self.db = sqlite3.connect(uri, uri=True, isolation_level=None)
+                self.db.execute("PRAGMA busy_timeout = 10000")
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 if new:  # private from the first byte; SQLite gives its -wal the same mode
                     with suppress(FileExistsError):
                         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE))
                 self.db = sqlite3.connect(path, isolation_level=None)
+                self.db.execute("PRAGMA busy_timeout = 10000")
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("PRAGMA synchronous = FULL")
-            self.db.execute("PRAGMA busy_timeout = 10000")
-            self._migrate(create=not readonly, used=used and not new)
+                facts = path.stat()
+                self._identity = (facts.st_dev, facts.st_ino)
+            self._migrate(create=not readonly, used=used)
         except sqlite3.Error as e:
             raise _failure(path, e, "not a usable state file") from None
         except OSError as e:
@@ -322,8 +331,21 @@ class Ledger:
             self.release()
 
     def acquire(self, *, wait: bool = False) -> None:
-        """Take the run lock; `LedgerBusy` if another run holds it."""
+        """Take the run lock; `LedgerBusy` if another run holds it. A file no longer the
+        one this connection writes to (replaced, removed) is refused: what a run
+        recorded there would be read by nobody."""
         self.lock.acquire(wait=wait)
+        try:
+            facts = self.path.stat()
+            same = self._identity in (None, (facts.st_dev, facts.st_ino))
+        except OSError:
+            same = False
+        if not same:
+            self.lock.release()
+            raise LedgerError(
+                f"{self.path}: the state file was replaced or removed while this process "
+                "had it open; restart it"
+            )
 
     def release(self) -> None:
         self.lock.release()
@@ -333,12 +355,13 @@ class Ledger:
         self._execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._execute("COMMIT")
         except BaseException:
+            # Never left open: a connection held by `serve` would keep the write lock.
             if self.db.in_transaction:
                 with suppress(sqlite3.Error):  # what failed is what is reported
                     self.db.execute("ROLLBACK")
             raise
-        self._execute("COMMIT")
 
     def _execute(self, sql: str) -> None:
         try:
@@ -543,16 +566,15 @@ def create(path: Path) -> None:
         except sqlite3.Error:
             held = 1
         if held:
-            raise LedgerError(f"{path}: holds a state already; not replaced")
+            raise LedgerError(f"{path}: is not empty (a state, or another file); not replaced")
     lock = RunLock(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock.acquire()
         try:
+            lock.acquire()
             for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
                 path.with_name(name).unlink(missing_ok=True)
-            lock.path.unlink()  # no longer a sign that a run used this state
-            Ledger(path).close()
+            Ledger(path, fresh=True).close()
         finally:
             lock.close()
     except OSError as e:
@@ -560,8 +582,8 @@ def create(path: Path) -> None:
 
 
 _EMPTIED: Final = (
-    "{path}: the state file is {what}: it was emptied or replaced, and using it would send "
-    "everything again; restore it from a backup, or start a new state with "
+    "{path}: the state file is {what}, where runs have been: starting afresh would send "
+    "everything again; restore it from a backup, or start a new state on purpose with "
     "`advisory state init`"
 )
 

@@ -115,8 +115,8 @@ def _read(inline: tuple[Subscriber, ...], path: Path | None, shard: Shard | None
     roster = Roster(inline)
     errors: list[str] = []
     try:
-        if path is not None:
-            for where, item in _csv_rows(path, shard):
+        try:
+            for where, item in _csv_rows(path, shard) if path is not None else ():
                 if not isinstance(item, Subscriber):
                     errors.extend(item)
                 elif not roster.add(item):
@@ -124,6 +124,8 @@ def _read(inline: tuple[Subscriber, ...], path: Path | None, shard: Shard | None
                 if len(errors) >= 100:
                     errors.append(Problem.at(path, "", "stopped after 100 problems"))
                     break
+        except ConfigError as e:  # the file cannot be read on: after what was found so far
+            errors.extend(e.problems)
         if errors:
             raise ConfigError(errors)
     except sqlite3.Error as e:  # the temporary space is full

@@ -82,3 +82,29 @@ def test_a_forced_resend_that_fails_keeps_the_record_of_the_delivery(tmp_path: P
         ledger.record_many([Attempt("<1@example.org>", "temporary", 102.0, "421", None)])
         held = ledger.last_sent_to(["ana@example.org"], ["VE"])
     assert held == {("ana@example.org", "VE"): ("v1", "<1@example.org>")}
+
+
+def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """A failed COMMIT (here a deferred constraint; a full disk alike) is rolled back, or
+    the connection `serve` keeps would hold the write lock and fail every later job."""
+    with Ledger(tmp_path / "state.sqlite3") as ledger:
+        ledger.db.execute("PRAGMA foreign_keys = ON")
+        ledger.db.execute(
+            "CREATE TABLE checks (key TEXT REFERENCES messages (key) DEFERRABLE INITIALLY DEFERRED)"
+        )
+        with pytest.raises(LedgerError), ledger.transaction():
+            ledger.db.execute("INSERT INTO checks VALUES ('no such message')")
+        assert not ledger.db.in_transaction
+        ledger.enqueue([Entry("k", "alert", "a@example.org", "VE", "v", "text", "queued", 0.0)])
+        ledger.record_many([Attempt("k", "sent", 1.0)])
+        assert [e.key for e in ledger.entries(status="sent")] == ["k"]
+
+
+def test_a_state_file_replaced_under_an_open_ledger_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite3"
+    with Ledger(state) as ledger:
+        ledger.acquire()
+        ledger.release()
+        state.rename(tmp_path / "moved.sqlite3")
+        with pytest.raises(LedgerError, match="replaced or removed while this process had it"):
+            ledger.acquire()

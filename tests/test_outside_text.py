@@ -83,7 +83,7 @@ HOSTILE = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(reason=HOSTILE)
 def test_any_text_reaches_the_ledger_and_the_log_printable(reason: str) -> None:
     with tempfile.TemporaryDirectory() as folder, Ledger(Path(folder) / "s.sqlite3") as ledger:

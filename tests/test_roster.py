@@ -6,6 +6,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import Project, Server, config_text, smtp_section
@@ -166,3 +167,15 @@ def test_a_line_without_end_is_never_read_whole(project: Project) -> None:
         argv, capture_output=True, text=True, timeout=60, preexec_fn=small_memory, check=False
     )
     assert (result.returncode, result.stderr) == (2, f"{people}:2: line longer than 80 KB\n")
+
+
+def test_a_row_that_cannot_be_read_keeps_the_problems_found_before_it(project: Project) -> None:
+    path = with_csv(project, "Eve,eve@,VE,1,text\nAl,al@example.org,VE,1,text\n")
+    with Path(path).open("ab") as f:
+        f.write(b"Bo,bo@example.org,V\xffE,1,text\n")
+    result = project.run("check")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{path}:2: email: not a valid email address",
+        f"{path}:4: not valid UTF-8",
+    ]

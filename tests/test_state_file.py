@@ -20,13 +20,24 @@ from test_maildir import messages
 def test_an_emptied_state_file_is_refused_and_nothing_is_sent_again(project: Project) -> None:
     assert project.run("send").returncode == 0
     project.state.write_bytes(b"")  # `: > state.sqlite3`
-    for command in ("send", "check", "status"):
+    for command in ("send", "status"):
         result = project.run(command)
         assert result.returncode == 2, (command, result.stdout)
         [line] = result.stderr.splitlines()
         assert line.startswith(f"{project.state}: the state file is empty (0 bytes)")
         assert "advisory state init" in line
     assert len(messages(project.outbox)) == 4
+
+
+def test_a_state_file_removed_where_runs_have_been_is_refused(project: Project) -> None:
+    assert project.run("send").returncode == 0
+    project.state.unlink()  # a failed restore, an `rm` in the wrong folder
+    for command in ("send", "status"):
+        result = project.run(command)
+        assert result.returncode == 2, (command, result.stdout)
+        assert f"{project.state}: the state file is missing, where runs have been" in result.stderr
+    assert project.run("state", "init").returncode == 0
+    assert "due 4, delivered 4" in project.run("send").stdout
 
 
 def test_a_state_file_without_our_tables_is_refused(project: Project) -> None:
@@ -37,7 +48,7 @@ def test_a_state_file_without_our_tables_is_refused(project: Project) -> None:
         db.execute("DROP TABLE t")
     result = project.run("send")
     assert result.returncode == 2
-    assert "the state file is without any state in it" in result.stderr
+    assert "the state file is without any state in it, where runs have been" in result.stderr
     assert len(messages(project.outbox)) == 4
 
 
@@ -45,7 +56,10 @@ def test_state_init_starts_over_on_purpose_but_never_over_a_state(project: Proje
     assert project.run("send").returncode == 0
     refused = project.run("state", "init")
     assert refused.returncode == 2
-    assert refused.stderr.strip() == f"{project.state}: holds a state already; not replaced"
+    assert (
+        refused.stderr.strip()
+        == f"{project.state}: is not empty (a state, or another file); not replaced"
+    )
     assert "already sent" in project.run("send").stdout
     project.state.write_bytes(b"")
     made = project.run("state", "init")
@@ -81,7 +95,7 @@ def test_a_damaged_state_file_is_one_line_and_exit_2(project: Project) -> None:
     assert len(data) > 3 * page
     data[page : len(data)] = b"\xa5" * (len(data) - page)  # every page but the header's
     project.state.write_bytes(bytes(data))
-    for command in ("send", "status", "check"):
+    for command in ("send", "status"):
         result = project.run(command)
         assert result.returncode == 2, (command, result.stderr)
         assert "Traceback" not in result.stderr
