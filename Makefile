@@ -12,6 +12,7 @@ test: $(VENV)/.installed  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check advisory tests bench
 	$(BIN)/ruff format --check advisory tests bench
 	$(BIN)/mypy
+	$(BIN)/python -m compileall -q advisory  # once, not in every CLI process the tests start
 	$(BIN)/python -m pytest
 
 $(VENV)/.installed: pyproject.toml

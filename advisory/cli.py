@@ -16,7 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from advisory import config as config_file
 from advisory import shards
@@ -26,16 +26,16 @@ from advisory.crontab import digest_period
 from advisory.delivery import open_transport
 from advisory.dispatch import Job, Plan, Report, deliver, letterhead, plan_run
 from advisory.errors import AdvisoryError, ConfigError, Problem, TemplateError
-from advisory.extract import extract
-from advisory.following import Round, refresh
 from advisory.ledger import Ledger, RunLock, SourceState, create
 from advisory.logs import Log
 from advisory.models import Advisory, Format, Subscriber
 from advisory.rendering import Renderer
 from advisory.roster import Roster, read_csv, read_roster
-from advisory.scheduler import serve
 from advisory.sources import known, load_advisories
 from advisory.text import outside
+
+if TYPE_CHECKING:
+    from advisory.following import Round
 
 __all__ = ["main"]
 
@@ -196,6 +196,8 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
     ):
         advisories = setup.advisories
         if config.publishers and not dry_run and not retries_only:
+            from advisory.following import refresh  # the network, only where it is used
+
             _tell(asyncio.run(refresh(config, ledger, time.time())))
             advisories = known(config, ledger)
         if shards.sharded(config) and not dry_run:
@@ -278,6 +280,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         setup.roster.close()  # checked to refuse a bad start; each run reads the list anew
     if args.check_every is not None and not 0 < args.check_every <= 86400:
         raise ConfigError(Problem.at("--check-every", "", "must be between 0 and 86400 seconds"))
+    from advisory.scheduler import serve  # APScheduler, only for the service
+
     return serve(
         setup.config, setup.renderer, check_every=args.check_every, log=Log(args.log_format)
     )
@@ -399,6 +403,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
         raise ConfigError(Problem.at(source, "", e.strerror or "cannot read")) from None
     except UnicodeDecodeError:
         raise ConfigError(Problem.at(source, "", "not UTF-8 text")) from None
+    from advisory.extract import extract
+
     draft = extract(text)
     toml = draft.toml(f"Draft from {source.name}", datetime.now(UTC).date())
     if not args.output:
