@@ -190,10 +190,20 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
     config = setup.config
     countries = None if retries_only else _countries(args, setup)
     force = False if retries_only else args.force
+    waited: list[bool] = []
+
+    def waiting() -> None:
+        waited.append(True)
+        _waiting()
+
     with (
         Ledger(config.service.state, readonly=dry_run) as ledger,
-        nullcontext() if dry_run else ledger.exclusive(_waiting),
+        nullcontext() if dry_run else ledger.exclusive(waiting),
     ):
+        roster = setup.roster
+        if waited and roster is not None:  # the list as it is now, not before the wait
+            roster.close()
+            roster = read_roster(config)
         advisories = setup.advisories
         if config.publishers and not dry_run and not retries_only:
             from advisory.following import refresh  # the network, only where it is used
@@ -210,9 +220,9 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
             )
             return _finish(report, the_plan)
         now = time.time()
-        assert setup.roster is not None
+        assert roster is not None
         the_plan = plan_run(
-            setup.roster, advisories, ledger, now,
+            roster, advisories, ledger, now,
             period=digest_period(config.schedule.digest, config.service.timezone, now),
             countries=countries, force=force, retries_only=retries_only,
         )  # fmt: skip

@@ -128,7 +128,7 @@ def test_a_csv_sources_column_limits_whose_advisories_arrive(
 
 def test_a_list_replaced_during_a_run_is_not_half_read(project: Project, smtpd: Server) -> None:
     """The list checked is the list sent to: the CSV is read once, however long the run."""
-    many(project, 2100, smtp_section(smtpd, connections="1"))
+    many(project, 2100, smtp_section(smtpd, connections="4"))
     other = project.root / "other.csv"
     rows = "".join(f"Other {i},o{i}@example.org,VE,1,text\n" for i in range(2000))
     other.write_text(f"name,email,countries,min_level,format\n{rows}a broken row\n")

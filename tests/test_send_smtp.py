@@ -455,3 +455,24 @@ def test_a_very_long_name_is_folded_and_delivered(smtp_project: Project, smtpd: 
     [ana] = smtpd.handler.to("ana@example.org")
     # (Python's parser puts a space where two encoded words meet; RFC 2047 readers do not.)
     assert ana["To"].addresses[0].display_name.replace(" ", "") == "李" * 300
+
+
+def test_a_run_that_waited_plans_from_the_list_as_it_is_then(
+    project: Project, smtpd: Server
+) -> None:
+    smtpd.handler.delay = 0.3
+    many(project, 4, smtp_section(smtpd, connections="1"))
+    argv = [sys.executable, "-m", "advisory", "send", "--config", str(project.config)]
+    first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not smtpd.handler.received and first.poll() is None:
+        time.sleep(0.02)
+    second = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert second.stderr is not None
+    assert "waiting for another run" in second.stderr.readline()  # it has read the list
+    with (project.root / "people.csv").open("a") as f:
+        f.write("Late Comer,late@example.org,VE,1,text\n")
+    first.communicate(timeout=60)
+    out, _ = second.communicate(timeout=60)
+    assert (first.returncode, second.returncode) == (0, 0)
+    assert "due 1, delivered 1" in out
+    assert len(smtpd.handler.to("late@example.org")) == 1
