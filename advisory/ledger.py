@@ -587,6 +587,8 @@ _EMPTIED: Final = (
     "`advisory state init`"
 )
 
+# Every query and write method answers SQLite's and the disk's errors in one line naming
+# the file (the context managers and the lock translate their own).
 for _name, _method in list(vars(Ledger).items()):
     if (
         callable(_method)
