@@ -33,19 +33,23 @@ def test_an_advisory_cannot_put_each_readers_address_and_token_into_its_link(
     assert result.returncode == 0, result.stderr
     box = messages(project.outbox)
     assert len(box) == 4
+    trapped = 0  # the text parts that carry the advisory's link
     for msg in box:
         address = msg["To"].addresses[0].addr_spec
         assert msg["To"].addresses[0].display_name in ("Ana Pérez", "Ben Okafor", "Duty pager")
         token = str(msg["List-Unsubscribe"]).removeprefix("<https://example.org/u?t=")[:22]
         for part in msg.walk():
-            if part.get_content_maintype() != "text" or "VE" not in str(msg["Subject"]):
+            if part.get_content_maintype() != "text":
                 continue
             content = part.get_content()
             assert not INTERNAL.search(content)
-            if part.get_content_subtype() == "plain" and "pager" not in address:
-                assert STRIPPED in content.replace("\n", "")
-            trap = content[content.find("evil.example") :][:200]
-            assert address not in trap and token not in trap
+            if "evil.example" in content:
+                trapped += 1
+                trap = content[content.find("evil.example") :][:200]
+                assert address not in trap and token not in trap
+                if part.get_content_subtype() == "plain":
+                    assert STRIPPED in content.replace("\n", "")
+    assert trapped == 3  # Ana's text and HTML parts, Ben's text (the pager's alert has none)
 
 
 def test_a_feed_item_is_stripped_of_them_too() -> None:
