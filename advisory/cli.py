@@ -18,24 +18,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from advisory import config as config_file
-from advisory import shards
-from advisory.compose import Reader, compose, message_key
-from advisory.config import PUBLISHED, Config
-from advisory.crontab import digest_period
-from advisory.delivery import open_transport
-from advisory.dispatch import Job, Plan, Report, deliver, letterhead, plan_run
+from advisory.domain.models import Advisory, Format, Subscriber
+from advisory.domain.schedule import digest_period
+from advisory.domain.text import outside
 from advisory.errors import AdvisoryError, ConfigError, Problem, TemplateError
-from advisory.ledger import Ledger, RunLock, SourceState, create
+from advisory.inputs import config as config_file
+from advisory.inputs.advisory_files import known, load_advisories
+from advisory.inputs.config import PUBLISHED, Config
+from advisory.inputs.subscribers import Roster, read_csv, read_roster
 from advisory.logs import Log
-from advisory.models import Advisory, Format, Subscriber
-from advisory.rendering import Renderer
-from advisory.roster import Roster, read_csv, read_roster
-from advisory.sources import known, load_advisories
-from advisory.text import outside
+from advisory.mail.compose import Reader, compose, message_key
+from advisory.mail.rendering import Renderer
+from advisory.mail.transports import open_transport
+from advisory.run import workers as shards
+from advisory.run.deliver import Job, Plan, Report, deliver, letterhead, plan_run
+from advisory.state.sqlite import Ledger, RunLock, SourceState, create
 
 if TYPE_CHECKING:
-    from advisory.following import Round
+    from advisory.publishers.refresh import Round
 
 __all__ = ["main"]
 
@@ -206,7 +206,7 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
             roster = read_roster(config)
         advisories = setup.advisories
         if config.publishers and not dry_run and not retries_only:
-            from advisory.following import refresh  # the network, only where it is used
+            from advisory.publishers.refresh import refresh  # the network, only where it is used
 
             _tell(asyncio.run(refresh(config, ledger, time.time())))
             advisories = known(config, ledger)
@@ -290,7 +290,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         setup.roster.close()  # checked to refuse a bad start; each run reads the list anew
     if args.check_every is not None and not 0 < args.check_every <= 86400:
         raise ConfigError(Problem.at("--check-every", "", "must be between 0 and 86400 seconds"))
-    from advisory.scheduler import serve  # APScheduler, only for the service
+    from advisory.service.scheduler import serve  # APScheduler, only for the service
 
     return serve(
         setup.config, setup.renderer, check_every=args.check_every, log=Log(args.log_format)

@@ -18,7 +18,7 @@ from typing import Final
 
 import pycountry
 
-from advisory.models import Level, Risk
+from advisory.domain.models import Level, Risk
 
 __all__ = ["Draft", "extract", "sentences"]
 

@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Literal, TextIO
 
-from advisory.text import outside
+from advisory.domain.text import outside
 
 __all__ = ["Log", "LogFormat"]
 

@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from feeds import ARCHIVE, Mirror, Reply, archived, mirror, rss, rss_item  # noqa: E402
 
-from advisory.config import Config  # noqa: E402
-from advisory.following import refresh  # noqa: E402
-from advisory.ledger import Ledger  # noqa: E402
+from advisory.inputs.config import Config  # noqa: E402
+from advisory.publishers.refresh import refresh  # noqa: E402
+from advisory.state.sqlite import Ledger  # noqa: E402
 
 BODIES = sorted(p.stem for p in ARCHIVE.glob("*.json") if p.stem != "current_advisories_index")
 RUNS = 5

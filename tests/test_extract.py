@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import run_cli
-from feeds import FIXTURES
+from support.feeds import FIXTURES
+from support.project import run_cli
 
+from advisory.domain.models import Level, Risk
 from advisory.extract import extract, sentences
-from advisory.models import Level, Risk
-from advisory.sources import load_advisories
+from advisory.inputs.advisory_files import load_advisories
 
 SEED = FIXTURES / "seed" / "article.txt"
 ADVISORY_SENTENCES = [

@@ -1,0 +1,33 @@
+"""Who gets what: subscribers matched to advisories by country, source and level. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+from advisory.domain.models import Advisory, Subscriber
+
+__all__ = ["by_country", "concerning"]
+
+
+def by_country(advisories: Iterable[Advisory]) -> dict[str, list[Advisory]]:
+    """Advisories indexed by country: one per publisher that has a view of it."""
+    out: dict[str, list[Advisory]] = {}
+    for advisory in advisories:
+        out.setdefault(advisory.country, []).append(advisory)
+    return out
+
+
+def concerning(
+    subscriber: Subscriber, advisories: Mapping[str, Sequence[Advisory]]
+) -> Iterator[Advisory]:
+    """The advisories this subscriber should hear about, looked up by country, not scanned."""
+    if subscriber.every_country:
+        candidates: Iterable[Sequence[Advisory]] = advisories.values()
+    else:
+        candidates = (advisories[c] for c in subscriber.countries if c in advisories)
+    return (
+        a
+        for group in candidates
+        for a in group
+        if a.level >= subscriber.min_level and subscriber.follows(a)
+    )

@@ -1,0 +1,389 @@
+"""The config file: pydantic models of every section, and `load()`.
+
+Everything is checked here, before any delivery: types, addresses, country codes,
+cron expressions, time zones, paths. Relative paths are resolved against the
+config file's folder. The SMTP password comes only from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationInfo
+from pydantic_core import PydanticCustomError
+
+from advisory.domain.models import (
+    TOKEN_FIELD,
+    CountryOrAll,
+    EmailAddress,
+    OneLine,
+    SourceKind,
+    Strict,
+    Subscriber,
+)
+from advisory.domain.schedule import cron_trigger
+from advisory.domain.text import INTERNAL
+from advisory.errors import ConfigError, Problem
+from advisory.inputs.problems import read_bytes, read_toml, validate
+from advisory.publishers.http import loopback, secure
+
+__all__ = ["DEFAULT_PATH", "Config", "config_path", "load"]
+
+DEFAULT_PATH = Path("config/advisory.toml")
+ENV_VAR = "ADVISORY_CONFIG"
+
+
+def _path(value: Any, info: ValidationInfo) -> Path:
+    if type(value) is not str or not value.strip():
+        raise PydanticCustomError("path", "expected a path")
+    base = (info.context or {}).get("base", Path())
+    return (Path(base) / value).resolve()
+
+
+def _optional_path(value: Any, info: ValidationInfo) -> Path | None:
+    return None if value == "" else _path(value, info)
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise PydanticCustomError("tz", "not a known time zone (e.g. UTC, Europe/Madrid)") from None
+    return value
+
+
+_DURATION = re.compile(r"(\d+)\s*([smhd])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: Any) -> timedelta:
+    if type(value) is not str:
+        raise PydanticCustomError("duration", 'expected a duration such as "90m", "24h" or "2d"')
+    parts = _DURATION.findall(value)
+    if not parts or _DURATION.sub("", value).strip():
+        raise PydanticCustomError("duration", 'expected a duration such as "90m", "24h" or "2d"')
+    seconds = sum(int(n) * _UNITS[unit] for n, unit in parts)
+    if not 60 <= seconds <= 30 * 86400:
+        raise PydanticCustomError("duration", "must be between 1 minute and 30 days")
+    return timedelta(seconds=seconds)
+
+
+def _unsubscribe(value: str) -> str:
+    if INTERNAL.search(value):  # they stand for each reader's parts in a message
+        raise PydanticCustomError("uri", "contains private-use or noncharacter code points")
+    if re.fullmatch(r"mailto:[^\s<>@]+@[^\s<>@]+", value) or re.fullmatch(
+        r"https://[^\s<>\"]+", value
+    ):
+        return value
+    raise PydanticCustomError("uri", "expected a mailto: or https: address")
+
+
+def _cron(value: str) -> str:
+    try:
+        cron_trigger(value, ZoneInfo("UTC"))
+    except ValueError:
+        raise PydanticCustomError(
+            "cron", 'not a valid cron expression (five fields, e.g. "*/15 * * * *")'
+        ) from None
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise PydanticCustomError(
+            "env", "expected the name of an environment variable (letters, digits and _)"
+        )
+    return value
+
+
+def _host(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+", value):
+        raise PydanticCustomError("host", "expected a host name or an IP address")
+    return value
+
+
+FilePath = Annotated[Path, BeforeValidator(_path)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_optional_path)]
+Cron = Annotated[str, Field(max_length=200), AfterValidator(_cron)]
+EnvName = Annotated[str, Field(max_length=100), AfterValidator(_env_name)]
+
+
+class Service(Strict):
+    state: FilePath = Field(default="state.sqlite3", validate_default=True)
+    advisories: FilePath = Field(default="advisories", validate_default=True)
+    timezone: Annotated[str, Field(max_length=64), AfterValidator(_timezone)] = "UTC"
+    subscribers_file: OptionalPath = None
+
+
+class Sender(Strict):
+    address: EmailAddress
+    name: OneLine
+    reply_to: EmailAddress | None = None
+    unsubscribe: Annotated[str, Field(max_length=2000), AfterValidator(_unsubscribe)] | None = None
+    # Where an `unsubscribe` URI holding {token} finds the key its tokens are made with.
+    token_secret_env: EnvName = "ADVISORY_TOKEN_SECRET"  # noqa: S105 -- a variable's name
+
+
+class Delivery(Strict):
+    transport: Literal["maildir", "smtp"] = "maildir"
+    maildir: FilePath = Field(default="outbox", validate_default=True)
+    give_up_after: Annotated[timedelta, BeforeValidator(_duration)] = timedelta(hours=24)
+    rate_limit: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)] = 0
+
+
+class Smtp(Strict):
+    host: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_host)] = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    verify: bool = True
+    ca_file: OptionalPath = None
+    username: Annotated[str, Field(max_length=320)] = ""
+    password_env: EnvName = "ADVISORY_SMTP_PASSWORD"  # noqa: S105 -- a variable's name
+    timeout: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = 30
+    connections: Annotated[int, Field(ge=1, le=100)] = 4
+    # Processes sharing the list and the connections: one per core for large lists.
+    processes: Annotated[int, Field(ge=1, le=64)] = 1
+
+    @property
+    def loopback(self) -> bool:
+        return loopback(self.host.strip("[]"))
+
+
+class Schedule(Strict):
+    check: Cron = "*/15 * * * *"
+    digest: Cron | None = None
+
+
+# Where each publisher is read by default: the US feed itself; GOV.UK's travel-advice
+# index (each country at <url>/<slug>); Canada's folder (<url>/cta-cap-<iso2>.json).
+PUBLISHED: dict[str, str] = {
+    "us-state": "https://travel.state.gov/_res/rss/TAsTWs.xml",
+    "gov-uk": "https://www.gov.uk/api/content/foreign-travel-advice",
+    "canada": "https://data.international.gc.ca/travel-voyage",
+}
+
+
+def _source_url(value: str) -> str:
+    """An URL a fetch can use: https, or http to a loopback host (a local mirror)."""
+    try:
+        url = httpx.URL(value)
+        port_ok = url.port is None or 0 < url.port < 65536
+        valid = url.scheme in ("http", "https") and bool(url.host) and port_ok
+    except httpx.InvalidURL:
+        valid = False
+    if not valid or re.search(r"[\s\x00-\x1f]", value):
+        raise PydanticCustomError("url", "expected an https:// URL")
+    if not secure(url):
+        raise PydanticCustomError("url", "expected an https:// URL (http only to a loopback host)")
+    return value.rstrip("/")
+
+
+class Source(Strict):
+    """One place advisories come from, and which of its countries are followed."""
+
+    kind: SourceKind
+    countries: Annotated[
+        tuple[CountryOrAll, ...], Field(strict=False, min_length=1, max_length=300)
+    ] = ("*",)
+    url: Annotated[str, Field(max_length=2000), AfterValidator(_source_url)] | None = None
+    timeout: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = 30
+
+    @property
+    def location(self) -> str:
+        return self.url or PUBLISHED.get(self.kind, "")
+
+    def follows(self, country: str) -> bool:
+        return "*" in self.countries or country in self.countries
+
+
+class Config(Strict):
+    """A whole, valid config: what every command starts from."""
+
+    service: Service = Field(default_factory=dict, validate_default=True)
+    sender: Sender
+    delivery: Delivery = Field(default_factory=dict, validate_default=True)
+    smtp: Smtp = Field(default_factory=dict, validate_default=True)
+    schedule: Schedule = Field(default_factory=dict, validate_default=True)
+    subscribers: Annotated[tuple[Subscriber, ...], Field(strict=False, max_length=10_000)] = ()
+    # None listed: the advisory files alone, as before sources existed.
+    sources: Annotated[tuple[Source, ...], Field(strict=False, max_length=4)] = ()
+
+    path: Annotated[Path, Field(exclude=True)] = Path()
+    raw: Annotated[bytes, Field(exclude=True)] = b""  # the file as read, secrets excepted
+    smtp_password: Annotated[SecretStr | None, Field(exclude=True)] = None
+    token_secret: Annotated[SecretStr | None, Field(exclude=True)] = None
+
+    @property
+    def follows_files(self) -> bool:
+        return not self.sources or any(s.kind == "files" for s in self.sources)
+
+    @property
+    def publishers(self) -> tuple[Source, ...]:
+        """The official publishers followed, fetched before each check."""
+        return tuple(s for s in self.sources if s.kind != "files")
+
+
+def config_path(cli_value: str | None, env: Mapping[str, str]) -> Path:
+    """--config, else $ADVISORY_CONFIG, else config/advisory.toml."""
+    return Path(cli_value or env.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def load(
+    path: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    delivering: bool = True,
+    previewing: bool = False,
+    raw: bytes | None = None,
+) -> Config:
+    """Read and validate the config file; every problem is reported at once.
+
+    `delivering=False` (for `status`) skips what only matters to a delivery: the password.
+    `previewing` (check, preview, a dry run): the token secret may be missing; each
+    reader's token is then a visible stand-in.
+    `raw`: the file's bytes as read before, so another process validates the same config.
+    """
+    env = os.environ if env is None else env
+    raw = read_bytes(path) if raw is None else raw
+    data = read_toml(path, raw)
+    for private in ("path", "smtp_password", "token_secret", "raw"):
+        if private in data:
+            raise ConfigError(Problem.at(path, private, "unknown field"))
+    config = validate(Config, data, path, base=path.parent.resolve())
+    problems = [
+        *_duplicates(config, path),
+        *_source_problems(config, path),
+        *_smtp_problems(config, path, env, delivering),
+        *_token_problems(config, path, env, delivering and not previewing),
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return _with_secrets(config.model_copy(update={"path": path, "raw": raw}), env)
+
+
+def service_of(path: Path) -> Service | None:
+    """The `[service]` table alone, if it is valid: where the other files are, for
+    telling their problems together with the config's own."""
+    try:
+        data = read_toml(path)
+        table = data.get("service", {})
+        return validate(Service, table if isinstance(table, dict) else {}, path,
+                        base=path.parent.resolve())  # fmt: skip
+    except ConfigError:
+        return None
+
+
+def _with_secrets(config: Config, env: Mapping[str, str]) -> Config:
+    """The config with its secrets, read from the variables it names (never from a file)."""
+    password = env.get(config.smtp.password_env) if config.smtp.username else None
+    secret = env.get(config.sender.token_secret_env)
+    return config.model_copy(
+        update={
+            "smtp_password": SecretStr(password) if password else None,
+            "token_secret": SecretStr(secret) if secret and _takes_token(config) else None,
+        }
+    )
+
+
+def _takes_token(config: Config) -> bool:
+    return TOKEN_FIELD in (config.sender.unsubscribe or "")
+
+
+def _token_problems(
+    config: Config, path: Path, env: Mapping[str, str], delivering: bool
+) -> list[Problem]:
+    name = config.sender.token_secret_env
+    secret = env.get(name)
+    if not _takes_token(config) or (not delivering and not secret):
+        return []
+    if not secret:
+        return [
+            Problem.at(path, "sender.token_secret_env", f"environment variable {name} is not set")
+        ]
+    if len(secret) < 16:
+        return [
+            Problem.at(
+                path,
+                "sender.token_secret_env",
+                f"environment variable {name} holds under 16 characters",
+            )
+        ]
+    return []
+
+
+def _duplicates(config: Config, path: Path) -> list[Problem]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, sub in enumerate(config.subscribers):
+        if sub.key in seen:
+            out.append(
+                Problem.at(
+                    path, f"subscribers[{i}].email", f"same address as subscribers[{seen[sub.key]}]"
+                )
+            )
+        seen.setdefault(sub.key, i)
+    return out
+
+
+def _source_problems(config: Config, path: Path) -> list[Problem]:
+    out = []
+    seen: set[str] = set()
+    for i, source in enumerate(config.sources):
+        if source.kind in seen:
+            out.append(Problem.at(path, f"sources[{i}].kind", f"{source.kind} is listed twice"))
+        seen.add(source.kind)
+        if source.kind in ("gov-uk", "canada") and "*" in source.countries:
+            # One request per country: following all of them is a choice to spell out.
+            out.append(
+                Problem.at(
+                    path,
+                    f"sources[{i}].countries",
+                    'list the countries; "*" is only for us-state and files',
+                )
+            )
+        if source.kind == "files" and source.url is not None:
+            out.append(
+                Problem.at(path, f"sources[{i}].url", "files are read from service.advisories")
+            )
+    return out
+
+
+def _smtp_problems(
+    config: Config, path: Path, env: Mapping[str, str], delivering: bool
+) -> list[Problem]:
+    smtp = config.smtp
+    if config.delivery.transport != "smtp":
+        return []
+    out = []
+    if smtp.username and smtp.security == "none" and not smtp.loopback:
+        out.append(
+            Problem.at(
+                path,
+                "smtp.username",
+                'login without TLS (security = "none") only to a loopback host',
+            )
+        )
+    if delivering and smtp.username and not env.get(smtp.password_env):
+        out.append(
+            Problem.at(
+                path, "smtp.password_env", f"environment variable {smtp.password_env} is not set"
+            )
+        )
+    if smtp.processes > smtp.connections:
+        out.append(Problem.at(path, "smtp.processes", "more processes than connections"))
+    if smtp.ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=str(smtp.ca_file))
+        except FileNotFoundError:
+            out.append(Problem.at(path, "smtp.ca_file", "file not found"))
+        except (ssl.SSLError, OSError, ValueError):
+            out.append(Problem.at(path, "smtp.ca_file", "not a PEM file of CA certificates"))
+    return out

@@ -1,0 +1,205 @@
+"""Advisory + subscriber -> subject, plain text, HTML and the short alert.
+
+Jinja2 templates from `templates/`, compiled once at start-up with
+`StrictUndefined`; autoescape on for `.html`. Advisory and config text is only
+ever passed as data, never compiled as template source. No I/O after start-up.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from advisory.domain.changes import Change, what_changed
+from advisory.domain.countries import country_name
+from advisory.domain.models import Advisory, Format, Letterhead, Subscriber
+from advisory.errors import TemplateError
+
+__all__ = ["ALERT_MAX", "Rendered", "Renderer", "default_templates"]
+
+ALERT_MAX: Final = 160
+TEXT_WIDTH: Final = 72
+TEMPLATES: Final = (
+    *(f"{prefix}{name}"
+      for prefix in ("", "digest_")
+      for name in ("subject.txt", "email.txt", "email.html", "alert.txt")),
+    "layout.html",  # extended by both HTML emails
+    "footer.txt",  # included by both text emails
+)  # fmt: skip
+
+
+def default_templates() -> Path:
+    """The shipped templates: inside the installed package, else the project's `templates/`."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "templates"
+    return packaged if packaged.is_dir() else package.parent / "templates"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A message's subject and bodies (`html` None for plain-text formats)."""
+
+    subject: str
+    text: str
+    html: str | None = None
+
+
+class Renderer:
+    def __init__(self, folder: Path | None = None, *, timezone: str = "UTC") -> None:
+        self.folder = folder or default_templates()
+        self.tz = ZoneInfo(timezone)
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.folder),
+            autoescape=jinja2.select_autoescape(["html"], default_for_string=False),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        self.env.filters["wrap"] = wrap
+        self.templates = {name: self._compile(name) for name in TEMPLATES}
+
+    def _compile(self, name: str) -> jinja2.Template:
+        try:
+            return self.env.get_template(name)
+        except jinja2.TemplateSyntaxError as e:
+            raise TemplateError(f"{self.folder / name}:{e.lineno}: {e.message}") from None
+        except jinja2.TemplateNotFound:
+            raise TemplateError(f"{self.folder / name}: template not found") from None
+
+    def _render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.templates[name].render(context)
+        except jinja2.TemplateError as e:
+            raise TemplateError(f"{self.folder / name}: {e}") from None
+
+    def _parts(self, prefix: str, subscriber: Subscriber, context: dict[str, Any]) -> Rendered:
+        subject = " ".join(self._render(f"{prefix}subject.txt", context).split())
+        if subscriber.format is Format.ALERT:
+            return Rendered(subject, alert_text(self._render(f"{prefix}alert.txt", context)) + "\n")
+        text = self._render(f"{prefix}email.txt", context).strip() + "\n"
+        html = (
+            self._render(f"{prefix}email.html", context)
+            if subscriber.format is Format.HTML
+            else None
+        )
+        return Rendered(subject, text, html)
+
+    def render(
+        self,
+        advisory: Advisory,
+        subscriber: Subscriber,
+        letterhead: Letterhead,
+        change: Change | None = None,
+    ) -> Rendered:
+        """One alert; `change` says what differs from what this reader last received."""
+        change = change or what_changed(None, advisory)
+        context = {
+            **self._common(subscriber, letterhead),
+            **self._about(advisory),
+            "change": change,
+            "alert_head": alert_head(advisory, change),
+        }
+        return self._parts("", subscriber, context)
+
+    def render_digest(
+        self, advisories: Sequence[Advisory], subscriber: Subscriber, letterhead: Letterhead
+    ) -> Rendered:
+        """The reminder of every standing advisory for this reader, highest level first."""
+        ordered = sorted(advisories, key=lambda a: (-a.level, a.country_name))
+        context = {
+            **self._common(subscriber, letterhead),
+            "advisories": [self._about(a) for a in ordered],
+            "alert_head": ", ".join(
+                f"{a.country_name.upper()}{f' ({a.by})' if a.by else ''} L{a.level.value}"
+                for a in ordered
+            ),
+        }
+        return self._parts("digest_", subscriber, context)
+
+    def _about(self, advisory: Advisory) -> dict[str, Any]:
+        return {
+            "advisory": advisory,
+            "country": advisory.country_name,
+            "level": advisory.level,
+            "risks": advisory.risks,
+            "paragraphs": advisory.paragraphs,
+            "issued": self.when(advisory.issued),
+        }
+
+    def _common(self, subscriber: Subscriber, letterhead: Letterhead) -> dict[str, Any]:
+        wanted = (
+            "every country"
+            if subscriber.every_country
+            else _join([country_name(code) for code in subscriber.countries])
+        )
+        return {
+            "subscriber": subscriber,
+            "subscribed_to": wanted,
+            "min_level": subscriber.min_level,
+            "letterhead": letterhead,
+            "unsubscribe": letterhead.unsubscribe_link,
+        }
+
+    def when(self, issued: date) -> str:
+        if isinstance(issued, datetime):
+            local = issued.astimezone(self.tz) if issued.tzinfo else issued
+            zone = local.tzname() or ""
+            return f"{local.day} {local:%B %Y, %H:%M} {zone}".strip()
+        return f"{issued.day} {issued:%B %Y}"
+
+
+def alert_head(advisory: Advisory, change: Change) -> str:
+    """'VENEZUELA raised to L4 DO NOT TRAVEL (+detention)': the alert's first words."""
+    country, level = advisory.country_name.upper(), advisory.level
+    country += f" ({advisory.by})" if advisory.by else ""
+    rank = f"L{level.value} {level.label.upper()}"
+    marks = change.risk_marks()
+    if len(country) + len(rank) + len(marks) > 100:  # every risk at once: letters, as the US does
+        marks = " ".join(
+            m for m in ("+" + "".join(r.letter for r in change.added) if change.added else "",
+                        "-" + "".join(r.letter for r in change.removed) if change.removed else "")
+            if m
+        )  # fmt: skip
+    if change.direction:
+        return f"{country} {change.direction} to {rank}" + (f" ({marks})" if marks else "")
+    if not change.first and not change.unchanged:
+        return f"{country} {rank} updated" + (f" ({marks})" if marks else "")
+    names = ", ".join(r.value for r in advisory.risks)
+    if len(country) + len(rank) + len(names) > 100:
+        names = "".join(r.letter for r in advisory.risks)
+    return f"{country} {rank}" + (f" [{names}]" if names else "")
+
+
+def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:
+    """Wrap a paragraph for plain-text mail; long words (URLs) are never broken."""
+    return textwrap.fill(
+        text,
+        width,
+        initial_indent=indent,
+        subsequent_indent=" " * len(indent),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def alert_text(rendered: str) -> str:
+    """One line of at most ALERT_MAX characters, cut at a word with an ellipsis."""
+    line = " ".join(rendered.split())
+    if len(line) <= ALERT_MAX:
+        return line
+    cut = line[: ALERT_MAX - 1]
+    if " " in cut[ALERT_MAX // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -1,0 +1,285 @@
+"""Transports: put an `Envelope` into a local Maildir or hand it to an SMTP server.
+
+The only module that knows SMTP: aiosmtplib's errors are translated here, once,
+into `TemporaryDeliveryError` (worth a retry) or `PermanentDeliveryError` (5xx).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import hashlib
+import os
+import secrets
+import socket
+import ssl
+import stat
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+
+from advisory.domain.text import outside
+from advisory.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
+from advisory.inputs.config import Config, Smtp
+from advisory.mail.compose import Envelope
+
+__all__ = ["MaildirTransport", "SmtpTransport", "Transport", "open_transport"]
+
+
+class Transport(Protocol):
+    """Delivers one envelope or raises a `DeliveryError`; `concurrency` sends may overlap."""
+
+    concurrency: int
+
+    async def send(self, envelope: Envelope) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MaildirTransport:
+    """Standard Maildir (tmp/ -> new/), readable by any mail client, private to its owner.
+
+    The name in new/ derives from the delivery, so a rerun after a crash between the
+    rename and the ledger's record finds the file there and adds no copy; a file of that
+    name counts as this delivery only if it is a plain file of ours holding this
+    message's Message-ID. Nothing is followed through a symbolic link, nothing is
+    written over, and a failed write leaves nothing behind in tmp/.
+    """
+
+    concurrency = 1
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._host = socket.gethostname().replace("/", "_").replace(":", "_") or "localhost"
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)  # may be a link: the owner's
+            for sub in ("tmp", "new", "cur"):
+                folder = path / sub
+                folder.mkdir(mode=0o700, exist_ok=True)
+                if folder.is_symlink() or not folder.is_dir():
+                    raise NotADirectoryError(errno.ENOTDIR, "not a folder of its own", str(folder))
+        except OSError as e:
+            raise TemporaryDeliveryError(
+                f"cannot use Maildir {path}: {e.strerror}{_where(e, path)}"
+            ) from None
+
+    async def send(self, envelope: Envelope) -> None:
+        digest = hashlib.sha256(envelope.delivery_key.encode()).hexdigest()[:24]
+        name = f"{digest}.{self._host}"
+        new = self.path / "new" / name
+        # tmp/ holds a name of its own per attempt: nobody's file there is ever opened.
+        tmp = self.path / "tmp" / f"{name}.{os.getpid()}.{secrets.token_hex(6)}"
+        data = envelope.data.replace(b"\r\n", b"\n")
+        try:
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                try:
+                    os.link(tmp, new, follow_symlinks=False)
+                except FileExistsError:
+                    if not _ours(new, envelope.message_id):
+                        raise PermanentDeliveryError(
+                            f"Maildir {self.path}: new/{name} exists and is not this message; "
+                            "not overwritten",
+                            recipient=envelope.recipient,
+                        ) from None
+                    # else delivered before the ledger could record it: keep the one copy
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+            _fsync_dir(self.path / "new")
+        except OSError as e:
+            raise TemporaryDeliveryError(
+                f"cannot write to Maildir {self.path}: {e.strerror}", recipient=envelope.recipient
+            ) from None
+
+    async def close(self) -> None:
+        return None
+
+
+def _ours(path: Path, message_id: str) -> bool:
+    """A plain file (no link), owned by us, whose header has this Message-ID."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as f:
+        facts = os.fstat(f.fileno())
+        if not stat.S_ISREG(facts.st_mode) or facts.st_uid != os.geteuid():
+            return False
+        head = f.read(64 * 1024).partition(b"\n\n")[0]
+    return f"\nMessage-ID: {message_id}\n".encode() in b"\n" + head + b"\n"
+
+
+def _where(error: OSError, path: Path) -> str:
+    return f" ({error.filename})" if error.filename and str(error.filename) != str(path) else ""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SmtpTransport:
+    """aiosmtplib, one message per transaction, connections kept open and reused.
+
+    `smtp.timeout` bounds a connection's setup, and each message's whole transaction.
+
+    `starttls` is required, never opportunistic: a server that does not offer it
+    is an error, not a fallback to plain text.
+    """
+
+    def __init__(self, smtp: Smtp, password: str | None = None) -> None:
+        self.smtp = smtp
+        self.password = password
+        self.concurrency = smtp.connections
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._tls = _tls_context(smtp) if smtp.security != "none" else None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.smtp
+        client = aiosmtplib.SMTP(
+            hostname=s.host.strip("[]"),
+            port=s.port,
+            timeout=s.timeout,
+            use_tls=s.security == "tls",
+            start_tls=s.security == "starttls",
+            validate_certs=s.verify,
+            tls_context=self._tls,
+        )
+        try:
+            await client.connect()
+            if s.username:
+                await client.login(s.username, self.password or "")
+            if client.is_ehlo_or_helo_needed:  # once here, not checked before each message
+                try:
+                    await client.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    await client.helo()
+        except aiosmtplib.SMTPAuthenticationError as e:
+            client.close()
+            raise TemporaryDeliveryError(
+                f"{s.host}:{s.port} refused the login: {e.code} {outside(e.message, 500)}",
+                code=e.code,
+            ) from None
+        except (aiosmtplib.SMTPException, OSError) as e:
+            client.close()
+            # Even a 5xx greeting is about the server, not the message: keep it queued.
+            error = _translate(e, "", f"cannot connect to {s.host}:{s.port}")
+            raise TemporaryDeliveryError(error.reason, code=error.code) from None
+        return client
+
+    async def send(self, envelope: Envelope) -> None:
+        client = self._idle.pop() if self._idle else await self._connect()
+        try:
+            # One recipient per transaction: the three commands, without sendmail's
+            # per-call address parsing (our addresses are validated, bare addr-specs),
+            # under one timer for the transaction instead of one per command.
+            async with asyncio.timeout(self.smtp.timeout):
+                reply = await client.execute_command(
+                    b"MAIL", b"FROM:<%s>" % envelope.sender.encode(), timeout=None
+                )
+                if reply.code != 250:
+                    raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, envelope.sender)
+                reply = await client.execute_command(
+                    b"RCPT", b"TO:<%s>" % envelope.recipient.encode(), timeout=None
+                )
+                if reply.code not in (250, 251):
+                    raise aiosmtplib.SMTPRecipientRefused(
+                        reply.code, reply.message, envelope.recipient
+                    )
+                await _data(client, envelope.data)
+        except (aiosmtplib.SMTPException, OSError) as e:
+            if isinstance(e, aiosmtplib.SMTPResponseException) and client.is_connected:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                    await client.rset()
+            error = _translate(e, envelope.recipient, "delivery failed")
+            # No code, a malformed reply (-1, left in the buffer) or 421: the session is done.
+            if error.code is None or error.code < 0 or error.code == 421 or not client.is_connected:
+                client.close()
+            else:
+                self._idle.append(client)
+            raise error from None
+        self._idle.append(client)
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            try:
+                await asyncio.wait_for(client.quit(), timeout=min(self.smtp.timeout, 5))
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
+
+
+async def _data(client: aiosmtplib.SMTP, data: bytes) -> None:
+    """DATA, then the message dot-stuffed.
+
+    `client.data` runs two regular expressions over every message to normalise line
+    endings; composed messages already end every line in CRLF, so that is checked
+    with three byte counts and the message is written through aiosmtplib's protocol.
+    """
+    protocol = client.protocol
+    crlf = data.count(b"\r\n")
+    if protocol is None or data.count(b"\n") != crlf or data.count(b"\r") != crlf:
+        await client.data(data, timeout=None)
+        return
+    if data.startswith(b".") or b"\r\n." in data:
+        data = (b"." if data.startswith(b".") else b"") + data.replace(b"\r\n.", b"\r\n..")
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    reply = await client.execute_command(b"DATA", timeout=None)
+    if reply.code != 354:
+        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+    protocol.write(data + b".\r\n")
+    reply = await protocol.read_response(timeout=None)
+    if reply.code != 250:
+        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+
+
+def _tls_context(smtp: Smtp) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if smtp.ca_file is not None:
+        context.load_verify_locations(cafile=str(smtp.ca_file))
+    if not smtp.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _translate(error: BaseException, recipient: str, context: str) -> DeliveryError:
+    """The one table from aiosmtplib's errors to ours: 5xx permanent, all else temporary."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
+        error = error.recipients[0]
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        reason = f"{context}: {error.code} {outside(error.message, 500)}"
+        # Only the recipient's or the message's own refusal is permanent; a refused
+        # sender is the operator's to fix, and the message stays queued meanwhile.
+        permanent = 500 <= error.code < 600 and not isinstance(error, aiosmtplib.SMTPSenderRefused)
+        kind = PermanentDeliveryError if permanent else TemporaryDeliveryError
+        return kind(reason, recipient=recipient, code=error.code)
+    if isinstance(error, ssl.SSLError | ssl.CertificateError):
+        return TemporaryDeliveryError(f"{context}: TLS: {outside(str(error))}", recipient=recipient)
+    if isinstance(error, TimeoutError):
+        return TemporaryDeliveryError(f"{context}: timed out", recipient=recipient)
+    if isinstance(error, aiosmtplib.SMTPServerDisconnected):
+        return TemporaryDeliveryError(
+            f"{context}: the server closed the connection ({outside(str(error))})",
+            recipient=recipient,
+        )
+    text = outside(str(error), 500) or type(error).__name__
+    return TemporaryDeliveryError(f"{context}: {text}", recipient=recipient)
+
+
+def open_transport(config: Config) -> Transport:
+    if config.delivery.transport == "smtp":
+        password = config.smtp_password.get_secret_value() if config.smtp_password else None
+        return SmtpTransport(config.smtp, password)
+    return MaildirTransport(config.delivery.maildir)

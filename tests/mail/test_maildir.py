@@ -1,0 +1,105 @@
+"""Maildir delivery, read back as any mail client would."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+from support.project import ROOT, Project, messages, run_cli
+
+from advisory.inputs.advisory_files import load_advisories
+from advisory.mail.compose import message_key
+
+
+def test_send_writes_a_standard_maildir(project: Project) -> None:
+    result = project.run("send")
+    assert result.returncode == 0, result.stderr
+    box = messages(project.outbox)
+    assert sorted(m["To"] for m in box) == [
+        "Ana Pérez <ana@example.org>",
+        "Ben Okafor <ben@example.org>",
+        "Ben Okafor <ben@example.org>",
+        "Duty pager <pager@example.org>",
+    ]
+    assert list((project.outbox / "tmp").iterdir()) == []
+    assert len(list((project.outbox / "new").iterdir())) == 4
+    again = project.run("send")
+    assert "nothing due" in again.stdout
+    assert len(messages(project.outbox)) == 4
+
+
+def test_a_file_already_delivered_is_not_written_twice(project: Project) -> None:
+    """The crash window: the file was written but the ledger never said so."""
+    assert project.run("send").returncode == 0
+    project.state.write_bytes(b"")
+    assert project.run("state", "init").returncode == 0  # the record of it is gone
+    result = project.run("send")
+    assert "due 4, delivered 4" in result.stdout
+    assert len(messages(project.outbox)) == 4
+
+
+def test_forced_resend_is_a_new_copy(project: Project) -> None:
+    assert project.run("send").returncode == 0
+    assert project.run("send", "--force").returncode == 0
+    assert len(messages(project.outbox)) == 8
+
+
+def test_shipped_example_delivers_the_venezuela_advisory(tmp_path: Path) -> None:
+    """What `make run` does, on a copy of the shipped config."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    result = run_cli("send", config=tmp_path / "config" / "advisory.toml")
+    assert result.returncode == 0, result.stderr
+    assert "due 4, delivered 4, failed 0" in result.stdout
+    box = messages(tmp_path / "var" / "outbox")
+    venezuela = [m for m in box if "Venezuela" in m["Subject"]]
+    assert len(venezuela) == 3
+    assert {m["To"].split("<")[1] for m in venezuela} == {
+        "ana@example.org>", "ben@example.org>", "pager@example.org>",
+    }  # fmt: skip
+    check = run_cli("check", config=tmp_path / "config" / "advisory.toml")
+    assert check.returncode == 0 and "nothing due (4 already sent)" in check.stdout
+
+
+def test_readme_commands_exist() -> None:
+    make = subprocess.run(
+        ["make", "-n", "run", "test"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert make.returncode == 0, make.stderr
+    readme = (ROOT / "README.md").read_text()
+    assert "make run" in readme and "make test" in readme
+    assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
+
+
+def _delivery_name(project: Project, address: str, fmt: str) -> str:
+    """The file name the Maildir gives `address`'s first Venezuela alert."""
+    [ve] = [a for a in load_advisories(project.root / "advisories") if a.country == "VE"]
+    key = message_key(address, ve.version, fmt)
+    digest = hashlib.sha256(f"{key}#0".encode()).hexdigest()[:24]
+    return f"{digest}.{socket.gethostname().replace('/', '_').replace(':', '_')}"
+
+
+def test_nothing_of_anyone_else_is_followed_overwritten_or_taken_as_ours(
+    project: Project, tmp_path: Path
+) -> None:
+    """Where someone else can write into the Maildir: a link planted where the old name in
+    tmp/ was, and a file of theirs under the name a delivery takes in new/."""
+    victim = tmp_path / "victim"
+    victim.write_text("someone's file")
+    for sub in ("tmp", "new", "cur"):
+        (project.outbox / sub).mkdir(parents=True)
+    ana = _delivery_name(project, "ana@example.org", "html")
+    ben = _delivery_name(project, "pager@example.org", "alert")
+    (project.outbox / "tmp" / ana).symlink_to(victim)
+    (project.outbox / "new" / ben).write_text("Message-ID: <not-this-one@example.org>\n\nx\n")
+    result = project.run("send")
+    assert result.returncode == 1
+    assert f"new/{ben} exists and is not this message; not overwritten" in result.stderr
+    assert victim.read_text() == "someone's file"
+    assert (project.outbox / "new" / ben).read_text().startswith("Message-ID: <not-this-one")
+    assert (project.outbox / "tmp" / ana).is_symlink()  # theirs, left alone
+    status = project.run("status").stdout
+    assert "sent 3 · queued 0 · failed 1" in status and "pager@example.org VE alert" in status
+    assert len(list((project.outbox / "new").iterdir())) == 4  # three of ours and theirs

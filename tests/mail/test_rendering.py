@@ -1,0 +1,107 @@
+"""Rendering: the short alert's limit, plain-text wrapping, escaping, templates as code only."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from support.models import HEAD, RENDERER, advisory, reader
+
+from advisory.domain.models import TOKEN_MARK, Format, Level, Risk
+from advisory.errors import TemplateError
+from advisory.mail.rendering import ALERT_MAX, TEMPLATES, Renderer, alert_text
+
+ALL_RISK_SETS = [
+    list(combo) for n in range(len(Risk) + 1) for combo in itertools.combinations(Risk, n)
+]
+
+
+@pytest.mark.parametrize("country", ["VE", "GS", "CD"])  # short, longest, a readable override
+def test_alert_fits_160_for_every_level_and_risk_combination(country: str) -> None:
+    long_summary = "Arbitrary detention of foreigners is reported in several regions. " * 10
+    sub = reader(Format.ALERT, countries=["*"])
+    for level, risks in itertools.product(Level, ALL_RISK_SETS):
+        a = advisory(country=country, level=int(level), risks=[r.value for r in risks],
+                     summary=long_summary[:999])  # fmt: skip
+        text = RENDERER.render(a, sub, HEAD).text.rstrip("\n")
+        assert len(text) <= ALERT_MAX, (level, risks, text)
+        assert "\n" not in text
+        assert text.startswith(f"{a.country_name.upper()} L{level.value} {level.label.upper()}")
+
+
+def test_alert_keeps_a_short_summary_whole() -> None:
+    text = RENDERER.render(advisory(), reader(Format.ALERT), HEAD).text
+    assert text == (
+        "VENEZUELA L4 DO NOT TRAVEL [detention]: "
+        "Foreigners have been arrested arbitrarily and held as bargaining chips.\n"
+    )
+
+
+def test_alert_cut_ends_at_a_word_with_an_ellipsis() -> None:
+    text = alert_text("word " * 100)
+    assert len(text) <= ALERT_MAX and text.endswith("word…")
+
+
+def test_plain_text_is_wrapped_under_78_columns() -> None:
+    paragraph = " ".join(["Travellers should keep their documents with them at all times."] * 12)
+    a = advisory(details=f"{paragraph}\n\n{paragraph}", summary="Short. " * 100)
+    for fmt in (Format.TEXT, Format.HTML):
+        text = RENDERER.render(a, reader(fmt), HEAD).text
+        assert max(len(line) for line in text.splitlines()) < 78
+        # Paragraphs stay paragraphs: each details paragraph is one block between blank lines.
+        blocks = [" ".join(block.split()) for block in text.split("\n\n")]
+        assert blocks.count(paragraph) == 2
+
+
+def test_html_shows_level_banner_risks_and_footer() -> None:
+    a = advisory(risks=["crime", "detention"], source_url="https://example.org/ve")
+    html = RENDERER.render(a, reader(), HEAD).html
+    assert html is not None
+    assert "Level 4 of 4 · Do not travel" in html
+    assert 'bgcolor="#b3121f"' in html
+    assert '<li style="margin:0 0 4px 0;">Crime</li>' in html
+    assert "Arbitrary or wrongful detention" in html
+    assert 'href="https://example.org/ve"' in html
+    assert "issued 24 November 2026" in html
+    assert "subscribed to travel advisories for Venezuela at level 1" in html
+    assert f'href="https://example.org/u?t={TOKEN_MARK}"' in html and "Unsubscribe" in html
+
+
+def test_advisory_text_is_escaped_and_never_a_template() -> None:
+    a = advisory(
+        title="<b>Bold</b> {{ 7*7 }}",
+        summary="<script>alert('x')</script> {% raw %}",
+        details="{{ config }} & {# comment #} <img src=x onerror=alert(1)>",
+    )
+    out = RENDERER.render(a, reader(name="{{ 7*7 }} <i>Ana</i>"), HEAD)
+    assert out.html is not None
+    assert "<script>" not in out.html and "&lt;script&gt;" in out.html
+    assert "<img" not in out.html and "&lt;img src=x onerror=alert(1)&gt;" in out.html
+    assert "{{ 7*7 }}" in out.html and "49" not in out.html
+    assert "{{ config }} &amp; {# comment #}" in out.html
+    assert "{{ 7*7 }}" in out.text and "<script>alert('x')</script>" in out.text
+
+
+def test_issued_time_is_shown_in_the_service_time_zone() -> None:
+    from datetime import UTC, datetime
+
+    a = advisory(issued=datetime(2026, 11, 24, 23, 30, tzinfo=UTC))
+    madrid = Renderer(timezone="Europe/Madrid")
+    assert "issued 25 November 2026, 00:30 CET" in madrid.render(a, reader(), HEAD).text
+
+
+def test_a_broken_template_fails_at_start_up(tmp_path: Path) -> None:
+    for name in TEMPLATES:
+        (tmp_path / name).write_text("{{ country }}\n")
+    (tmp_path / "layout.html").write_text("<p>{% if level %}unclosed</p>\n")
+    with pytest.raises(TemplateError, match=r"layout\.html:1: Unexpected end of template"):
+        Renderer(tmp_path)
+
+
+def test_an_undefined_variable_fails_on_first_render(tmp_path: Path) -> None:
+    for name in TEMPLATES:
+        (tmp_path / name).write_text("{{ contry }}\n")
+    renderer = Renderer(tmp_path)
+    with pytest.raises(TemplateError, match="'contry' is undefined"):
+        renderer.render(advisory(), reader(), HEAD)

@@ -1,0 +1,69 @@
+"""The noise rule, replayed over a month of the US feed's real flip-flopping Venezuela item."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from support.feeds import archived, markdown_to_html, rss, rss_item
+
+from advisory.domain.models import Advisory, Level
+from advisory.publishers.noise import WINDOW, fingerprint, is_news
+from advisory.publishers.text import us_state_advisories
+
+DAY = timedelta(days=1).total_seconds()
+START = datetime(2026, 4, 1).timestamp()
+MARCH, JUNE = archived("venezuela_L3_2026-03-19"), archived("venezuela_L3_2026-06-27")
+
+
+def fetched(*items: str) -> list[Advisory]:
+    return us_state_advisories(rss(*items))
+
+
+def replay(days: list[list[Advisory]], seen: dict[str, float]) -> list[int]:
+    """The days on which something was news; `seen` is updated as a follower would."""
+    news = []
+    for day, advisories in enumerate(days):
+        now = START + day * DAY
+        for advisory in advisories:
+            if is_news(advisory, seen, now):
+                news.append(day)
+            seen[fingerprint(advisory)] = now
+    return news
+
+
+def test_a_month_of_flip_flops_dates_empty_bodies_and_duplicates_is_one_alert() -> None:
+    march, june = rss_item(MARCH), rss_item(JUNE)
+    days = []
+    for day in range(30):
+        if day == 7:
+            days.append(fetched(rss_item(JUNE, body="")))  # an empty body
+        elif day == 12:
+            days.append(fetched(june, june))  # the same item twice
+        elif day == 15:
+            days.append(fetched(rss_item(MARCH, date="Mon, 02 Mar 2026")))  # date backwards
+        elif day == 20:
+            note = markdown_to_html("Reissued April 21, 2026 after review with no edits.\n\n")
+            days.append(fetched(rss_item(MARCH, body=note + markdown_to_html(MARCH["content_md"]))))
+        else:
+            days.append(fetched(june if day % 2 else march))
+    known = {fingerprint(fetched(march)[0]): START - DAY}  # March's text was current already
+    assert replay(days, known) == [1]  # June's text, the first time it appears
+
+
+def test_a_real_change_is_news_and_a_long_gone_text_is_news_again() -> None:
+    [march] = fetched(rss_item(MARCH))
+    seen = {fingerprint(march): START}
+    raised = march.model_copy(update={"level": Level(4)})
+    assert is_news(raised, seen, START + DAY)
+    assert not is_news(march, seen, START + WINDOW.total_seconds())
+    assert is_news(march, seen, START + WINDOW.total_seconds() + DAY)
+    spaced = march.model_copy(update={"details": march.details.replace(". ", " .  ").upper()})
+    assert not is_news(spaced, seen, START + DAY)  # spacing and case are not news
+    assert not is_news(march.model_copy(update={"details": " "}), {}, START)
+
+
+def test_the_version_readers_hold_is_never_news_even_after_a_long_silence() -> None:
+    [june] = fetched(rss_item(JUNE))
+    current = (fingerprint(june), int(june.level))
+    assert not is_news(june, {}, START + 90 * DAY, current=current)  # nothing seen for months
+    assert is_news(june, {}, START)  # without a current version, it is the first one

@@ -1,0 +1,1 @@
+"""Helpers the tests share: SMTP servers, a project folder, publisher sites, faults."""

@@ -1,0 +1,37 @@
+"""`advisory serve` as a subprocess, and waiting on what it does."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from support.project import Project
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@contextmanager
+def serving(project: Project, *args: str) -> Iterator[subprocess.Popen[str]]:
+    argv = [sys.executable, "-m", "advisory", "serve", "--config", str(project.config), *args]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def stop(proc: subprocess.Popen[str], signum: int = signal.SIGTERM) -> tuple[int, str]:
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, err
