@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from advisory.domain.models import Advisory, Format, Subscriber
+from advisory.domain.publishers import FILES, PUBLISHERS
 from advisory.domain.schedule import digest_period
 from advisory.domain.text import outside
 from advisory.errors import AdvisoryError, ConfigError, Problem, TemplateError
 from advisory.inputs import config as config_file
 from advisory.inputs.advisory_files import known, load_advisories
-from advisory.inputs.config import PUBLISHED, Config
+from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, read_csv, read_roster
 from advisory.logs import Log
 from advisory.mail.compose import Reader, compose, message_key
@@ -496,7 +497,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=[f.value for f in Format], help="html, text or alert")
     c.add_argument("--subscriber", metavar="EMAIL", help="render for this subscriber")
     c.add_argument(
-        "--source", choices=["files", *PUBLISHED], help="whose advisory (default: files first)"
+        "--source", choices=[FILES, *PUBLISHERS], help="whose advisory (default: files first)"
     )
     c.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     c.set_defaults(run=cmd_preview)

@@ -12,12 +12,17 @@ __all__ = [
     "AdvisoryError",
     "ConfigError",
     "DeliveryError",
+    "FetchError",
     "LedgerError",
     "PermanentDeliveryError",
     "Problem",
+    "SourceError",
+    "StateBusy",
     "StorageError",
     "TemplateError",
     "TemporaryDeliveryError",
+    "UnreadableError",
+    "UsageError",
 ]
 
 
@@ -43,6 +48,12 @@ class AdvisoryError(Exception):
         super().__init__("\n".join(self.problems))
 
 
+class UsageError(AdvisoryError):
+    """A command-line mistake (an option's value, a file to write): nothing was done."""
+
+    exit_code = 2
+
+
 class ConfigError(AdvisoryError):
     """Invalid config, advisory or subscriber file: nothing was sent."""
 
@@ -65,6 +76,23 @@ class StorageError(LedgerError):
     """The disk failed under the state file mid-run (full, I/O error): sending stopped."""
 
     exit_code = 1
+
+
+class StateBusy(LedgerError):
+    """Another process holds the state for a run."""
+
+
+class SourceError(AdvisoryError):
+    """A publisher's document could not be had this time: one line against that source,
+    while the other sources, and the delivery of what is known, go on."""
+
+
+class FetchError(SourceError):
+    """Refused, timed out, an HTTP error, a body too large: what was known of it stands."""
+
+
+class UnreadableError(SourceError):
+    """A document came, but not in the shape its publisher uses."""
 
 
 class DeliveryError(AdvisoryError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
 from functools import cached_property, lru_cache
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from advisory.domain.countries import country_name, is_country
+from advisory.domain.publishers import FILES, PUBLISHERS, kinds_in_words
 from advisory.domain.text import without_internal
 
 __all__ = [
@@ -44,7 +45,7 @@ __all__ = [
     "Level",
     "OneLine",
     "Risk",
-    "SourceKind",
+    "SourceName",
     "Strict",
     "Subscriber",
 ]
@@ -120,7 +121,6 @@ _RISK_LABELS: Final = {
     Risk.OTHER: "Other",
 }
 _RISK_ORDER: Final = {risk: i for i, risk in enumerate(Risk)}
-_PUBLISHERS: Final = {"us-state": "US", "gov-uk": "UK", "canada": "Canada"}
 
 
 class Format(StrEnum):
@@ -297,8 +297,6 @@ OneLine = Annotated[str, Field(max_length=300), AfterValidator(_one_line)]
 Paragraphs = Annotated[str, Field(max_length=100_000), AfterValidator(_paragraphs)]
 CountryCode = Annotated[str, Field(max_length=8), AfterValidator(_country)]
 CountryOrAll = Annotated[str, Field(max_length=8), AfterValidator(_country_or_all)]
-# Where advisories come from: the service's own files, or an official publisher.
-SourceKind = Literal["files", "us-state", "gov-uk", "canada"]
 EmailAddress = Annotated[str, Field(max_length=320), AfterValidator(_email)]
 HttpsUrl = Annotated[str, Field(max_length=2000), AfterValidator(_https)]
 LevelField = Annotated[Level, Field(strict=False), _exact(int, "a level from 1 to 4")]
@@ -307,9 +305,20 @@ FormatField = Annotated[Format, Field(strict=False), _exact(str, '"html", "text"
 
 
 def _publisher(value: str) -> str:
-    if value not in ("", *_PUBLISHERS):
-        raise PydanticCustomError("publisher", "expected us-state, gov-uk or canada (or none)")
+    if value and value not in PUBLISHERS:
+        raise PydanticCustomError("publisher", f"expected {kinds_in_words()} (or none)")
     return value
+
+
+def _source_name(value: str) -> str:
+    if value != FILES and value not in PUBLISHERS:
+        quoted = kinds_in_words(FILES).replace(", ", "', '").replace(" or ", "' or '")
+        raise PydanticCustomError("source", f"expected '{quoted}'")
+    return value
+
+
+# Where advisories come from: the service's own files, or an official publisher.
+SourceName = Annotated[str, Field(max_length=32), AfterValidator(_source_name)]
 
 
 # --- the models --------------------------------------------------------------
@@ -343,12 +352,12 @@ class Advisory(Strict):
     @property
     def feed(self) -> str:
         """What a subscriber's `sources` names it by."""
-        return self.publisher or "files"
+        return self.publisher or FILES
 
     @property
     def by(self) -> str:
         """The publisher in a word, for subjects and short alerts ("US"); "" for our own."""
-        return _PUBLISHERS.get(self.publisher, self.publisher)
+        return PUBLISHERS[self.publisher].label if self.publisher else ""
 
     @property
     def country_name(self) -> str:
@@ -387,7 +396,9 @@ class Subscriber(Strict):
     min_level: LevelField = Level.NORMAL
     format: FormatField = Format.HTML
     # Whose advisories: "files" (the service's own), "us-state", "gov-uk", "canada"; all if empty.
-    sources: Annotated[tuple[SourceKind, ...], Field(strict=False, max_length=4)] = ()
+    sources: Annotated[
+        tuple[SourceName, ...], Field(strict=False, max_length=len(PUBLISHERS) + 1)
+    ] = ()
 
     def follows(self, advisory: Advisory) -> bool:
         return not self.sources or advisory.feed in self.sources

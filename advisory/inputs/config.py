@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationInfo
 from pydantic_core import PydanticCustomError
 
@@ -25,17 +25,18 @@ from advisory.domain.models import (
     CountryOrAll,
     EmailAddress,
     OneLine,
-    SourceKind,
+    SourceName,
     Strict,
     Subscriber,
 )
+from advisory.domain.publishers import FILES, PUBLISHERS
 from advisory.domain.schedule import cron_trigger
 from advisory.domain.text import INTERNAL
+from advisory.domain.urls import loopback, secure
 from advisory.errors import ConfigError, Problem
 from advisory.inputs.problems import read_bytes, read_toml, validate
-from advisory.publishers.http import loopback, secure
 
-__all__ = ["DEFAULT_PATH", "Config", "config_path", "load"]
+__all__ = ["DEFAULT_PATH", "Config", "config_path", "load", "service_of"]
 
 DEFAULT_PATH = Path("config/advisory.toml")
 ENV_VAR = "ADVISORY_CONFIG"
@@ -162,26 +163,17 @@ class Schedule(Strict):
     digest: Cron | None = None
 
 
-# Where each publisher is read by default: the US feed itself; GOV.UK's travel-advice
-# index (each country at <url>/<slug>); Canada's folder (<url>/cta-cap-<iso2>.json).
-PUBLISHED: dict[str, str] = {
-    "us-state": "https://travel.state.gov/_res/rss/TAsTWs.xml",
-    "gov-uk": "https://www.gov.uk/api/content/foreign-travel-advice",
-    "canada": "https://data.international.gc.ca/travel-voyage",
-}
-
-
 def _source_url(value: str) -> str:
     """An URL a fetch can use: https, or http to a loopback host (a local mirror)."""
     try:
-        url = httpx.URL(value)
+        url = urlsplit(value)
         port_ok = url.port is None or 0 < url.port < 65536
-        valid = url.scheme in ("http", "https") and bool(url.host) and port_ok
-    except httpx.InvalidURL:
+        valid = url.scheme in ("http", "https") and bool(url.hostname) and port_ok
+    except ValueError:
         valid = False
     if not valid or re.search(r"[\s\x00-\x1f]", value):
         raise PydanticCustomError("url", "expected an https:// URL")
-    if not secure(url):
+    if not secure(value):
         raise PydanticCustomError("url", "expected an https:// URL (http only to a loopback host)")
     return value.rstrip("/")
 
@@ -189,7 +181,7 @@ def _source_url(value: str) -> str:
 class Source(Strict):
     """One place advisories come from, and which of its countries are followed."""
 
-    kind: SourceKind
+    kind: SourceName
     countries: Annotated[
         tuple[CountryOrAll, ...], Field(strict=False, min_length=1, max_length=300)
     ] = ("*",)
@@ -198,7 +190,7 @@ class Source(Strict):
 
     @property
     def location(self) -> str:
-        return self.url or PUBLISHED.get(self.kind, "")
+        return self.url or (PUBLISHERS[self.kind].url if self.kind in PUBLISHERS else "")
 
     def follows(self, country: str) -> bool:
         return "*" in self.countries or country in self.countries
@@ -223,12 +215,12 @@ class Config(Strict):
 
     @property
     def follows_files(self) -> bool:
-        return not self.sources or any(s.kind == "files" for s in self.sources)
+        return not self.sources or any(s.kind == FILES for s in self.sources)
 
     @property
     def publishers(self) -> tuple[Source, ...]:
         """The official publishers followed, fetched before each check."""
-        return tuple(s for s in self.sources if s.kind != "files")
+        return tuple(s for s in self.sources if s.kind != FILES)
 
 
 def config_path(cli_value: str | None, env: Mapping[str, str]) -> Path:
@@ -340,16 +332,17 @@ def _source_problems(config: Config, path: Path) -> list[Problem]:
         if source.kind in seen:
             out.append(Problem.at(path, f"sources[{i}].kind", f"{source.kind} is listed twice"))
         seen.add(source.kind)
-        if source.kind in ("gov-uk", "canada") and "*" in source.countries:
+        publisher = PUBLISHERS.get(source.kind)
+        if publisher and not publisher.every_country and "*" in source.countries:
             # One request per country: following all of them is a choice to spell out.
             out.append(
                 Problem.at(
                     path,
                     f"sources[{i}].countries",
-                    'list the countries; "*" is only for us-state and files',
+                    f'list the countries; "*" is only for {_every_country()}',
                 )
             )
-        if source.kind == "files" and source.url is not None:
+        if source.kind == FILES and source.url is not None:
             out.append(
                 Problem.at(path, f"sources[{i}].url", "files are read from service.advisories")
             )
@@ -387,3 +380,8 @@ def _smtp_problems(
         except (ssl.SSLError, OSError, ValueError):
             out.append(Problem.at(path, "smtp.ca_file", "not a PEM file of CA certificates"))
     return out
+
+
+def _every_country() -> str:
+    names = [k for k, p in PUBLISHERS.items() if p.every_country]
+    return " and ".join([", ".join(names), FILES])

@@ -9,7 +9,6 @@ log against that source while the others, and the delivery of what is known, go 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import zlib
 from dataclasses import dataclass
 from typing import Any, Final
@@ -17,7 +16,8 @@ from typing import Any, Final
 import httpx
 
 from advisory.domain.text import outside
-from advisory.errors import AdvisoryError
+from advisory.domain.urls import secure
+from advisory.errors import FetchError
 
 __all__ = [
     "MAX_BYTES",
@@ -26,15 +26,9 @@ __all__ = [
     "Validators",
     "client",
     "fetch",
-    "loopback",
-    "secure",
 ]
 
 MAX_BYTES: Final = 8 * 2**20  # the US feed is about 600 KB; anything this big is not it
-
-
-class FetchError(AdvisoryError):
-    """A source could not be fetched this time; what was known of it stands."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,27 +45,9 @@ class Fetched:
     validators: Validators
 
 
-def secure(url: str | httpx.URL) -> bool:
-    """https, or http to a loopback host (a local mirror): no plain text over a network."""
-    url = httpx.URL(url)
-    if url.scheme == "https":
-        return True
-    return url.scheme == "http" and loopback(url.host)
-
-
 def _ascii(validator: str | None) -> str | None:
     """A validator we can send back: a header must be ASCII, so any other is dropped."""
     return validator if validator and validator.isascii() else None
-
-
-def loopback(host: str) -> bool:
-    """`localhost` or a loopback address: traffic that never leaves the machine."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def client(timeout: float = 30, *, local: bool = False) -> httpx.AsyncClient:
@@ -79,7 +55,7 @@ def client(timeout: float = 30, *, local: bool = False) -> httpx.AsyncClient:
     https (or, for a `local` mirror, http to this machine)."""
 
     async def refuse_insecure(request: httpx.Request) -> None:
-        if request.url.scheme != "https" and not (local and secure(request.url)):
+        if request.url.scheme != "https" and not (local and secure(str(request.url))):
             raise FetchError(f"{request.url}: refused: not https")
 
     return httpx.AsyncClient(

@@ -23,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from advisory.domain.models import Advisory
 from advisory.domain.schedule import cron_trigger, digest_period
-from advisory.errors import AdvisoryError
+from advisory.errors import AdvisoryError, StateBusy
 from advisory.inputs.advisory_files import known
 from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, read_roster
@@ -33,7 +33,7 @@ from advisory.mail.transports import open_transport
 from advisory.publishers.refresh import Round, refresh
 from advisory.run import workers as shards
 from advisory.run.deliver import Plan, deliver, plan_digest, plan_run
-from advisory.state.sqlite import Ledger, LedgerBusy
+from advisory.state.sqlite import Ledger
 
 __all__ = ["serve"]
 
@@ -84,7 +84,7 @@ class Service:
             try:
                 self.ledger.acquire()
                 return True
-            except LedgerBusy:
+            except StateBusy:
                 if not waited:
                     self.log("waiting", f"{job}: another run holds the state file", job=job)
                     waited = True

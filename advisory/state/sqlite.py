@@ -21,17 +21,17 @@ from typing import IO, Any, Final, Literal, TypeVar
 
 from advisory.domain.models import Advisory
 from advisory.domain.text import outside
-from advisory.errors import LedgerError, StorageError
+from advisory.errors import LedgerError, StateBusy, StorageError
 
 __all__ = [
     "Attempt",
     "Document",
     "Entry",
     "Ledger",
-    "LedgerBusy",
     "Outcome",
     "RunLock",
     "SourceState",
+    "StateBusy",
     "Status",
     "create",
 ]
@@ -103,10 +103,6 @@ CREATE TABLE IF NOT EXISTS followed (
     level       INTEGER NOT NULL
 );
 """
-
-
-class LedgerBusy(LedgerError):
-    """Another process holds the state file for a run."""
 
 
 _PRIVATE: Final = 0o600  # the state holds addresses and what was sent to whom
@@ -233,7 +229,7 @@ class RunLock:
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            raise LedgerBusy(f"{self.state}: another run is in progress") from None
+            raise StateBusy(f"{self.state}: another run is in progress") from None
 
     def release(self) -> None:
         if self._file is not None:
@@ -322,7 +318,7 @@ class Ledger:
         """One run at a time per state file: a second run waits, so nothing is planned twice."""
         try:
             self.acquire()
-        except LedgerBusy:
+        except StateBusy:
             waiting()
             self.acquire(wait=True)
         try:
@@ -331,7 +327,7 @@ class Ledger:
             self.release()
 
     def acquire(self, *, wait: bool = False) -> None:
-        """Take the run lock; `LedgerBusy` if another run holds it. A file no longer the
+        """Take the run lock; `StateBusy` if another run holds it. A file no longer the
         one this connection writes to (replaced, removed) is refused: what a run
         recorded there would be read by nobody."""
         self.lock.acquire(wait=wait)

@@ -35,7 +35,8 @@ from support.smtp import Server
 
 from advisory.cli import main
 from advisory.inputs.config import Config
-from advisory.publishers.refresh import Round, refresh
+from advisory.publishers.reading import Round
+from advisory.publishers.refresh import refresh
 from advisory.state.sqlite import Ledger
 
 MARCH, JUNE = archived("venezuela_L3_2026-03-19"), archived("venezuela_L3_2026-06-27")

@@ -12,7 +12,7 @@ from support.project import VE, Project, config_text, messages, parse
 
 from advisory.domain.models import Format
 from advisory.domain.text import INTERNAL
-from advisory.publishers.text import us_state_advisories
+from advisory.publishers.us_state import advisories as us_state_advisories
 
 SLOTS = "\ue000\ue001\ue002\ufdd0\ufdd1\ufdd2\U000f0000\ufffe"
 TRAP = "https://evil.example/c?" + "&".join(f"p{i}={c}" for i, c in enumerate(SLOTS))

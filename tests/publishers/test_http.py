@@ -17,7 +17,8 @@ from typing import ClassVar
 import pytest
 from support.feeds import FIXTURES
 
-from advisory.publishers.http import Fetched, FetchError, Validators, client, fetch
+from advisory.errors import FetchError
+from advisory.publishers.http import Fetched, Validators, client, fetch
 
 FEED = (FIXTURES / "us" / "rss_raw" / "TAsTWs_excerpt_2026-10-07.xml").read_bytes()
 

@@ -8,7 +8,7 @@ from support.feeds import archived, markdown_to_html, rss, rss_item
 
 from advisory.domain.models import Advisory, Level
 from advisory.publishers.noise import WINDOW, fingerprint, is_news
-from advisory.publishers.text import us_state_advisories
+from advisory.publishers.us_state import advisories as us_state_advisories
 
 DAY = timedelta(days=1).total_seconds()
 START = datetime(2026, 4, 1).timestamp()

@@ -9,16 +9,14 @@ import pytest
 from support.feeds import FIXTURES, archived, rss, rss_item
 
 from advisory.domain.models import Level, Risk
-from advisory.publishers.text import (
-    CANADA,
-    GOV_UK,
-    US_STATE,
-    canada_advisory,
-    gov_uk_advisory,
-    gov_uk_slugs,
-    risks_in,
-    us_state_advisories,
-)
+from advisory.publishers.canada import NAME as CANADA
+from advisory.publishers.canada import advisory as canada_advisory
+from advisory.publishers.gov_uk import NAME as GOV_UK
+from advisory.publishers.gov_uk import advisory as gov_uk_advisory
+from advisory.publishers.gov_uk import slugs as gov_uk_slugs
+from advisory.publishers.text import risks_in
+from advisory.publishers.us_state import NAME as US_STATE
+from advisory.publishers.us_state import advisories as us_state_advisories
 
 # The indicators by their own letters.
 C, T, U, H, N, K, D = (Risk.CRIME, Risk.TERRORISM, Risk.UNREST, Risk.HEALTH, Risk.DISASTER,

@@ -1,0 +1,65 @@
+"""Canada's travel advice: one JSON document per country (`cta-cap-<iso2>.json`).
+
+Its four advisory states map onto our four levels."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from advisory.domain.countries import is_country
+from advisory.domain.models import Advisory, Level
+from advisory.domain.publishers import PUBLISHERS
+from advisory.inputs.config import Source
+from advisory.publishers.reading import Get, Round, each, each_error, page
+from advisory.publishers.text import (
+    iso_date,
+    plain_text,
+    published,
+    table,
+    text_field,
+)
+
+__all__ = ["KIND", "advisory", "read"]
+
+KIND: Final = "canada"
+NAME: Final = PUBLISHERS[KIND].name
+
+_CANADA_LEVELS: Final = {0: 1, 1: 2, 2: 3, 3: 4}
+
+
+async def read(source: Source, get: Get, found: Round) -> None:
+    async def one(country: str) -> None:
+        url = f"{source.location}/cta-cap-{country.lower()}.json"
+        with each_error(url, found):
+            await page(get, found, url, country, advisory)
+
+    await each(source, one)
+
+
+def advisory(document: dict[str, Any]) -> Advisory | None:
+    """One country's document from Canada's travel-advice data (`cta-cap-<iso2>.json`)."""
+    data = table(document.get("data"))
+    eng = table(data.get("eng"))
+    country = text_field(data.get("country-iso")).upper()
+    state = data.get("advisory-state")
+    generated = text_field(table(table(document.get("metadata")).get("generated")).get("date"))
+    issued = iso_date(generated.replace(" ", "T"))
+    if type(state) is not int or state not in _CANADA_LEVELS:  # True == 1: not a level
+        return None
+    if not is_country(country) or issued is None:
+        return None
+    body = plain_text(text_field(eng.get("advisories")))
+    headline = text_field(eng.get("advisory-text"))
+    name = text_field(eng.get("name")) or country
+    slug = text_field(eng.get("url-slug"))
+    return published(
+        country=country,
+        level=Level(_CANADA_LEVELS[state]),
+        title=f"{name}: {headline}" if headline else name,
+        summary="" if body else headline,
+        details=body,
+        issued=issued,
+        source=NAME,
+        publisher=KIND,
+        source_url=f"https://travel.gc.ca/destinations/{slug}" if slug else "",
+    )
