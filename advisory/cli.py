@@ -33,7 +33,9 @@ from advisory.mail.rendering import Renderer
 from advisory.mail.transports import open_transport
 from advisory.run import workers as shards
 from advisory.run.deliver import Job, Plan, Report, deliver, letterhead, plan_run
-from advisory.state.sqlite import Ledger, RunLock, SourceState, create
+from advisory.state import create, held, open_store
+from advisory.state.base import PublisherState
+from advisory.state.sqlite import RunLock
 
 if TYPE_CHECKING:
     from advisory.publishers.refresh import Round
@@ -75,8 +77,8 @@ def _setup(args: argparse.Namespace, *, sharding: bool = False, previewing: bool
     except ConfigError as e:
         problems.extend(e.problems)
     try:
-        with Ledger(config.service.state, readonly=True) as ledger:
-            advisories = known(config, ledger)
+        with open_store(config.service.state, readonly=True) as store:
+            advisories = known(config, store)
     except ConfigError as e:
         problems.extend(e.problems)
         advisories = []
@@ -180,8 +182,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{c.path}: ok: {setup.subscribers} subscribers, {len(setup.advisories)} advisories, "
         f"templates ok, delivery by {c.delivery.transport}"
     )
-    with Ledger(c.service.state, readonly=True) as ledger:
-        _print_plan(plan_run(roster, setup.advisories, ledger, time.time()), "would send")
+    with open_store(c.service.state, readonly=True) as store:
+        _print_plan(plan_run(roster, setup.advisories, store, time.time()), "would send")
     return 0
 
 
@@ -198,8 +200,8 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
         _waiting()
 
     with (
-        Ledger(config.service.state, readonly=dry_run) as ledger,
-        nullcontext() if dry_run else ledger.exclusive(waiting),
+        open_store(config.service.state, readonly=dry_run) as store,
+        nullcontext() if dry_run else held(store, waiting),
     ):
         roster = setup.roster
         if waited and roster is not None:  # the list as it is now, not before the wait
@@ -209,21 +211,19 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
         if config.publishers and not dry_run and not retries_only:
             from advisory.publishers.refresh import refresh  # the network, only where it is used
 
-            _tell(asyncio.run(refresh(config, ledger, time.time())))
-            advisories = known(config, ledger)
+            _tell(asyncio.run(refresh(config, store, time.time())))
+            advisories = known(config, store)
         if shards.sharded(config) and not dry_run:
             options = shards.Options(
                 countries=sorted(countries) if countries is not None else None,
                 force=force, retries_only=retries_only,
             )  # fmt: skip
-            report, the_plan = asyncio.run(
-                shards.run(config, options, ledger, progress=_Progress())
-            )
+            report, the_plan = asyncio.run(shards.run(config, options, store, progress=_Progress()))
             return _finish(report, the_plan)
         now = time.time()
         assert roster is not None
         the_plan = plan_run(
-            roster, advisories, ledger, now,
+            roster, advisories, store, now,
             period=digest_period(config.schedule.digest, config.service.timezone, now),
             countries=countries, force=force, retries_only=retries_only,
         )  # fmt: skip
@@ -232,7 +232,7 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
             return 0
         report = asyncio.run(
             deliver(
-                config, the_plan, ledger, open_transport(config), setup.renderer,
+                config, the_plan, store, open_transport(config), setup.renderer,
                 progress=_Progress(),
             )
         )  # fmt: skip
@@ -348,14 +348,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not state.exists() and not RunLock(state).path.exists():
         print(f"{state}: no state file yet: nothing has been sent")
         return 0
-    with Ledger(state, readonly=True) as ledger:
-        counts = ledger.counts()
+    with open_store(state, readonly=True) as store:
+        counts = store.outbox.counts()
         print(f"{state}")
         print(
             " · ".join(f"{s} {counts.get(s, 0)}" for s in ("sent", "queued", "failed", "cancelled"))
         )
         for status in ("queued", "failed"):
-            entries = ledger.entries(status=status)
+            entries = store.outbox.entries(status=status)
             if not entries:
                 continue
             print(f"{status}:")
@@ -363,7 +363,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 when = f"next attempt {_time(e.next_attempt)}, " if status == "queued" else ""
                 error = f", last error: {outside(e.last_error)}" if e.last_error else ""
                 print(
-                    f"  {e.recipient} {e.country} {e.format}: {when}{e.attempts} attempt(s){error}"
+                    f"  {e.recipient} {e.advisory} {e.format}: {when}{e.attempts} attempt(s){error}"
                 )
             if len(entries) > LIST_LIMIT:
                 print(f"  … and {len(entries) - LIST_LIMIT} more")
@@ -377,11 +377,11 @@ def cmd_sources(args: argparse.Namespace) -> int:
         print(f"files     {config.service.advisories}")
     if not config.publishers:
         print("no official publisher is followed ([[sources]] in the config: see the README)")
-    with Ledger(config.service.state, readonly=True) as ledger:
-        states = ledger.source_states()
-        current = [a for a in known(config, ledger) if a.publisher]
+    with open_store(config.service.state, readonly=True) as store:
+        states = store.publishers.states()
+        current = [a for a in known(config, store) if a.publisher]
     for source in config.publishers:
-        state = states.get(source.kind, SourceState())
+        state = states.get(source.kind, PublisherState())
         print(f"{source.kind:<9} {source.location}")
         print(f"  follows      {' '.join(source.countries)}")
         views = [f"{a.country} L{a.level.value} ({a.issued:%Y-%m-%d})" for a in current

@@ -34,7 +34,7 @@ from feeds import ARCHIVE, Mirror, Reply, archived, mirror, rss, rss_item  # noq
 
 from advisory.inputs.config import Config  # noqa: E402
 from advisory.publishers.refresh import refresh  # noqa: E402
-from advisory.state.sqlite import Ledger  # noqa: E402
+from advisory.state import Store, open_store  # noqa: E402
 
 BODIES = sorted(p.stem for p in ARCHIVE.glob("*.json") if p.stem != "current_advisories_index")
 RUNS = 5
@@ -70,9 +70,9 @@ async def reference(url: str) -> float:
     return time.perf_counter() - started
 
 
-async def timed(cfg: Config, ledger: Ledger) -> tuple[float, int]:
+async def timed(cfg: Config, store: Store) -> tuple[float, int]:
     started = time.perf_counter()
-    rounds = await refresh(cfg, ledger, time.time())
+    rounds = await refresh(cfg, store, time.time())
     assert not rounds[0].errors, rounds[0].errors
     return time.perf_counter() - started, len(rounds[0].changed)
 
@@ -87,18 +87,18 @@ async def main() -> None:
         for run in range(RUNS):
             state = Path(tmp) / f"state{run}.sqlite3"
             cfg = config(site, state)
-            with Ledger(state) as ledger:
+            with open_store(state) as store:
                 Mirror.routes = {"/feed.xml": Reply(document)}
-                first = await timed(cfg, ledger)
-                unchanged = await timed(cfg, ledger)
+                first = await timed(cfg, store)
+                unchanged = await timed(cfg, store)
                 Mirror.routes = {"/feed.xml": Reply(moved)}
-                noise = await timed(cfg, ledger)
+                noise = await timed(cfg, store)
             rows.append((first, unchanged, noise))
         Mirror.routes = {"/feed.xml": Reply(document)}
         state = Path(tmp) / "traced.sqlite3"
-        with Ledger(state) as ledger:
+        with open_store(state) as store:
             tracemalloc.start()  # apart: tracing slows what it traces
-            await timed(config(site, state), ledger)
+            await timed(config(site, state), store)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
     print(f"reference (GET + defusedxml parse): {ref * 1000:.0f} ms")

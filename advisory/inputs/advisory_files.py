@@ -10,7 +10,7 @@ from advisory.domain.models import Advisory
 from advisory.errors import ConfigError, Problem
 from advisory.inputs.config import Config
 from advisory.inputs.problems import read_toml, validate
-from advisory.state.sqlite import Ledger
+from advisory.state import Store
 
 __all__ = ["known", "load_advisories"]
 
@@ -48,7 +48,7 @@ def load_advisories(folder: Path, followed: Collection[str] = ()) -> list[Adviso
     return advisories
 
 
-def known(config: Config, ledger: Ledger) -> list[Advisory]:
+def known(config: Config, store: Store) -> list[Advisory]:
     """What a run plans from: the advisory files, and each followed publisher's current view."""
     sources = {s.kind: s for s in config.sources}
     publishers = {kind for kind in sources if kind != "files"}
@@ -57,6 +57,6 @@ def known(config: Config, ledger: Ledger) -> list[Advisory]:
         if config.follows_files
         else []
     )
-    views = [a for a in ledger.followed() if a.publisher in publishers]
+    views = [a for a in store.publishers.followed() if a.publisher in publishers]
     # Each source's countries; the files with no [[sources]] at all are all followed.
     return [a for a in files + views if a.feed not in sources or sources[a.feed].follows(a.country)]

@@ -16,7 +16,7 @@ from advisory.errors import SourceError, UnreadableError
 from advisory.inputs.config import Source
 from advisory.publishers.http import Fetched
 from advisory.publishers.noise import fingerprint
-from advisory.state.sqlite import Document
+from advisory.state.base import Document
 
 __all__ = ["Get", "Reader", "Round", "document", "each", "each_error", "keep", "page"]
 

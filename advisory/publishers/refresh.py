@@ -22,42 +22,45 @@ from advisory.publishers import reader
 from advisory.publishers.http import Fetched, Validators, client, fetch
 from advisory.publishers.noise import WINDOW, is_news
 from advisory.publishers.reading import Round, each_error
-from advisory.state.sqlite import Document, Ledger
+from advisory.state import Store
+from advisory.state.base import Document
 
 __all__ = ["Round", "refresh"]
 
 
-async def refresh(config: Config, ledger: Ledger, now: float) -> list[Round]:
+async def refresh(config: Config, store: Store, now: float) -> list[Round]:
     """Fetch every publisher followed and keep what is news; the caller holds the run lock."""
-    rounds = await asyncio.gather(*(_fetch(source, ledger) for source in config.publishers))
-    with ledger.transaction():
-        ledger.forget_sightings(now - WINDOW.total_seconds())
-        current = ledger.current_prints()
+    rounds = await asyncio.gather(*(_fetch(source, store) for source in config.publishers))
+    with store.transaction():
+        store.publishers.forget_sightings(now - WINDOW.total_seconds())
+        current = store.publishers.current_prints()
         for found in rounds:
             published = list(found.advisories.items())
             for key, (printed, url) in found.unchanged.items():  # still published: a 304
                 if printed == current.get(key, ("", 0))[0]:
-                    ledger.sighted(key, printed, now)  # the current version: nothing to judge
-                elif (advisory := ledger.sighting(key, printed)) is not None:
+                    store.publishers.sighted(
+                        key, printed, now
+                    )  # the current version: nothing to judge
+                elif (advisory := store.publishers.sighting(key, printed)) is not None:
                     published.append((key, (advisory, printed)))
                 else:  # a version long unseen, unkept: read the document in full next time
-                    ledger.keep_document(url, Document())
+                    store.publishers.keep_document(url, Document())
             for key, (advisory, printed) in published:
-                seen = ledger.sightings(key)
+                seen = store.publishers.sightings(key)
                 if is_news(advisory, seen, now, printed, current.get(key)):
-                    ledger.follow(advisory, printed, now)
+                    store.publishers.follow(advisory, printed, now)
                     found.changed.append(key)
-                ledger.sighted(key, printed, now, advisory)
+                store.publishers.sighted(key, printed, now, advisory)
             for url, document in found.documents.items():
-                ledger.keep_document(url, document)
-            ledger.fetched(
+                store.publishers.keep_document(url, document)
+            store.publishers.fetched(
                 found.kind, now, answered=found.answered > 0, changed=found.changed,
                 errors=found.errors,
             )  # fmt: skip
     return rounds
 
 
-async def _fetch(source: Source, ledger: Ledger) -> Round:
+async def _fetch(source: Source, store: Store) -> Round:
     found = Round(source.kind)
     local = httpx.URL(source.location).scheme == "http"  # a mirror on this machine
     async with client(source.timeout, local=local) as http:
@@ -65,7 +68,7 @@ async def _fetch(source: Source, ledger: Ledger) -> Round:
         async def get(url: str, scope: str) -> tuple[Fetched, dict[str, Any]]:
             """The document, asked for conditionally only if what was read of it last
             time covers `scope` (the countries followed); (fetched, what was read)."""
-            before = ledger.document(url)
+            before = store.publishers.document(url)
             memo = json.loads(before.memo) if before.memo else {}
             usable = bool(memo) and memo.get("scope") == scope
             since = Validators(before.etag, before.last_modified) if usable else Validators()

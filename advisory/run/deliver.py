@@ -1,6 +1,6 @@
 """One run: advisories -> match -> ledger (queued) -> render -> deliver -> ledger (sent/failed).
 
-The edges (config, ledger, transport, clock, randomness) are passed in, so the same
+The edges (config, store, transport, clock, randomness) are passed in, so the same
 run serves `send`, `retry` and the scheduler, and tests drive it with real parts.
 """
 
@@ -28,7 +28,8 @@ from advisory.mail.compose import Envelope, Reader, compose, message_key
 from advisory.mail.rendering import Rendered, Renderer
 from advisory.mail.splice import Splicer
 from advisory.mail.transports import Transport
-from advisory.state.sqlite import Attempt, Entry, Ledger, Outcome
+from advisory.state import Store
+from advisory.state.base import Attempt, Entry, Outcome
 
 __all__ = ["Job", "Plan", "Report", "deliver", "letterhead", "plan", "plan_digest", "plan_run"]
 
@@ -113,7 +114,7 @@ _Due = tuple[Entry, Callable[[Entry, bool], Job]]
 def plan(
     roster: Iterable[Subscriber],
     advisories: Iterable[Advisory],
-    ledger: Ledger,
+    store: Store,
     now: float,
     *,
     countries: Collection[str] | None = None,
@@ -125,16 +126,16 @@ def plan(
     keys = [a.key for group in scope.values() for a in group]
     queued = {
         e.key
-        for e in ledger.entries(status="queued")
+        for e in store.outbox.entries(status="queued")
         if e.kind == "alert"
-        and (countries is None or e.country.partition("@")[0] in countries)
+        and (countries is None or e.advisory.partition("@")[0] in countries)
         and (shard is None or e.recipient in shard)
     }
     before: dict[str, Advisory | None] = {}
 
     def due(batch: list[Subscriber]) -> list[_Due]:
         pairs = [(sub, advisory) for sub in batch for advisory in concerning(sub, scope)]
-        last = ledger.last_sent_to({sub.key for sub, _ in pairs}, keys)
+        last = store.outbox.last_sent_to({sub.key for sub, _ in pairs}, keys)
         previous = [last.get((sub.key, advisory.key)) for sub, advisory in pairs]
         usual_keys = [message_key(sub.key, a.version, sub.format.value) for sub, a in pairs]
         # A version a reader had before the one they hold now: the advisory went back to
@@ -142,12 +143,12 @@ def plan(
         # return is told once, however often the advisory goes back and forth.
         changed = [k for k, p, (_, a) in zip(usual_keys, previous, pairs, strict=True)
                    if p is not None and p[0] != a.version]  # fmt: skip
-        had = {k for k, e in ledger.entries_for(changed).items() if e.sent_at is not None}
+        had = {k for k, e in store.outbox.entries_for(changed).items() if e.sent_at is not None}
         out: list[_Due] = []
         for (sub, advisory), held, key in zip(pairs, previous, usual_keys, strict=True):
             was, last_message = held or ("", "")
             if was and was not in before:
-                before[was] = ledger.advisory(was)
+                before[was] = store.outbox.advisory(was)
             change = what_changed(before.get(was), advisory)
             if key in had:
                 topic = f"{advisory.version} after {last_message}"
@@ -157,13 +158,13 @@ def plan(
             out.append((fresh, partial(_alert_job, sub, advisory, change)))
         return out
 
-    return _streamed(roster, ledger, queued, due, now=now, force=force)
+    return _streamed(roster, store, queued, due, now=now, force=force)
 
 
 def plan_digest(
     roster: Iterable[Subscriber],
     advisories: Iterable[Advisory],
-    ledger: Ledger,
+    store: Store,
     now: float,
     period: str,
     shard: Shard | None = None,
@@ -173,7 +174,7 @@ def plan_digest(
     scope = by_country(advisories)
     queued = {
         e.key
-        for e in ledger.entries(status="queued")
+        for e in store.outbox.entries(status="queued")
         if e.kind == "digest" and (shard is None or e.recipient in shard)
     }
 
@@ -187,12 +188,12 @@ def plan_digest(
                 out.append((fresh, partial(_digest_job, sub, standing)))
         return out
 
-    return _streamed(roster, ledger, queued, due, now=now)
+    return _streamed(roster, store, queued, due, now=now)
 
 
 def _streamed(
     roster: Iterable[Subscriber],
-    ledger: Ledger,
+    store: Store,
     queued: set[str],
     due: Callable[[list[Subscriber]], list[_Due]],
     *,
@@ -206,7 +207,7 @@ def _streamed(
     def chunks() -> Iterator[list[Job]]:
         for batch in _batched(roster, CHUNK):
             wanted = due(batch)
-            known = ledger.entries_for([fresh.key for fresh, _ in wanted])
+            known = store.outbox.entries_for([fresh.key for fresh, _ in wanted])
             jobs = []
             for fresh, job in wanted:
                 queued.discard(fresh.key)
@@ -223,7 +224,7 @@ def _streamed(
 def plan_run(
     roster: Iterable[Subscriber],
     advisories: Iterable[Advisory],
-    ledger: Ledger,
+    store: Store,
     now: float,
     *,
     period: str | None = None,
@@ -238,11 +239,11 @@ def plan_run(
     `period` are delivered too (a pass over the subscribers only when some are queued).
     """
     advisories = list(advisories)
-    alerts = plan(roster, advisories, ledger, now, countries=countries, force=force, shard=shard)
+    alerts = plan(roster, advisories, store, now, countries=countries, force=force, shard=shard)
     digests = None
-    queued = ledger.entries(status="queued")
+    queued = store.outbox.entries(status="queued")
     if period is not None and countries is None and any(e.kind == "digest" for e in queued):
-        digests = plan_digest(roster, advisories, ledger, now, period, shard)
+        digests = plan_digest(roster, advisories, store, now, period, shard)
     out = Plan()
 
     def chunks() -> Iterator[list[Job]]:
@@ -301,7 +302,7 @@ class _Pacer:
 async def deliver(
     config: Config,
     the_plan: Plan,
-    ledger: Ledger,
+    store: Store,
     transport: Transport,
     renderer: Renderer,
     *,
@@ -332,21 +333,21 @@ async def deliver(
         for chunk in the_plan.chunks:
             new = [job for job in chunk if job.new]
             if new:
-                with ledger.transaction():
+                with store.transaction():
                     for job in new:
                         for advisory in job.advisories:
                             if advisory.version not in remembered:
-                                ledger.remember(advisory, clock())
+                                store.outbox.remember(advisory, clock())
                                 remembered.add(advisory.version)
-                    ledger.enqueue(job.entry for job in new)
+                    store.outbox.enqueue(job.entry for job in new)
             report.due += len(chunk)
             for job in chunk:
                 await feed.put(job)
             if stopped():
                 break
         else:
-            with ledger.transaction():
-                ledger.cancel(
+            with store.transaction():
+                store.outbox.cancel(
                     the_plan.stale, "no longer due: the advisory or the subscription changed"
                 )
         for _ in workers:
@@ -387,7 +388,7 @@ async def deliver(
     def flush() -> None:
         if pending and not unrecorded:
             try:
-                ledger.record_many(pending)
+                store.outbox.record_many(pending)
             except LedgerError as e:
                 unrecorded.append(e)
                 raise

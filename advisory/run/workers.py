@@ -33,7 +33,7 @@ from advisory.inputs.subscribers import Roster, Shard, read_roster
 from advisory.mail.rendering import Renderer
 from advisory.mail.transports import open_transport
 from advisory.run.deliver import MAX_ERROR_LINES, Plan, Report, deliver, plan_digest, plan_run
-from advisory.state.sqlite import Ledger
+from advisory.state import Store, open_store
 
 __all__ = ["Options", "run", "sharded"]
 
@@ -83,7 +83,7 @@ class _Child:
 async def run(
     config: Config,
     options: Options,
-    ledger: Ledger,
+    store: Store,
     *,
     stop: asyncio.Event | None = None,
     progress: Callable[[Report], None] | None = None,
@@ -114,7 +114,7 @@ async def run(
         child.tell(json.dumps({"options": mine, "config": config.raw.decode()}))
         children.append(child)
     try:
-        return await _supervise(config, options, ledger, children, stop, progress)
+        return await _supervise(config, options, store, children, stop, progress)
     finally:
         await _end(children, grace=2 * config.smtp.timeout + 5)
 
@@ -137,7 +137,7 @@ async def _end(children: list[_Child], grace: float) -> None:
 async def _supervise(
     config: Config,
     options: Options,
-    ledger: Ledger,
+    store: Store,
     children: list[_Child],
     stop: asyncio.Event,
     progress: Callable[[Report], None] | None,
@@ -148,7 +148,7 @@ async def _supervise(
     roster = Roster()
     try:  # our own shard, while the children check theirs
         roster = read_roster(config, shard)
-        advisories = known(config, ledger)
+        advisories = known(config, store)
     except AdvisoryError as e:
         problems += e.problems
     for child in children:
@@ -201,7 +201,7 @@ async def _supervise(
         try:
             with roster:
                 own, plan = await _planned(
-                    share, options, roster, shard, advisories, ledger, tally, stop
+                    share, options, roster, shard, advisories, store, tally, stop
                 )
         except BaseException:
             stop.set()  # the children stop too, and finish what they have in flight
@@ -265,8 +265,8 @@ def _child() -> int:
     try:
         config = config_file.load(Path(sys.argv[1]), raw=first["config"].encode())
         roster = read_roster(config, shard)
-        with Ledger(config.service.state, readonly=True) as ledger:
-            advisories = known(config, ledger)  # as the parent fetched them for this run
+        with open_store(config.service.state, readonly=True) as store:
+            advisories = known(config, store)  # as the parent fetched them for this run
     except AdvisoryError as e:
         _say(problems=list(e.problems))
         return e.exit_code
@@ -303,9 +303,9 @@ async def _deliver(
             _say(progress=asdict(report) | {"errors": []})
 
     try:
-        with Ledger(config.service.state) as ledger:
+        with open_store(config.service.state) as store:
             report, the_plan = await _planned(
-                config, options, roster, shard, advisories, ledger, progress, stop
+                config, options, roster, shard, advisories, store, progress, stop
             )
     except AdvisoryError as e:
         _say(error="; ".join(e.problems))
@@ -322,7 +322,7 @@ async def _planned(
     roster: Roster,
     shard: Shard,
     advisories: list[Advisory],
-    ledger: Ledger,
+    store: Store,
     progress: Callable[[Report], None],
     stop: asyncio.Event,
 ) -> tuple[Report, Plan]:
@@ -330,15 +330,15 @@ async def _planned(
     renderer = Renderer(timezone=config.service.timezone)
     now = time.time()
     if options.digest_period is not None:
-        the_plan = plan_digest(roster, advisories, ledger, now, options.digest_period, shard)
+        the_plan = plan_digest(roster, advisories, store, now, options.digest_period, shard)
     else:
         period = digest_period(config.schedule.digest, config.service.timezone, now)
         the_plan = plan_run(
-            roster, advisories, ledger, now, period=period, countries=options.countries,
+            roster, advisories, store, now, period=period, countries=options.countries,
             force=options.force, retries_only=options.retries_only, shard=shard,
         )  # fmt: skip
     report = await deliver(
-        config, the_plan, ledger, open_transport(config), renderer,
+        config, the_plan, store, open_transport(config), renderer,
         progress=progress, stop=stop,
     )  # fmt: skip
     return report, the_plan

@@ -33,18 +33,18 @@ from advisory.mail.transports import open_transport
 from advisory.publishers.refresh import Round, refresh
 from advisory.run import workers as shards
 from advisory.run.deliver import Plan, deliver, plan_digest, plan_run
-from advisory.state.sqlite import Ledger
+from advisory.state import Store, open_store
 
 __all__ = ["serve"]
 
 
 class Service:
-    """The jobs `serve` schedules, with what they share: config, ledger, log, stop flag."""
+    """The jobs `serve` schedules, with what they share: config, store, log, stop flag."""
 
-    def __init__(self, config: Config, renderer: Renderer, ledger: Ledger, log: Log) -> None:
+    def __init__(self, config: Config, renderer: Renderer, store: Store, log: Log) -> None:
         self.config = config
         self.renderer = renderer
-        self.ledger = ledger
+        self.store = store
         self.log = log
         self.stop = asyncio.Event()
         self.running: set[asyncio.Task[None]] = set()
@@ -57,7 +57,7 @@ class Service:
         """Alert on new or changed advisories, and deliver the retries that are due."""
         await self._run(
             "check", lambda roster, advisories, now: plan_run(
-                roster, advisories, self.ledger, now, period=self.period(now)
+                roster, advisories, self.store, now, period=self.period(now)
             ),
             lambda now: shards.Options(),
             refreshing=True,
@@ -67,7 +67,7 @@ class Service:
         """Remind every subscriber of the advisories standing for them, once per period."""
         await self._run(
             "digest", lambda roster, advisories, now: plan_digest(
-                roster, advisories, self.ledger, now, self.period(now) or "never"
+                roster, advisories, self.store, now, self.period(now) or "never"
             ),
             lambda now: shards.Options(digest_period=self.period(now) or "never"),
         )  # fmt: skip
@@ -82,7 +82,7 @@ class Service:
         waited = False
         while not self.stop.is_set():
             try:
-                self.ledger.acquire()
+                self.store.acquire()
                 return True
             except StateBusy:
                 if not waited:
@@ -111,23 +111,23 @@ class Service:
                     return
                 try:
                     if refreshing and self.config.publishers:
-                        self._tell(await refresh(self.config, self.ledger, time.time()), job)
+                        self._tell(await refresh(self.config, self.store, time.time()), job)
                     if shards.sharded(self.config):  # each shard checks its part first
                         report, the_plan = await shards.run(
-                            self.config, sharded(time.time()), self.ledger, stop=self.stop
+                            self.config, sharded(time.time()), self.store, stop=self.stop
                         )
                     else:
                         # The whole list first, as `send` does: a bad row added while
                         # serving must hold back the run, not stop it halfway through.
                         with read_roster(self.config) as roster:
-                            advisories = known(self.config, self.ledger)
+                            advisories = known(self.config, self.store)
                             the_plan = planner(roster, advisories, time.time())
                             report = await deliver(
-                                self.config, the_plan, self.ledger,
+                                self.config, the_plan, self.store,
                                 open_transport(self.config), self.renderer, stop=self.stop,
                             )  # fmt: skip
                 finally:
-                    self.ledger.release()
+                    self.store.release()
         except AdvisoryError as e:
             for line in e.problems:
                 self.log("error", f"{job}: {line}", job=job)
@@ -152,14 +152,14 @@ class Service:
 
 def serve(config: Config, renderer: Renderer, *, check_every: float | None, log: Log) -> int:
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # our own log says what ran
-    with Ledger(config.service.state) as ledger:
-        return asyncio.run(_serve(config, renderer, ledger, check_every, log))
+    with open_store(config.service.state) as store:
+        return asyncio.run(_serve(config, renderer, store, check_every, log))
 
 
 async def _serve(
-    config: Config, renderer: Renderer, ledger: Ledger, check_every: float | None, log: Log
+    config: Config, renderer: Renderer, store: Store, check_every: float | None, log: Log
 ) -> int:
-    service = Service(config, renderer, ledger, log)
+    service = Service(config, renderer, store, log)
     loop = asyncio.get_running_loop()
     signals: list[int] = []
 
@@ -202,6 +202,6 @@ async def _serve(
         # A message in flight may need a connection and a transaction: each up to the timeout.
         await asyncio.wait(service.running, timeout=2 * config.smtp.timeout + 5)
     scheduler.shutdown(wait=False)
-    queued = ledger.counts().get("queued", 0)
+    queued = store.outbox.counts().get("queued", 0)
     log("stopped", f"{queued} message(s) queued for the next run", queued=queued)
     return 0

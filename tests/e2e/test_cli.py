@@ -149,8 +149,8 @@ def test_a_reader_that_stops_reading_is_no_error(project: Project) -> None:
     with sqlite3.connect(project.state) as db:  # a long status: 52 failed, 50 lines shown
         db.execute("UPDATE messages SET status = 'failed', last_error = ?", ("x" * 900,))
         db.execute(
-            "INSERT INTO messages (key, kind, recipient, country, version, format, status, "
-            "created_at, last_error) SELECT key || '-' || n, kind, recipient, country, version, "
+            "INSERT INTO messages (key, kind, recipient, advisory, version, format, status, "
+            "created_at, last_error) SELECT key || '-' || n, kind, recipient, advisory, version, "
             "format, status, created_at, last_error FROM messages, (WITH RECURSIVE c(n) AS "
             "(SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 12) SELECT n FROM c)"
         )

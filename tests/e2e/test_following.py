@@ -37,7 +37,7 @@ from advisory.cli import main
 from advisory.inputs.config import Config
 from advisory.publishers.reading import Round
 from advisory.publishers.refresh import refresh
-from advisory.state.sqlite import Ledger
+from advisory.state import open_store
 
 MARCH, JUNE = archived("venezuela_L3_2026-03-19"), archived("venezuela_L3_2026-06-27")
 RUSSIA, RUSSIA_LONGER = (
@@ -311,10 +311,10 @@ def checks(
     """One refresh per day, or on the days `on` (a day's site stays until the next is
     set); the rounds by day."""
     out = {}
-    with Ledger(state) as ledger:
+    with open_store(state) as store:
         for day in on or range(max(days) + 1):
             Mirror.routes = days.get(day, Mirror.routes)
-            out[day] = asyncio.run(refresh(config, ledger, 1.8e9 + day * DAY))
+            out[day] = asyncio.run(refresh(config, store, 1.8e9 + day * DAY))
     return {day: rounds[0] for day, rounds in out.items()}
 
 
@@ -340,8 +340,8 @@ def test_a_reversion_that_lasts_a_whole_window_becomes_current(tmp_path: Path) -
                 2: {"/feed.xml": feed(rss_item(MARCH, date="Sat, 21 Mar 2026"))}}  # fmt: skip
         days[40] = days[2]
         rounds = checks(config, tmp_path / "s.sqlite3", days)
-        with Ledger(tmp_path / "s.sqlite3", readonly=True) as ledger:
-            [current] = ledger.followed()
+        with open_store(tmp_path / "s.sqlite3", readonly=True) as store:
+            [current] = store.publishers.followed()
     # Level 3, raised to 4 for a day, then level 3 for good: told once the 4 is a window old.
     assert [day for day, found in rounds.items() if found.changed] == [0, 1, 32]
     assert current.level == 3
@@ -382,13 +382,13 @@ def test_a_country_added_to_a_feed_that_has_not_changed_is_read(tmp_path: Path) 
     with mirror() as site:
         state = tmp_path / "s.sqlite3"
         Mirror.routes = {"/feed.xml": feed(rss_item(MARCH), rss_item(RUSSIA))}
-        with Ledger(state) as ledger:
+        with open_store(state) as store:
             ve = followed(site, state, kind="us-state", url=f"{site}/feed.xml", countries=["VE"])
             both = ve.model_copy(update={"sources": (ve.sources[0].model_copy(
                 update={"countries": ("VE", "RU")}),)})  # fmt: skip
-            first = asyncio.run(refresh(ve, ledger, 1.8e9))
-            again = asyncio.run(refresh(ve, ledger, 1.8e9 + DAY))
-            added = asyncio.run(refresh(both, ledger, 1.8e9 + 2 * DAY))
+            first = asyncio.run(refresh(ve, store, 1.8e9))
+            again = asyncio.run(refresh(ve, store, 1.8e9 + DAY))
+            added = asyncio.run(refresh(both, store, 1.8e9 + 2 * DAY))
     assert [r[0].changed for r in (first, again, added)] == [["VE@us-state"], [], ["RU@us-state"]]
     assert [status for _, status in Mirror.log] == [200, 304, 200]
 

@@ -17,7 +17,8 @@ from support.smtp import Server
 
 from advisory.domain.text import INTERNAL, outside
 from advisory.logs import Log
-from advisory.state.sqlite import Attempt, Entry, Ledger
+from advisory.state import open_store
+from advisory.state.base import Attempt, Entry
 
 LATIN1 = b"550 5.1.1 Empf\xe4nger unbekannt"
 ESCAPES = b"550 5.7.1 \x1b]0;owned\x07\x1b[2J\x1b[31mno such user\x1b[0m\r"
@@ -56,7 +57,7 @@ def test_escape_sequences_in_replies_never_reach_the_terminal(project: Project) 
 def test_a_failed_outcome_write_stops_the_sending_at_once(project: Project, smtpd: Server) -> None:
     smtpd.handler.delay = 0.05
     many(project, 40, smtp_section(smtpd, connections="1"))
-    Ledger(project.state).close()
+    open_store(project.state).close()
     # The state file refuses every outcome from now on, as a failing disk would.
     with sqlite3.connect(project.state) as db:
         db.execute(
@@ -86,12 +87,14 @@ HOSTILE = st.lists(
 @settings(max_examples=80, deadline=None)
 @given(reason=HOSTILE)
 def test_any_text_reaches_the_ledger_and_the_log_printable(reason: str) -> None:
-    with tempfile.TemporaryDirectory() as folder, Ledger(Path(folder) / "s.sqlite3") as ledger:
-        ledger.enqueue([Entry("k", "alert", "a@example.org", "VE", "v", "text", "queued", 0.0)])
-        ledger.record_many([Attempt("k", "permanent", 1.0, reason)])
-        [kept] = ledger.entries(status="failed")
-        ledger.fetched("us-state", 1.0, answered=False, changed=[], errors=[reason])
-        kept_source = ledger.source_states()["us-state"].last_error
+    with tempfile.TemporaryDirectory() as folder, open_store(Path(folder) / "s.sqlite3") as store:
+        store.outbox.enqueue(
+            [Entry("k", "alert", "a@example.org", "VE", "v", "text", "queued", 0.0)]
+        )
+        store.outbox.record_many([Attempt("k", "permanent", 1.0, reason)])
+        [kept] = store.outbox.entries(status="failed")
+        store.publishers.fetched("us-state", 1.0, answered=False, changed=[], errors=[reason])
+        kept_source = store.publishers.states()["us-state"].last_error
     for text in (kept.last_error, kept_source, outside(reason)):
         assert text is not None and text.isprintable()
         text.encode("utf-8")  # strictly: no lone surrogate left

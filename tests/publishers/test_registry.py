@@ -13,8 +13,8 @@ from advisory.publishers import reader
 @pytest.mark.parametrize("kind", sorted(PUBLISHERS))
 def test_every_publisher_has_a_reader_module_of_its_name(kind: str) -> None:
     module = importlib.import_module(f"advisory.publishers.{kind.replace('-', '_')}")
-    assert module.KIND == kind
-    assert module.NAME == PUBLISHERS[kind].name
+    assert kind == module.KIND
+    assert PUBLISHERS[kind].name == module.NAME
     assert reader(kind) is module.read
     assert PUBLISHERS[kind].url.startswith("https://")
 

@@ -16,7 +16,7 @@ from advisory.mail.rendering import Renderer
 from advisory.mail.transports import MaildirTransport
 from advisory.run.deliver import Report, deliver, plan_digest, plan_run
 from advisory.service.scheduler import Service, digest_period
-from advisory.state.sqlite import Ledger
+from advisory.state import open_store
 
 MONDAY_8 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()
 WEEKLY = "0 8 * * MON"
@@ -62,11 +62,11 @@ def run_digest(project: Project, now: float) -> Report:
     advisories = load_advisories(config.service.advisories)
     period = digest_period(WEEKLY, "UTC", now)
     assert period is not None
-    with Ledger(config.service.state) as ledger:
-        the_plan = plan_digest(read_roster(config), advisories, ledger, now, period)
+    with open_store(config.service.state) as store:
+        the_plan = plan_digest(read_roster(config), advisories, store, now, period)
         transport = MaildirTransport(config.delivery.maildir)
         return asyncio.run(
-            deliver(config, the_plan, ledger, transport, Renderer(), clock=lambda: now)
+            deliver(config, the_plan, store, transport, Renderer(), clock=lambda: now)
         )
 
 
@@ -108,14 +108,14 @@ def test_a_failed_digest_is_retried_by_the_next_check_in_its_period(project: Pro
     broken = MaildirTransport(project.root / "box")
     (project.root / "box" / "new").rmdir()
     (project.root / "box" / "new").write_text("a file where a folder should be")
-    with Ledger(config.service.state) as ledger:
-        the_plan = plan_digest(read_roster(config), advisories, ledger, MONDAY_8, period)
+    with open_store(config.service.state) as store:
+        the_plan = plan_digest(read_roster(config), advisories, store, MONDAY_8, period)
         report = asyncio.run(
-            deliver(config, the_plan, ledger, broken, Renderer(), clock=lambda: MONDAY_8)
+            deliver(config, the_plan, store, broken, Renderer(), clock=lambda: MONDAY_8)
         )
         assert report.retrying == 3
         later = MONDAY_8 + 3600
-        check = plan_run(read_roster(config), advisories, ledger, later, period=period)
+        check = plan_run(read_roster(config), advisories, store, later, period=period)
         digests = [job for chunk in check.chunks for job in chunk if job.change is None]
         assert len(digests) == 3 and not any(job.new for job in digests)
 
@@ -130,8 +130,8 @@ def test_check_and_digest_at_the_same_minute_both_run(smtp_project: Project, smt
     lines: list[str] = []
 
     async def both() -> None:
-        with Ledger(config.service.state) as ledger:
-            service = Service(config, Renderer(), ledger, lambda _e, m, **_: lines.append(m))
+        with open_store(config.service.state) as store:
+            service = Service(config, Renderer(), store, lambda _e, m, **_: lines.append(m))
             await asyncio.gather(service.check(), service.digest())
 
     asyncio.run(both())

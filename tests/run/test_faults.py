@@ -20,7 +20,8 @@ from advisory.inputs.subscribers import read_roster
 from advisory.mail.rendering import Renderer
 from advisory.mail.transports import open_transport
 from advisory.run.deliver import Report, deliver, plan_run
-from advisory.state.sqlite import Entry, Ledger
+from advisory.state import open_store
+from advisory.state.base import Entry
 
 T0 = 1_800_000_000.0
 ALL = {"ana@example.org", "ben@example.org", "pager@example.org"}  # 4 messages: Ben gets 2
@@ -67,19 +68,19 @@ def run(project: Project, clock: Clock) -> Report:
     """One `advisory send` in process, at the clock's time."""
     config = config_file.load(project.config)
     advisories = load_advisories(config.service.advisories)
-    with Ledger(config.service.state) as ledger:
-        the_plan = plan_run(read_roster(config), advisories, ledger, clock())
+    with open_store(config.service.state) as store:
+        the_plan = plan_run(read_roster(config), advisories, store, clock())
         return asyncio.run(
-            deliver(config, the_plan, ledger, open_transport(config), Renderer(),
+            deliver(config, the_plan, store, open_transport(config), Renderer(),
                     clock=clock, rng=clock.rng)
         )  # fmt: skip
 
 
 def entries(project: Project) -> dict[tuple[str, str], Entry]:
-    with Ledger(project.state, readonly=True) as ledger:
-        rows = [*ledger.entries(status="queued"), *ledger.entries(status="sent"),
-                *ledger.entries(status="failed")]  # fmt: skip
-    return {(e.recipient, e.country): e for e in rows}
+    with open_store(project.state, readonly=True) as store:
+        rows = [*store.outbox.entries(status="queued"), *store.outbox.entries(status="sent"),
+                *store.outbox.entries(status="failed")]  # fmt: skip
+    return {(e.recipient, e.advisory): e for e in rows}
 
 
 def delivered(server: Server) -> Counter[str]:
@@ -193,12 +194,12 @@ def test_a_bug_in_one_worker_stops_them_all(project: Project) -> None:
     transport = _Exploding()
 
     async def go() -> None:
-        with Ledger(config.service.state) as ledger:
+        with open_store(config.service.state) as store:
             the_plan = plan_run(
-                read_roster(config), load_advisories(config.service.advisories), ledger, T0
+                read_roster(config), load_advisories(config.service.advisories), store, T0
             )
             with pytest.raises(RuntimeError):
-                await deliver(config, the_plan, ledger, transport, Renderer())
+                await deliver(config, the_plan, store, transport, Renderer())
             await asyncio.sleep(0.3)  # a worker left running would go on sending
 
     asyncio.run(go())

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from advisory.errors import LedgerError
-from advisory.state.sqlite import Attempt, Entry, Ledger
+from advisory.state import open_store
+from advisory.state.base import Attempt, Entry
+from advisory.state.sqlite.migrations import MIGRATIONS
 
 
 def entry(mid: str = "<1@example.org>") -> Entry:
@@ -19,48 +21,80 @@ def entry(mid: str = "<1@example.org>") -> Entry:
 
 def test_queued_then_sent_with_one_row_per_attempt(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
-    with Ledger(path) as ledger:
-        ledger.enqueue([entry()])
-        ledger.record_many([Attempt("<1@example.org>", "temporary", 101.0, "451 busy", 150.0)])
-        ledger.record_many([Attempt("<1@example.org>", "sent", 151.0)])
-    with Ledger(path, readonly=True) as ledger:
-        row = ledger.entries_for(["<1@example.org>"])["<1@example.org>"]
+    with open_store(path) as store:
+        store.outbox.enqueue([entry()])
+        store.outbox.record_many(
+            [Attempt("<1@example.org>", "temporary", 101.0, "451 busy", 150.0)]
+        )
+        store.outbox.record_many([Attempt("<1@example.org>", "sent", 151.0)])
+    with open_store(path, readonly=True) as store:
+        row = store.outbox.entries_for(["<1@example.org>"])["<1@example.org>"]
         assert (row.status, row.attempts, row.sent_at, row.last_error) == ("sent", 2, 151.0, None)
-        attempts = ledger.db.execute("SELECT outcome, error FROM attempts ORDER BY id").fetchall()
+        attempts = store.db.execute("SELECT outcome, error FROM attempts ORDER BY id").fetchall()
         assert attempts == [("temporary", "451 busy"), ("sent", None)]
 
 
 def test_giving_up_marks_failed_and_cancel_touches_only_queued(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "s.sqlite3") as ledger:
-        ledger.enqueue([entry("<a@x.org>"), entry("<b@x.org>")])
-        ledger.record_many([Attempt("<a@x.org>", "temporary", 101.0, "timed out", None)])
-        ledger.cancel(["<a@x.org>", "<b@x.org>"], "no longer due")
-        assert ledger.counts() == {"failed": 1, "cancelled": 1}
+    with open_store(tmp_path / "s.sqlite3") as store:
+        store.outbox.enqueue([entry("<a@x.org>"), entry("<b@x.org>")])
+        store.outbox.record_many([Attempt("<a@x.org>", "temporary", 101.0, "timed out", None)])
+        store.outbox.cancel(["<a@x.org>", "<b@x.org>"], "no longer due")
+        assert store.outbox.counts() == {"failed": 1, "cancelled": 1}
 
 
 def test_readonly_never_creates_a_file(tmp_path: Path) -> None:
     path = tmp_path / "missing" / "s.sqlite3"
-    with Ledger(path, readonly=True) as ledger:
-        assert ledger.counts() == {}
+    with open_store(path, readonly=True) as store:
+        assert store.outbox.counts() == {}
     assert not path.parent.exists()
 
 
-def test_a_state_file_from_before_sources_keeps_its_history(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite3"
-    with Ledger(path) as ledger:
-        ledger.enqueue([entry()])
-        ledger.db.executescript(
-            "DROP TABLE sources; DROP TABLE documents; DROP TABLE sightings; DROP TABLE followed;"
-            "PRAGMA user_version = 1;"
-        )
-    with Ledger(path, readonly=True) as ledger:  # read-only: nothing of sources, nothing written
-        assert (ledger.followed(), ledger.source_states()) == ([], {})
+def old_file(path: Path, steps: int) -> None:
+    """A state file as an earlier version left it: its first `steps` steps, told in
+    `user_version`, with one alert sent to Ana under the old column names."""
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
-    with Ledger(path) as ledger:
-        assert ledger.db.execute("PRAGMA user_version").fetchone() == (2,)
-        assert list(ledger.entries_for(["<1@example.org>"])) == ["<1@example.org>"]
-        assert ledger.source_states() == {}
+        db.executescript("".join(m.script for m in MIGRATIONS[:steps]))
+        db.execute(
+            "INSERT INTO messages (key, kind, recipient, country, version, format, status, "
+            "created_at, sent_at) VALUES ('k1', 'alert', 'ana@example.org', 'VE', 'v1', "
+            "'html', 'sent', 100, 101)"
+        )
+        db.execute(f"PRAGMA user_version = {steps}")
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_a_state_file_from_before_named_steps_is_upgraded_with_its_history(
+    tmp_path: Path, steps: int
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    old_file(path, steps)
+    before = path.read_bytes()
+    with open_store(path, readonly=True) as store:  # read-only: upgraded in memory only
+        assert store.outbox.last_sent_to(["ana@example.org"], ["VE"]) == {
+            ("ana@example.org", "VE"): ("v1", "k1")
+        }
+        assert (store.publishers.followed(), store.publishers.states()) == ([], {})
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sqlite3"]
+    with open_store(path) as store:
+        assert store.outbox.entries_for(["k1"])["k1"].advisory == "VE"
+        assert store.outbox.last_sent_to(["ana@example.org"], ["VE"]) == {
+            ("ana@example.org", "VE"): ("v1", "k1")
+        }
+    with sqlite3.connect(path) as db:
+        names = [n for (n,) in db.execute("SELECT name FROM migrations ORDER BY rowid")]
+    assert names == [m.name for m in MIGRATIONS]
+
+
+def test_a_state_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with open_store(path):
+        pass
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO migrations VALUES ('9999-from-the-future', 0)")
+    for readonly in (True, False):
+        with pytest.raises(LedgerError, match=r"newer version of advisory \(step 9999"):
+            open_store(path, readonly=readonly)
 
 
 def test_a_file_that_is_not_ours_is_refused_and_left_alone(tmp_path: Path) -> None:
@@ -69,42 +103,44 @@ def test_a_file_that_is_not_ours_is_refused_and_left_alone(tmp_path: Path) -> No
         db.execute("CREATE TABLE notes (text TEXT)")
     for readonly in (True, False):
         with pytest.raises(LedgerError, match=r"not an advisory state file \(schema 0\)"):
-            Ledger(path, readonly=readonly)
+            open_store(path, readonly=readonly)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("notes",)]
 
 
 def test_a_forced_resend_that_fails_keeps_the_record_of_the_delivery(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "s.sqlite3") as ledger:
-        ledger.enqueue([entry()])
-        ledger.record_many([Attempt("<1@example.org>", "sent", 101.0)])
-        ledger.enqueue([entry()])  # --force: queued again
-        ledger.record_many([Attempt("<1@example.org>", "temporary", 102.0, "421", None)])
-        held = ledger.last_sent_to(["ana@example.org"], ["VE"])
+    with open_store(tmp_path / "s.sqlite3") as store:
+        store.outbox.enqueue([entry()])
+        store.outbox.record_many([Attempt("<1@example.org>", "sent", 101.0)])
+        store.outbox.enqueue([entry()])  # --force: queued again
+        store.outbox.record_many([Attempt("<1@example.org>", "temporary", 102.0, "421", None)])
+        held = store.outbox.last_sent_to(["ana@example.org"], ["VE"])
     assert held == {("ana@example.org", "VE"): ("v1", "<1@example.org>")}
 
 
 def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
     """A failed COMMIT (here a deferred constraint; a full disk alike) is rolled back, or
     the connection `serve` keeps would hold the write lock and fail every later job."""
-    with Ledger(tmp_path / "state.sqlite3") as ledger:
-        ledger.db.execute("PRAGMA foreign_keys = ON")
-        ledger.db.execute(
+    with open_store(tmp_path / "state.sqlite3") as store:
+        store.db.execute("PRAGMA foreign_keys = ON")
+        store.db.execute(
             "CREATE TABLE checks (key TEXT REFERENCES messages (key) DEFERRABLE INITIALLY DEFERRED)"
         )
-        with pytest.raises(LedgerError), ledger.transaction():
-            ledger.db.execute("INSERT INTO checks VALUES ('no such message')")
-        assert not ledger.db.in_transaction
-        ledger.enqueue([Entry("k", "alert", "a@example.org", "VE", "v", "text", "queued", 0.0)])
-        ledger.record_many([Attempt("k", "sent", 1.0)])
-        assert [e.key for e in ledger.entries(status="sent")] == ["k"]
+        with pytest.raises(LedgerError), store.transaction():
+            store.db.execute("INSERT INTO checks VALUES ('no such message')")
+        assert not store.db.in_transaction
+        store.outbox.enqueue(
+            [Entry("k", "alert", "a@example.org", "VE", "v", "text", "queued", 0.0)]
+        )
+        store.outbox.record_many([Attempt("k", "sent", 1.0)])
+        assert [e.key for e in store.outbox.entries(status="sent")] == ["k"]
 
 
 def test_a_state_file_replaced_under_an_open_ledger_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "state.sqlite3"
-    with Ledger(state) as ledger:
-        ledger.acquire()
-        ledger.release()
+    with open_store(state) as store:
+        store.acquire()
+        store.release()
         state.rename(tmp_path / "moved.sqlite3")
         with pytest.raises(LedgerError, match="replaced or removed while this process had it"):
-            ledger.acquire()
+            store.acquire()

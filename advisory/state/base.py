@@ -1,0 +1,206 @@
+"""The state store's interface, as every engine provides it: the outbox and the
+publishers' cache, and the run lock that lets one run at a time plan from them.
+
+The outbox is the source of truth of what was sent: a message goes in as `queued`
+before its first attempt and becomes `sent` only after the server accepted it, and
+every attempt is logged. The publishers' cache holds what was fetched from them, so
+an unchanged document costs a 304 and a publisher's noise never reaches a reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Literal, Protocol, Self
+
+from advisory.domain.models import Advisory
+from advisory.domain.text import outside
+
+__all__ = [
+    "Attempt",
+    "Document",
+    "Entry",
+    "Outbox",
+    "Outcome",
+    "PublisherCache",
+    "PublisherState",
+    "Status",
+    "Store",
+]
+
+Status = Literal["queued", "sent", "failed", "cancelled"]
+Outcome = Literal["sent", "temporary", "permanent"]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One message in the outbox."""
+
+    key: str  # a hash of (recipient, version or period, format): the same message, once
+    kind: str  # "alert" or "digest"
+    recipient: str  # the lower-cased address: one identity per person
+    advisory: str  # the advisory's key ("VE", "VE@us-state"); "*" for a digest
+    version: str  # the advisory version, or the digest's period
+    format: str
+    status: Status
+    created_at: float  # also the message's Date header
+    attempts: int = 0
+    next_attempt: float | None = None
+    last_error: str | None = None
+    sent_at: float | None = None
+    resends: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One delivery attempt's outcome, as `Outbox.record_many` writes it."""
+
+    key: str
+    outcome: Outcome
+    at: float
+    error: str | None = None
+    retry_at: float | None = None  # a temporary failure's next attempt; None: give up
+
+    @property
+    def note(self) -> str | None:
+        """The reason as it is kept: any server's text, made safe to store and to print."""
+        return None if self.error is None else outside(self.error)
+
+    @property
+    def status(self) -> Status:
+        if self.outcome == "sent":
+            return "sent"
+        return "queued" if self.retry_at is not None else "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """What a publisher said of a document last time: validators, and what was read."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    memo: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherState:
+    """What `advisory sources` tells of a publisher: its last fetch, change and error."""
+
+    last_fetch: float | None = None
+    last_change: float | None = None
+    changed: str | None = None
+    last_error: str | None = None
+    error_at: float | None = None
+
+
+class Outbox(Protocol):
+    """Every message queued, attempted, sent, failed or cancelled, and the advisory
+    versions they told of."""
+
+    def entries(self, *, status: Status) -> list[Entry]:
+        """Every entry with `status`, in the order they were queued (such are few)."""
+
+    def entries_for(self, keys: Sequence[str]) -> dict[str, Entry]:
+        """The entries with these keys, if any."""
+
+    def last_sent_to(
+        self, recipients: Iterable[str], keys: Iterable[str]
+    ) -> dict[tuple[str, str], tuple[str, str]]:
+        """(recipient, advisory key) -> (version, message key) of the alert about it the
+        recipient received last, in the order the outbox recorded the deliveries (never
+        by a clock, which may go back). A message once delivered counts as received
+        even while a forced resend of it is pending or has failed."""
+
+    def advisory(self, version: str) -> Advisory | None:
+        """An advisory version as it was queued, to say what changed since."""
+
+    def counts(self) -> dict[str, int]:
+        """Status -> how many messages have it."""
+
+    def remember(self, advisory: Advisory, now: float) -> None:
+        """Keep an advisory version that is queued (once), for `advisory`."""
+
+    def enqueue(self, entries: Iterable[Entry]) -> None:
+        """New entries as queued; an existing one (a --force resend) is queued again."""
+
+    def cancel(self, keys: Iterable[str], reason: str) -> None:
+        """Queued entries no longer due: cancelled with the reason."""
+
+    def record_many(self, attempts: Sequence[Attempt]) -> None:
+        """Log attempts and their outcomes in one durable transaction."""
+
+
+class PublisherCache(Protocol):
+    """What was fetched from the official publishers, and each one's current view."""
+
+    def followed(self) -> list[Advisory]:
+        """Each publisher's effective advisory per country: its last version that was news."""
+
+    def current_prints(self) -> dict[str, tuple[str, int]]:
+        """Advisory key -> fingerprint and level of its current version, without reading it."""
+
+    def follow(self, advisory: Advisory, fingerprint: str, now: float) -> None:
+        """News: this version becomes the publisher's current advisory for its country."""
+
+    def sightings(self, key: str) -> dict[str, float]:
+        """Fingerprint -> when it was last fetched, for every version of advisory `key`."""
+
+    def sighting(self, key: str, fingerprint: str) -> Advisory | None:
+        """A version seen in the last window, as it was fetched."""
+
+    def sighted(
+        self, key: str, fingerprint: str, now: float, advisory: Advisory | None = None
+    ) -> None:
+        """A version of advisory `key` is published as of `now` (fetched, or a 304 for it)."""
+
+    def forget_sightings(self, before: float) -> None:
+        """Versions not seen since `before` no longer hold back news."""
+
+    def document(self, url: str) -> Document:
+        """What was kept of a document last time (empty if nothing)."""
+
+    def keep_document(self, url: str, document: Document) -> None: ...
+
+    def states(self) -> dict[str, PublisherState]:
+        """Publisher kind -> its last fetch, change and error."""
+
+    def fetched(
+        self,
+        kind: str,
+        now: float,
+        *,
+        answered: bool,
+        changed: Sequence[str],
+        errors: Sequence[str],
+    ) -> None:
+        """One round of a publisher: its last fetch if it answered, its last change if
+        there was news, its last error if anything failed."""
+
+
+class Store(Protocol):
+    """One open state: the outbox, the publishers' cache, and one run at a time."""
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def publishers(self) -> PublisherCache: ...
+
+    @property
+    def where(self) -> str:
+        """How messages name the state: its file, or its database."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """All writes within it, or none: durable once it ends."""
+
+    def acquire(self, *, wait: bool = False) -> None:
+        """Hold the state for a run; `StateBusy` if another run holds it (unless `wait`)."""
+
+    def release(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...

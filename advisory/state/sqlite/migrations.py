@@ -1,0 +1,169 @@
+"""The schema, as named steps applied in order and recorded in the `migrations` table.
+
+A state file made before steps were named says how far it got in `user_version` (1:
+the outbox, 2: and the publishers' cache); it is upgraded from there. A file that
+records a step this code does not know was made by a newer version, and is refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from advisory.errors import LedgerError
+
+__all__ = ["MIGRATIONS", "Migration", "migrate", "pending"]
+
+NAMED: Final = 100  # user_version once steps are recorded by name (older code refuses it)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    name: str
+    script: str
+
+
+MIGRATIONS: Final = (
+    Migration("0001-outbox", """
+        CREATE TABLE advisory_versions (
+            version     TEXT PRIMARY KEY,
+            country     TEXT NOT NULL,
+            advisory    TEXT NOT NULL,      -- the advisory as JSON, for telling what changed
+            first_seen  REAL NOT NULL
+        );
+        CREATE TABLE messages (
+            key          TEXT PRIMARY KEY,  -- hash of (recipient, version or period, format)
+            kind         TEXT NOT NULL CHECK (kind IN ('alert', 'digest')),
+            recipient    TEXT NOT NULL,     -- lower-cased address: one identity per person
+            country      TEXT NOT NULL,
+            version      TEXT NOT NULL,
+            format       TEXT NOT NULL,
+            status       TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed', 'cancelled')),
+            created_at   REAL NOT NULL,     -- also the message's Date header
+            attempts     INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL,
+            last_error   TEXT,
+            sent_at      REAL,
+            resends      INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX messages_due ON messages (status, next_attempt);
+        CREATE INDEX messages_recipient ON messages (recipient, country);
+        CREATE TABLE attempts (
+            id          INTEGER PRIMARY KEY,
+            key         TEXT NOT NULL REFERENCES messages (key),
+            at          REAL NOT NULL,
+            outcome     TEXT NOT NULL CHECK (outcome IN ('sent', 'temporary', 'permanent')),
+            error       TEXT
+        );
+    """),
+    Migration("0002-publishers-cache", """
+        CREATE TABLE sources (
+            kind        TEXT PRIMARY KEY,   -- "us-state", "gov-uk", "canada"
+            last_fetch  REAL,               -- the last round in which the publisher answered
+            last_change REAL,               -- the last time it told news
+            changed     TEXT,               -- which advisories that news was
+            last_error  TEXT,
+            error_at    REAL
+        );
+        CREATE TABLE documents (
+            url           TEXT PRIMARY KEY, -- validators for a conditional request next time
+            etag          TEXT,
+            last_modified TEXT,
+            memo          TEXT              -- what was read from it, where a 304 still needs it
+        );
+        CREATE TABLE sightings (
+            advisory    TEXT NOT NULL,      -- the advisory's key (VE@us-state)
+            fingerprint TEXT NOT NULL,      -- noise.fingerprint of a fetched version
+            last_seen   REAL NOT NULL,
+            body        TEXT,               -- the version as JSON, for when a 304 makes it current
+            PRIMARY KEY (advisory, fingerprint)
+        );
+        CREATE TABLE followed (
+            advisory    TEXT PRIMARY KEY,   -- the advisory's key: its effective (last news) version
+            body        TEXT NOT NULL,      -- as JSON
+            since       REAL NOT NULL,
+            fingerprint TEXT NOT NULL,      -- noise.fingerprint of it
+            level       INTEGER NOT NULL
+        );
+    """),
+    # The columns hold an advisory's key (VE, VE@us-state), not a country; the table of
+    # publishers is named so.
+    Migration("0003-advisory-key-columns", """
+        ALTER TABLE messages RENAME COLUMN country TO advisory;
+        ALTER TABLE advisory_versions RENAME COLUMN advisory TO body;
+        ALTER TABLE advisory_versions RENAME COLUMN country TO advisory;
+        ALTER TABLE sources RENAME TO publishers;
+    """),
+    # What a reader holds is the alert delivered last in the outbox's own order: a clock
+    # set back must not make an older version look like the newer one. Deliveries
+    # recorded before are ordered by when they were sent.
+    Migration("0004-delivery-order", """
+        ALTER TABLE messages ADD COLUMN sent_seq INTEGER;
+        CREATE TEMP TABLE delivery_order (key TEXT PRIMARY KEY, n INTEGER NOT NULL);
+        INSERT INTO delivery_order
+            SELECT key, row_number() OVER (ORDER BY sent_at, rowid) FROM messages
+            WHERE sent_at IS NOT NULL;
+        UPDATE messages SET sent_seq = delivery_order.n FROM delivery_order
+            WHERE delivery_order.key = messages.key;
+        DROP TABLE delivery_order;
+        CREATE INDEX messages_sent_seq ON messages (sent_seq) WHERE sent_seq IS NOT NULL;
+    """),
+)  # fmt: skip
+_LEGACY: Final = {1: 1, 2: 2}  # user_version before steps were named -> steps it had
+
+EMPTIED: Final = (
+    "{path}: the state file is {what}, where runs have been: starting afresh would send "
+    "everything again; restore it from a backup, or start a new state on purpose with "
+    "`advisory state init`"
+)
+
+
+def _applied(db: sqlite3.Connection, path: Path, *, used: bool) -> list[str]:
+    """The steps the file has, by name; LedgerError for a file that is not a state."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if version == NAMED:
+        names = [name for (name,) in db.execute("SELECT name FROM migrations ORDER BY rowid")]
+        known = {m.name for m in MIGRATIONS}
+        if newer := [n for n in names if n not in known]:
+            raise LedgerError(
+                f"{path}: made by a newer version of advisory (step {newer[0]}); upgrade it"
+            )
+        return names
+    if version in _LEGACY:
+        return [m.name for m in MIGRATIONS[: _LEGACY[version]]]
+    if version == 0 and not tables:
+        if used:
+            raise LedgerError(EMPTIED.format(path=path, what="without any state in it"))
+        return []
+    shown = version if version > 0 else 0
+    raise LedgerError(f"{path}: not an advisory state file (schema {shown})")
+
+
+def pending(db: sqlite3.Connection, path: Path, *, used: bool) -> list[Migration]:
+    """The steps still to apply, in order."""
+    applied = set(_applied(db, path, used=used))
+    return [m for m in MIGRATIONS if m.name not in applied]
+
+
+def migrate(db: sqlite3.Connection, path: Path, *, used: bool) -> None:
+    """Apply what is pending in one transaction, each step recorded by name."""
+    applied = _applied(db, path, used=used)
+    steps = [m for m in MIGRATIONS if m.name not in applied]
+    if not steps:
+        return
+    now = time.time()
+    record = "".join(
+        f"INSERT OR IGNORE INTO migrations VALUES ('{name}', {now});"
+        for name in (*applied, *(m.name for m in steps))
+    )
+    db.executescript(
+        "BEGIN IMMEDIATE;"
+        "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL);"
+        + "".join(m.script for m in steps)
+        + record
+        + f"PRAGMA user_version = {NAMED}; COMMIT;"
+    )

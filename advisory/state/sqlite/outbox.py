@@ -1,0 +1,121 @@
+"""The outbox in SQLite: messages, their attempts, and the advisory versions told of."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
+from pathlib import Path
+from typing import Final
+
+from advisory.domain.models import Advisory
+from advisory.domain.text import outside
+from advisory.state.base import Attempt, Entry, Status
+from advisory.state.sqlite.db import advisory_from, guarded, marks, parts
+
+__all__ = ["SqliteOutbox"]
+
+_COLUMNS: Final = ", ".join(Entry.__slots__)
+
+
+@guarded
+class SqliteOutbox:
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    def entries(self, *, status: Status) -> list[Entry]:
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE status = ? ORDER BY rowid", (status,)
+        )
+        return [Entry(*row) for row in rows]
+
+    def entries_for(self, keys: Sequence[str]) -> dict[str, Entry]:
+        out: dict[str, Entry] = {}
+        for part in parts(keys):
+            rows = self.db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE key IN ({marks(part)})", part
+            )
+            out.update((row[0], Entry(*row)) for row in rows)
+        return out
+
+    def last_sent_to(
+        self, recipients: Iterable[str], keys: Iterable[str]
+    ) -> dict[tuple[str, str], tuple[str, str]]:
+        wanted = set(keys)
+        out: dict[tuple[str, str], tuple[str, str]] = {}
+        for part in parts(list(recipients)):
+            rows = self.db.execute(
+                "SELECT recipient, advisory, version, key, max(sent_seq) FROM messages "
+                f"WHERE sent_seq IS NOT NULL AND kind = 'alert' AND recipient IN ({marks(part)}) "
+                "GROUP BY recipient, advisory",
+                part,
+            )
+            out.update(((r, a), (v, k)) for r, a, v, k, _ in rows if a in wanted)
+        return out
+
+    def advisory(self, version: str) -> Advisory | None:
+        row = self.db.execute(
+            "SELECT body FROM advisory_versions WHERE version = ?", (version,)
+        ).fetchone()
+        return None if row is None else advisory_from(row[0])
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, count(*) FROM messages GROUP BY status")
+        return dict(rows)
+
+    def remember(self, advisory: Advisory, now: float) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO advisory_versions (version, advisory, body, first_seen) "
+            "VALUES (?, ?, ?, ?)",
+            (advisory.version, advisory.key, advisory.model_dump_json(), now),
+        )
+
+    def enqueue(self, entries: Iterable[Entry]) -> None:
+        self.db.executemany(
+            f"""INSERT INTO messages ({_COLUMNS}) VALUES ({", ".join("?" * len(Entry.__slots__))})
+                ON CONFLICT (key) DO UPDATE SET
+                    status = 'queued', next_attempt = excluded.next_attempt,
+                    resends = excluded.resends, attempts = 0, created_at = excluded.created_at""",
+            [
+                (e.key, e.kind, e.recipient, e.advisory, e.version, e.format, "queued",
+                 e.created_at, 0, e.next_attempt, None, None, e.resends)
+                for e in entries
+            ],
+        )  # fmt: skip
+
+    def cancel(self, keys: Iterable[str], reason: str) -> None:
+        self.db.executemany(
+            "UPDATE messages SET status = 'cancelled', last_error = ?, next_attempt = NULL "
+            "WHERE key = ? AND status = 'queued'",
+            [(outside(reason), key) for key in keys],
+        )
+
+    def record_many(self, attempts: Sequence[Attempt]) -> None:
+        """One transaction, one fsync, for many messages; deliveries numbered in order."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany(
+                "INSERT INTO attempts (key, at, outcome, error) VALUES (?, ?, ?, ?)",
+                [(a.key, a.at, a.outcome, a.note) for a in attempts],
+            )
+            last = self.db.execute("SELECT max(sent_seq) FROM messages").fetchone()[0] or 0
+            rows = []
+            for a in attempts:
+                seq = None
+                if a.outcome == "sent":
+                    last += 1
+                    seq = last
+                rows.append((a.status, a.retry_at, a.note, a.at if seq else None, seq, a.key))
+            self.db.executemany(
+                """UPDATE messages SET status = ?, attempts = attempts + 1, next_attempt = ?,
+                       last_error = ?, sent_at = coalesce(?, sent_at),
+                       sent_seq = coalesce(?, sent_seq) WHERE key = ?""",
+                rows,
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                with suppress(sqlite3.Error):  # what failed is what is reported
+                    self.db.execute("ROLLBACK")
+            raise

@@ -1,0 +1,158 @@
+"""The state store's contract: what every engine must do, run against each engine.
+
+A second engine is one new module, and one more name in `ENGINES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.models import advisory
+
+from advisory.errors import StateBusy
+from advisory.state import open_store
+from advisory.state.base import Attempt, Document, Entry, Store
+
+ENGINES = ["sqlite"]
+
+
+@pytest.fixture(params=ENGINES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    with open_store(tmp_path / f"{request.param}.state") as opened:
+        yield opened
+
+
+def entry(
+    key: str, recipient: str = "ana@example.org", *, at: float = 100.0, **more: object
+) -> Entry:
+    fields: dict[str, object] = {"kind": "alert", "advisory": "VE", "version": "v1",
+                                 "format": "html", "status": "queued", "created_at": at,
+                                 "next_attempt": at} | more  # fmt: skip
+    return Entry(key, recipient=recipient, **fields)  # type: ignore[arg-type]
+
+
+def queue(store: Store, *entries: Entry) -> None:
+    with store.transaction():
+        store.outbox.enqueue(entries)
+
+
+def test_a_queued_message_is_sent_once_the_server_accepted_it(store: Store) -> None:
+    queue(store, entry("k1"), entry("k2"))
+    assert store.outbox.counts() == {"queued": 2}
+    store.outbox.record_many([Attempt("k1", "sent", 101.0)])
+    sent = store.outbox.entries_for(["k1", "k2"])
+    assert sent["k1"].status == "sent" and sent["k1"].sent_at == 101.0
+    assert sent["k1"].attempts == 1
+    assert sent["k2"].status == "queued"
+    assert [e.key for e in store.outbox.entries(status="queued")] == ["k2"]
+
+
+def test_a_temporary_failure_waits_and_a_permanent_one_ends(store: Store) -> None:
+    queue(store, entry("k1"), entry("k2"), entry("k3"))
+    store.outbox.record_many([
+        Attempt("k1", "temporary", 101.0, "451 try later", retry_at=400.0),
+        Attempt("k2", "permanent", 101.0, "550 no such user"),
+        Attempt("k3", "temporary", 101.0, "timed out"),  # no retry left: given up
+    ])  # fmt: skip
+    got = store.outbox.entries_for(["k1", "k2", "k3"])
+    assert (got["k1"].status, got["k1"].next_attempt, got["k1"].last_error) == (
+        "queued",
+        400.0,
+        "451 try later",
+    )
+    assert got["k2"].status == "failed" and got["k3"].status == "failed"
+    assert store.outbox.counts() == {"queued": 1, "failed": 2}
+
+
+def test_a_forced_resend_queues_the_same_message_again(store: Store) -> None:
+    queue(store, entry("k1"))
+    store.outbox.record_many([Attempt("k1", "sent", 101.0)])
+    queue(store, entry("k1", at=200.0, resends=1))
+    again = store.outbox.entries_for(["k1"])["k1"]
+    assert (again.status, again.attempts, again.resends, again.created_at) == (
+        "queued",
+        0,
+        1,
+        200.0,
+    )
+    assert again.sent_at == 101.0  # delivered once: still counts as received
+
+
+def test_only_queued_messages_are_cancelled(store: Store) -> None:
+    queue(store, entry("k1"), entry("k2"))
+    store.outbox.record_many([Attempt("k1", "sent", 101.0)])
+    with store.transaction():
+        store.outbox.cancel(["k1", "k2"], "no longer due")
+    got = store.outbox.entries_for(["k1", "k2"])
+    assert got["k1"].status == "sent"
+    assert (got["k2"].status, got["k2"].last_error) == ("cancelled", "no longer due")
+
+
+def test_what_a_reader_holds_is_the_last_delivered_even_when_the_clock_went_back(
+    store: Store,
+) -> None:
+    queue(store, entry("a", version="v1"), entry("b", version="v2"), entry("c", "ben@example.org"))
+    store.outbox.record_many([Attempt("a", "sent", 500.0)])
+    store.outbox.record_many([Attempt("b", "sent", 100.0)])  # the clock was set back
+    held = store.outbox.last_sent_to(["ana@example.org", "ben@example.org"], ["VE"])
+    assert held == {("ana@example.org", "VE"): ("v2", "b")}
+
+
+def test_entries_come_in_the_order_they_were_queued(store: Store) -> None:
+    queue(store, entry("z", at=300.0), entry("a", at=100.0), entry("m", at=200.0))
+    assert [e.key for e in store.outbox.entries(status="queued")] == ["z", "a", "m"]
+
+
+def test_advisory_versions_are_kept_once_as_they_were(store: Store) -> None:
+    first, edited = advisory(), advisory(level=3)
+    with store.transaction():
+        store.outbox.remember(first, 1.0)
+        store.outbox.remember(first, 2.0)
+    assert store.outbox.advisory(first.version) == first
+    assert store.outbox.advisory(edited.version) is None
+
+
+def test_a_transaction_that_fails_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.outbox.enqueue([entry("k1")])
+        raise RuntimeError("half way")
+    assert store.outbox.counts() == {}
+    queue(store, entry("k2"))  # and the store takes the next one
+    assert store.outbox.counts() == {"queued": 1}
+
+
+def test_one_run_at_a_time(store: Store, tmp_path: Path) -> None:
+    store.acquire()
+    with open_store(tmp_path / "sqlite.state") as other:
+        with pytest.raises(StateBusy):
+            other.acquire()
+        store.release()
+        other.acquire()
+        other.release()
+
+
+def test_the_publishers_cache_keeps_documents_sightings_and_current_views(store: Store) -> None:
+    cache = store.publishers
+    view = advisory(publisher="us-state")
+    with store.transaction():
+        cache.keep_document("https://example.org/feed", Document('"e1"', "Mon", "{}"))
+        cache.sighted(view.key, "p1", 10.0, view)
+        cache.sighted(view.key, "p1", 20.0)  # a 304: seen again, body kept
+        cache.sighted(view.key, "p0", 5.0)
+        cache.follow(view, "p1", 20.0)
+        cache.fetched("us-state", 20.0, answered=True, changed=[view.key], errors=[])
+        cache.fetched("gov-uk", 21.0, answered=False, changed=[], errors=["timed out"])
+    assert cache.document("https://example.org/feed") == Document('"e1"', "Mon", "{}")
+    assert cache.document("https://example.org/other") == Document()
+    assert cache.sightings(view.key) == {"p1": 20.0, "p0": 5.0}
+    assert cache.sighting(view.key, "p1") == view
+    assert cache.followed() == [view]
+    assert cache.current_prints() == {view.key: ("p1", 4)}
+    states = cache.states()
+    assert (states["us-state"].last_fetch, states["us-state"].changed) == (20.0, view.key)
+    assert (states["gov-uk"].last_fetch, states["gov-uk"].last_error) == (None, "timed out")
+    with store.transaction():
+        cache.forget_sightings(before=10.0)
+    assert cache.sightings(view.key) == {"p1": 20.0}
