@@ -12,8 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -21,24 +20,24 @@ from typing import TYPE_CHECKING, Final
 from advisory.domain.models import Advisory, Format, Subscriber
 from advisory.domain.publishers import FILES, PUBLISHERS
 from advisory.domain.schedule import digest_period
-from advisory.domain.text import outside
-from advisory.errors import AdvisoryError, ConfigError, Problem, TemplateError
+from advisory.domain.text import outside, plural
+from advisory.errors import AdvisoryError, ConfigError, Problem, TemplateError, UsageError
 from advisory.inputs import config as config_file
-from advisory.inputs.advisory_files import known, load_advisories
+from advisory.inputs.advisory_files import ignored, load_advisories
 from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, read_csv, read_roster
 from advisory.logs import Log
 from advisory.mail.compose import Reader, compose, message_key
 from advisory.mail.rendering import Renderer
-from advisory.mail.transports import open_transport
-from advisory.run import workers as shards
-from advisory.run.deliver import Job, Plan, Report, deliver, letterhead, plan_run
-from advisory.state import create, held, open_store
+from advisory.run.counts import Counts
+from advisory.run.plan import Job, Plan, Purpose, plan_for
+from advisory.run.run import hold, known, run, sharded
+from advisory.state import create, open_store
 from advisory.state.base import PublisherState
 from advisory.state.sqlite import RunLock
 
 if TYPE_CHECKING:
-    from advisory.publishers.refresh import Round
+    from advisory.publishers.reading import Round
 
 __all__ = ["main"]
 
@@ -53,6 +52,7 @@ class Setup:
     advisories: list[Advisory]
     renderer: Renderer
     roster: Roster | None  # None: a sharded run, whose shards read their parts
+    ignored: list[Path]  # files in the advisory folder that are not read
 
     @property
     def subscribers(self) -> int:
@@ -73,12 +73,12 @@ def _setup(args: argparse.Namespace, *, sharding: bool = False, previewing: bool
     problems: list[str] = []
     roster = None
     try:
-        roster = None if sharding and shards.sharded(config) else read_roster(config)
+        roster = None if sharding and sharded(config) else read_roster(config)
     except ConfigError as e:
         problems.extend(e.problems)
     try:
         with open_store(config.service.state, readonly=True) as store:
-            advisories = known(config, store)
+            advisories = known(config, store.publishers)
     except ConfigError as e:
         problems.extend(e.problems)
         advisories = []
@@ -91,7 +91,7 @@ def _setup(args: argparse.Namespace, *, sharding: bool = False, previewing: bool
         if roster is not None:
             roster.close()
         raise ConfigError(problems)
-    return Setup(config, advisories, renderer, roster)
+    return Setup(config, advisories, renderer, roster, ignored(config.service.advisories))
 
 
 def _beside(path: Path) -> list[str]:
@@ -115,7 +115,7 @@ def _beside(path: Path) -> list[str]:
 
 def _check_templates(config: Config, advisories: list[Advisory], renderer: Renderer) -> None:
     """Render every advisory in every format once, so a template mistake fails here."""
-    head = letterhead(config)
+    head = config.letterhead
     for advisory in advisories:
         for fmt in Format:
             sample = Subscriber(
@@ -134,7 +134,7 @@ def _countries(args: argparse.Namespace, setup: Setup) -> set[str] | None:
     followed = {c for s in setup.config.publishers for c in s.countries}
     unknown = sorted(wanted - followed - {a.country for a in setup.advisories})
     if unknown:
-        raise ConfigError(Problem.at("--country", "", f"no advisory for {', '.join(unknown)}"))
+        raise UsageError(Problem.at("--country", "", f"no advisory for {', '.join(unknown)}"))
     return wanted
 
 
@@ -145,11 +145,11 @@ def _print_plan(the_plan: Plan, verb: str) -> None:
     for chunk in the_plan.chunks:
         shown += chunk[: LIST_LIMIT - len(shown)]
         total += len(chunk)
-    skipped = _skipped(the_plan)
+    skipped = _skipped(the_plan.counts)
     if not total:
         print(f"nothing due{f' ({skipped})' if skipped else ''}")
         return
-    print(f"{verb} {total} message(s){f' ({skipped})' if skipped else ''}:")
+    print(f"{verb} {plural(total, 'message')}{f' ({skipped})' if skipped else ''}:")
     for job in shown:
         retry = "" if job.new else " (retry)"
         print(f"  {job.subscriber.format.value:<5} {job.subscriber.email:<32} {_what(job)}{retry}")
@@ -159,17 +159,17 @@ def _print_plan(the_plan: Plan, verb: str) -> None:
 
 def _what(job: Job) -> str:
     if job.change is None:
-        return f"digest of {len(job.advisories)} advisories"
+        return f"digest of {plural(len(job.advisories), 'advisory', 'advisories')}"
     advisory = job.advisories[0]
     how = f" ({job.change.direction})" if job.change.direction else ""
     return f"{advisory.country_name} L{advisory.level.value}{how}"
 
 
-def _skipped(the_plan: Plan) -> str:
+def _skipped(counts: Counts) -> str:
     parts = [
-        f"{the_plan.already_sent} already sent" if the_plan.already_sent else "",
-        f"{the_plan.waiting} waiting for a retry" if the_plan.waiting else "",
-        f"{the_plan.failed_before} failed earlier (see status)" if the_plan.failed_before else "",
+        f"{counts.already_sent} already sent" if counts.already_sent else "",
+        f"{counts.waiting} waiting for a retry" if counts.waiting else "",
+        f"{counts.failed_before} failed earlier (see status)" if counts.failed_before else "",
     ]
     return ", ".join(p for p in parts if p)
 
@@ -179,12 +179,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     c, roster = setup.config, setup.roster
     assert roster is not None
     print(
-        f"{c.path}: ok: {setup.subscribers} subscribers, {len(setup.advisories)} advisories, "
-        f"templates ok, delivery by {c.delivery.transport}"
+        f"{c.path}: ok: {plural(setup.subscribers, 'subscriber')}, "
+        f"{plural(len(setup.advisories), 'advisory', 'advisories')}, templates ok, "
+        f"delivery by {c.delivery.transport}"
     )
+    for path in setup.ignored:
+        print(f"{path}: ignored: only .toml files in the advisory folder are read")
     with open_store(c.service.state, readonly=True) as store:
-        _print_plan(plan_run(roster, setup.advisories, store, time.time()), "would send")
+        _print_plan(plan_for(_purpose(c, Purpose()), roster, setup.advisories, store.outbox,
+                             time.time()), "would send")  # fmt: skip
     return 0
+
+
+def _purpose(config: Config, purpose: Purpose) -> Purpose:
+    """`purpose` in the digest period current now, as a run beginning now would be."""
+    period = digest_period(config.schedule.digest, config.service.timezone, time.time())
+    return replace(purpose, period=period)
 
 
 def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
@@ -192,51 +202,47 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
     setup = _setup(args, sharding=not dry_run, previewing=dry_run)
     config = setup.config
     countries = None if retries_only else _countries(args, setup)
-    force = False if retries_only else args.force
+    purpose = Purpose(
+        job="retry" if retries_only else "send",
+        countries=tuple(sorted(countries)) if countries is not None else None,
+        force=False if retries_only else args.force,
+    )
+    if dry_run:
+        assert setup.roster is not None
+        with setup.roster, open_store(config.service.state, readonly=True) as store:
+            the_plan = plan_for(_purpose(config, purpose), setup.roster, setup.advisories,
+                                store.outbox, time.time())  # fmt: skip
+            _print_plan(the_plan, "dry run: would send")
+        return 0
+    counts = asyncio.run(_send(setup, purpose))
+    for line in counts.errors:
+        print(line, file=sys.stderr)
+    print(_summary(counts))
+    return 0 if counts.ok else 1
+
+
+async def _send(setup: Setup, purpose: Purpose) -> Counts:
     waited: list[bool] = []
 
     def waiting() -> None:
         waited.append(True)
-        _waiting()
+        print("waiting for another run on the same state file to finish…", file=sys.stderr)
 
-    with (
-        open_store(config.service.state, readonly=dry_run) as store,
-        nullcontext() if dry_run else held(store, waiting),
-    ):
-        roster = setup.roster
-        if waited and roster is not None:  # the list as it is now, not before the wait
-            roster.close()
-            roster = read_roster(config)
-        advisories = setup.advisories
-        if config.publishers and not dry_run and not retries_only:
-            from advisory.publishers.refresh import refresh  # the network, only where it is used
-
-            _tell(asyncio.run(refresh(config, store, time.time())))
-            advisories = known(config, store)
-        if shards.sharded(config) and not dry_run:
-            options = shards.Options(
-                countries=sorted(countries) if countries is not None else None,
-                force=force, retries_only=retries_only,
-            )  # fmt: skip
-            report, the_plan = asyncio.run(shards.run(config, options, store, progress=_Progress()))
-            return _finish(report, the_plan)
-        now = time.time()
-        assert roster is not None
-        the_plan = plan_run(
-            roster, advisories, store, now,
-            period=digest_period(config.schedule.digest, config.service.timezone, now),
-            countries=countries, force=force, retries_only=retries_only,
-        )  # fmt: skip
-        if dry_run:
-            _print_plan(the_plan, "dry run: would send")
-            return 0
-        report = asyncio.run(
-            deliver(
-                config, the_plan, store, open_transport(config), setup.renderer,
-                progress=_Progress(),
-            )
-        )  # fmt: skip
-    return _finish(report, the_plan)
+    roster = setup.roster
+    try:
+        with open_store(setup.config.service.state) as store:
+            async with hold(store, waiting) as held:
+                assert held
+                if waited and roster is not None:  # the list as it is now, not before the wait
+                    roster.close()
+                    roster = None
+                return await run(
+                    setup.config, purpose, store, roster=roster, renderer=setup.renderer,
+                    progress=_Progress(), tell=_tell,
+                )  # fmt: skip
+    finally:
+        if roster is not None:
+            roster.close()  # where the run did not start
 
 
 def _tell(rounds: list[Round]) -> None:
@@ -246,43 +252,55 @@ def _tell(rounds: list[Round]) -> None:
             print(outside(line, 4000), file=sys.stderr)
 
 
-def _finish(report: Report, the_plan: Plan) -> int:
-    for line in report.errors:
-        print(line, file=sys.stderr)
-    print(_summary(report, the_plan))
-    return 0 if report.ok else 1
-
-
-def _waiting() -> None:
-    print("waiting for another run on the same state file to finish…", file=sys.stderr)
-
-
-def _summary(report: Report, the_plan: Plan) -> str:
-    skipped = _skipped(the_plan)
-    if not report.due:
+def _summary(counts: Counts) -> str:
+    skipped = _skipped(counts)
+    if not counts.due:
         return f"nothing due{f' ({skipped})' if skipped else ''}"
-    failed = report.retrying + report.failed
-    line = f"due {report.due}, delivered {report.delivered}, failed {failed}"
+    failed = counts.retrying + counts.failed
+    line = f"due {counts.due}, delivered {counts.delivered}, failed {failed}"
     if failed:
-        line += f" ({report.retrying} queued for retry, {report.failed} failed for good)"
+        line += f" ({counts.retrying} queued for retry, {counts.failed} failed for good)"
     return f"{line}; {skipped}" if skipped else line
 
 
 class _Progress:
-    """A line on stderr every few seconds, only on runs long enough to need one."""
+    """A line on stderr every few seconds, only on runs long enough to need one: how many
+    of all the messages due have been attempted, and about how long the rest will take."""
 
     def __init__(self, every: float = 2.0) -> None:
         self.every = every
-        self.last = time.monotonic()
+        self.started = self.last = time.monotonic()
 
-    def __call__(self, report: Report) -> None:
+    def __call__(self, counts: Counts) -> None:
         now = time.monotonic()
-        if now - self.last >= self.every:
-            self.last = now
-            done = report.delivered + report.retrying + report.failed
-            with contextlib.suppress(OSError):  # nobody reading is no reason to stop
-                print(f"… {done} of {report.due} attempted, {report.delivered} delivered",
-                      file=sys.stderr)  # fmt: skip
+        if now - self.last < self.every or not counts.attempted:
+            return
+        self.last = now
+        line = progress_line(counts, now - self.started)
+        with contextlib.suppress(OSError):  # nobody reading is no reason to stop
+            print(line, file=sys.stderr)
+
+
+def progress_line(counts: Counts, elapsed: float) -> str:
+    """ "… 3,000 of 10,000 messages attempted, 2,990 delivered; about 40 s left". While
+    the list is still being planned the total is estimated from the part planned."""
+    planning = counts.planned < counts.readers
+    total = round(counts.due * counts.readers / counts.planned) if planning else counts.due
+    total = max(total, counts.attempted)
+    left = elapsed / counts.attempted * (total - counts.attempted)
+    about = "about " if planning else ""
+    return (
+        f"… {counts.attempted:,} of {about}{plural(total, 'message')} attempted, "
+        f"{counts.delivered:,} delivered; about {_duration(left)} left"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -318,7 +336,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     advisory = by_code[code]
     if args.format:
         sub = sub.model_copy(update={"format": Format(args.format)})
-    head = letterhead(config)
+    head = config.letterhead
     rendered = setup.renderer.render(advisory, sub, head)
     key = message_key(sub.key, advisory.version, sub.format.value)
     now = datetime.now(UTC).astimezone(setup.renderer.tz)
@@ -379,7 +397,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         print("no official publisher is followed ([[sources]] in the config: see the README)")
     with open_store(config.service.state, readonly=True) as store:
         states = store.publishers.states()
-        current = [a for a in known(config, store) if a.publisher]
+        current = [a for a in known(config, store.publishers) if a.publisher]
     for source in config.publishers:
         state = states.get(source.kind, PublisherState())
         print(f"{source.kind:<9} {source.location}")

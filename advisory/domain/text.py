@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["INTERNAL", "outside", "without_internal"]
+__all__ = ["INTERNAL", "outside", "plural", "without_internal"]
 
 # Private-use characters and Unicode's noncharacters: meaningless to a reader, and the
 # noncharacters stand for each reader's parts until a message is composed (`models`).
@@ -49,3 +49,8 @@ def outside(text: str, limit: int = 1000) -> str:
         text = "".join(c for c in text if c.isprintable() or c.isspace())
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """ "1 message", "2 messages", "1 advisory", "3 advisories" (with thousands apart)."""
+    return f"{count:,} {word if count == 1 else words or word + 's'}"

@@ -1,5 +1,4 @@
-"""Where a run's advisories come from: the service's own folder of TOML files (one per
-country, and publisher), and the followed publishers' current views in the state file."""
+"""The service's own advisories: a folder of TOML files, one per country (and publisher)."""
 
 from __future__ import annotations
 
@@ -8,11 +7,9 @@ from pathlib import Path
 
 from advisory.domain.models import Advisory
 from advisory.errors import ConfigError, Problem
-from advisory.inputs.config import Config
 from advisory.inputs.problems import read_toml, validate
-from advisory.state import Store
 
-__all__ = ["known", "load_advisories"]
+__all__ = ["ignored", "load_advisories"]
 
 
 def load_advisories(folder: Path, followed: Collection[str] = ()) -> list[Advisory]:
@@ -48,15 +45,13 @@ def load_advisories(folder: Path, followed: Collection[str] = ()) -> list[Adviso
     return advisories
 
 
-def known(config: Config, store: Store) -> list[Advisory]:
-    """What a run plans from: the advisory files, and each followed publisher's current view."""
-    sources = {s.kind: s for s in config.sources}
-    publishers = {kind for kind in sources if kind != "files"}
-    files = (
-        load_advisories(config.service.advisories, followed=publishers)
-        if config.follows_files
-        else []
-    )
-    views = [a for a in store.publishers.followed() if a.publisher in publishers]
-    # Each source's countries; the files with no [[sources]] at all are all followed.
-    return [a for a in files + views if a.feed not in sources or sources[a.feed].follows(a.country)]
+def ignored(folder: Path) -> list[Path]:
+    """Files in `folder` that are not read: not `.toml` (`ve.tml`, `ve.toml.bak`); hidden
+    files and editor backups (`.ve.toml.swp`, `ve.toml~`) are nobody's mistake."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        path for path in folder.iterdir()
+        if path.suffix != ".toml" and not path.name.startswith(".")
+        and not path.name.endswith("~") and not path.is_dir()
+    )  # fmt: skip

@@ -24,6 +24,7 @@ from advisory.domain.models import (
     TOKEN_FIELD,
     CountryOrAll,
     EmailAddress,
+    Letterhead,
     OneLine,
     SourceName,
     Strict,
@@ -216,6 +217,13 @@ class Config(Strict):
     @property
     def follows_files(self) -> bool:
         return not self.sources or any(s.kind == FILES for s in self.sources)
+
+    @property
+    def letterhead(self) -> Letterhead:
+        """Who the service writes as, and how a reader stops the messages."""
+        s, secret = self.sender, self.token_secret
+        key = secret.get_secret_value().encode() if secret else None
+        return Letterhead(s.address, s.name, s.reply_to, s.unsubscribe, key)
 
     @property
     def publishers(self) -> tuple[Source, ...]:

@@ -89,6 +89,9 @@ class Roster:
                 format=Format(fmt), sources=tuple(sources),
             )  # fmt: skip
 
+    def __len__(self) -> int:
+        return self.count
+
     def close(self) -> None:
         self.db.close()
 

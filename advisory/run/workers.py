@@ -1,12 +1,12 @@
 """A run split over processes, one shard of the subscriber list each, to use every core.
 
-The process that holds the state file's run lock takes shard 0 and starts a child
-(`python -m advisory.shards`) for each other shard. Each validates its shard of the
-list and waits: only when every shard is valid does the parent say go, so a bad row
-anywhere still sends nothing. Each then plans, queues and delivers its shard exactly as
-a one-process run does, with its share of the connections and of the rate limit, in
-the same ledger (SQLite serialises the writes; a message belongs to one shard only).
-Children report to the parent in JSON lines on stdout: checked, progress, done.
+The process that holds the state's run lock takes shard 0 and starts a worker
+(`python -m advisory.run.workers`) for each other shard. Each validates its shard of
+the list and waits: only when every shard is valid does the parent say go, so a bad
+row anywhere still sends nothing. Each then calls the one `run.run` for its shard,
+with its share of the connections and of the rate limit, in the same state (SQLite
+serialises the writes; a message belongs to one shard only). Workers report to the
+parent in JSON lines on stdout: checked, progress, done.
 """
 
 from __future__ import annotations
@@ -18,52 +18,34 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from advisory.domain.models import Advisory
-from advisory.domain.schedule import digest_period
 from advisory.errors import AdvisoryError, ConfigError
 from advisory.inputs import config as config_file
-from advisory.inputs.advisory_files import known
 from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, Shard, read_roster
-from advisory.mail.rendering import Renderer
-from advisory.mail.transports import open_transport
-from advisory.run.deliver import MAX_ERROR_LINES, Plan, Report, deliver, plan_digest, plan_run
+from advisory.run import run as one
+from advisory.run.counts import Counts
+from advisory.run.deliver import Progress
+from advisory.run.plan import Purpose
 from advisory.state import Store, open_store
 
-__all__ = ["Options", "run", "sharded"]
-
-
-def sharded(config: Config) -> bool:
-    """Whether runs of this config are split over processes (SMTP only)."""
-    return config.delivery.transport == "smtp" and config.smtp.processes > 1
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the run is for: a `send` (its flags), a `retry`, or a scheduled digest."""
-
-    countries: list[str] | None = None
-    force: bool = False
-    retries_only: bool = False
-    digest_period: str | None = None  # set: the digest job for this period
-    shard: tuple[int, int] = (0, 1)
+__all__ = ["run"]
 
 
 @dataclass
-class _Child:
+class _Worker:
     proc: asyncio.subprocess.Process
-    progress: Report = field(default_factory=Report)
-    done: dict[str, Any] | None = None
+    progress: Counts = field(default_factory=Counts)
+    done: Counts | None = None
     error: str = ""
 
     async def line(self) -> dict[str, Any] | None:
-        """The child's next message; None at its end (or once it says something unreadable,
-        after which the rest is drained so the child never blocks on a full pipe)."""
+        """The worker's next message; None at its end (or once it says something
+        unreadable, after which the rest is drained so it never blocks on a full pipe)."""
         assert self.proc.stdout is not None
         try:
             raw = await self.proc.stdout.readline()
@@ -79,20 +61,23 @@ class _Child:
         with contextlib.suppress(ConnectionError):
             self.proc.stdin.write(text.encode() + b"\n")
 
+    def failure(self) -> str:
+        return self.error or f"a delivery process exited with status {self.proc.returncode}"
+
 
 async def run(
     config: Config,
-    options: Options,
+    purpose: Purpose,
     store: Store,
     *,
     stop: asyncio.Event | None = None,
-    progress: Callable[[Report], None] | None = None,
-) -> tuple[Report, Plan]:
-    """The whole run: shard 0 here, the others in child processes; the summed report.
+    progress: Progress | None = None,
+) -> Counts:
+    """The whole run: shard 0 here, the others in worker processes; the summed counts.
 
-    The caller holds the state file's run lock on `ledger`. ConfigError if any shard is
-    invalid (nothing sent); AdvisoryError if a child fails (what it held stays queued).
-    Without a `stop` event of the caller's, SIGINT and SIGTERM stop the run the same way.
+    The caller holds the state's run lock. ConfigError if any shard is invalid (nothing
+    sent); AdvisoryError if a worker fails (what it held stays queued). Without a `stop`
+    event of the caller's, SIGINT and SIGTERM stop the run the same way.
     """
     loop = asyncio.get_running_loop()
     if stop is None:
@@ -100,187 +85,160 @@ async def run(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
     count = config.smtp.processes
-    children = []
+    workers = []
     for index in range(1, count):
         # Their own session: a Ctrl-C at the terminal reaches this process alone, which
-        # stops the children itself. They validate the very bytes this process read.
+        # stops the workers itself. They validate the very bytes this process read.
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "advisory.run.workers", str(config.path),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             limit=2**24, start_new_session=True,
         )  # fmt: skip
-        child = _Child(proc)
-        mine = asdict(options) | {"shard": (index, count)}
-        child.tell(json.dumps({"options": mine, "config": config.raw.decode()}))
-        children.append(child)
+        worker = _Worker(proc)
+        order = {"purpose": asdict(purpose), "shard": [index, count]}
+        worker.tell(json.dumps(order | {"config": config.raw.decode()}))
+        workers.append(worker)
     try:
-        return await _supervise(config, options, store, children, stop, progress)
+        return await _supervise(config, purpose, store, workers, stop, progress)
     finally:
-        await _end(children, grace=2 * config.smtp.timeout + 5)
+        await _end(workers, grace=2 * config.smtp.timeout + 5)
 
 
-async def _end(children: list[_Child], grace: float) -> None:
-    """Let every child finish what it has in flight and record it; force only the stuck."""
-    for child in children:
-        if child.proc.stdin is not None:
-            child.proc.stdin.close()
-    for child in children:
+async def _end(workers: list[_Worker], grace: float) -> None:
+    """Let every worker finish what it has in flight and record it; force only the stuck."""
+    for worker in workers:
+        if worker.proc.stdin is not None:
+            worker.proc.stdin.close()
+    for worker in workers:
         for signum in (None, signal.SIGTERM, signal.SIGKILL):
-            if child.proc.returncode is not None:
+            if worker.proc.returncode is not None:
                 break
             if signum is not None:
-                child.proc.send_signal(signum)
+                worker.proc.send_signal(signum)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(child.proc.wait(), grace if signum is None else 5)
+                await asyncio.wait_for(worker.proc.wait(), grace if signum is None else 5)
 
 
-async def _supervise(
-    config: Config,
-    options: Options,
-    store: Store,
-    children: list[_Child],
-    stop: asyncio.Event,
-    progress: Callable[[Report], None] | None,
-) -> tuple[Report, Plan]:
-    shard = Shard(0, len(children) + 1)
+async def _checked(
+    config: Config, store: Store, workers: list[_Worker], stop: asyncio.Event
+) -> tuple[Roster, list[Advisory]]:
+    """Our own shard read, and every worker's word that its shard is valid; else
+    ConfigError with every problem (or AdvisoryError if stopped meanwhile)."""
     problems: list[str] = []
     advisories: list[Advisory] = []
     roster = Roster()
-    try:  # our own shard, while the children check theirs
-        roster = read_roster(config, shard)
-        advisories = known(config, store)
+    try:  # our own shard, while the workers check theirs
+        roster = read_roster(config, Shard(0, len(workers) + 1))
+        advisories = one.known(config, store.publishers)
     except AdvisoryError as e:
         problems += e.problems
-    for child in children:
-        first = await child.line()
+    for worker in workers:
+        first = await worker.line()
         if first is None and not stop.is_set():
-            status = await child.proc.wait()
-            problems.append(child.error or f"a delivery process exited with status {status}")
+            await worker.proc.wait()
+            problems.append(worker.failure())
         elif first is not None:
             problems += [p for p in first.get("problems", ()) if p not in problems]
     if problems or stop.is_set():
         roster.close()
-        await _end(children, grace=5)  # no go: each child exits without sending
+        await _end(workers, grace=5)  # no go: each worker exits without sending
         if problems and not stop.is_set():
             raise ConfigError(problems)
         raise AdvisoryError("stopped before any message was sent; what is due stays due")
-    for child in children:
-        child.tell("go")
-    own = Report()
-    shown = 0.0
+    return roster, advisories
 
-    def tally(report: Report | None = None) -> None:
-        # Called for every message of our own shard: sum the shards twice a second at most.
-        nonlocal own, shown
-        own = report or own
-        if progress and (now := time.monotonic()) - shown >= 0.5:
-            shown = now
-            progress(_sum([own, *(c.progress for c in children)]))
 
-    async def follow(child: _Child) -> None:
-        while (message := await child.line()) is not None:
+async def _supervise(
+    config: Config,
+    purpose: Purpose,
+    store: Store,
+    workers: list[_Worker],
+    stop: asyncio.Event,
+    progress: Progress | None,
+) -> Counts:
+    roster, advisories = await _checked(config, store, workers, stop)
+    for worker in workers:
+        worker.tell("go")
+    own = Counts()
+
+    def tally(counts: Counts) -> None:
+        nonlocal own
+        own = counts
+        if progress is not None:
+            progress(sum((w.progress for w in workers), own))
+
+    async def follow(worker: _Worker) -> None:
+        while (message := await worker.line()) is not None:
             if "progress" in message:
-                child.progress = Report(**message["progress"])
-                tally()
+                worker.progress = Counts(**message["progress"])
+                tally(own)
             elif "error" in message:
-                child.error = message["error"]
+                worker.error = message["error"]
             else:
-                child.done = message
-        await child.proc.wait()
+                worker.done = Counts(**message["counts"])
+        await worker.proc.wait()
 
     async def relay_stop() -> None:
         await stop.wait()
-        for child in children:
-            if child.proc.stdin is not None:
-                child.proc.stdin.close()  # a child stops when its stdin ends
+        for worker in workers:
+            if worker.proc.stdin is not None:
+                worker.proc.stdin.close()  # a worker stops when its stdin ends
 
     watcher = asyncio.create_task(relay_stop())
     try:
-        share = _share(config, 0, len(children) + 1)
-        followers = asyncio.gather(*(follow(child) for child in children))
+        followers = asyncio.gather(*(follow(worker) for worker in workers))
         try:
-            with roster:
-                own, plan = await _planned(
-                    share, options, roster, shard, advisories, store, tally, stop
-                )
+            own = await one.run(
+                config, purpose, store, roster=roster, advisories=advisories,
+                shard=Shard(0, len(workers) + 1), stop=stop, progress=tally,
+            )  # fmt: skip
         except BaseException:
-            stop.set()  # the children stop too, and finish what they have in flight
+            stop.set()  # the workers stop too, and finish what they have in flight
             raise
         finally:
             with contextlib.suppress(Exception):
                 await followers
     finally:
         watcher.cancel()
-    failed = [c for c in children if c.done is None]
+    failed = [w for w in workers if w.done is None]
     if failed:
-        why = (
-            failed[0].error or f"a delivery process exited with status {failed[0].proc.returncode}"
+        raise AdvisoryError(
+            f"{failed[0].failure()}; what it had not delivered stays queued for the next run"
         )
-        raise AdvisoryError(f"{why}; what it had not delivered stays queued for the next run")
-    done = [c.done for c in children if c.done is not None]
-    for key in ("already_sent", "waiting", "failed_before"):
-        setattr(plan, key, getattr(plan, key) + sum(d["plan"][key] for d in done))
-    return _sum([own, *(Report(**d["report"]) for d in done)]), plan
-
-
-def _share(config: Config, index: int, count: int) -> Config:
-    """The config as shard `index` of `count` sees it: its part of connections and rate."""
-    smtp, delivery = config.smtp, config.delivery
-    connections = smtp.connections // count + (index < smtp.connections % count)
-    return config.model_copy(
-        update={
-            "smtp": smtp.model_copy(update={"connections": connections}),
-            "delivery": delivery.model_copy(update={"rate_limit": delivery.rate_limit / count}),
-        }
-    )
-
-
-def _sum(reports: list[Report]) -> Report:
-    total = Report()
-    for r in reports:
-        total.due += r.due
-        total.delivered += r.delivered
-        total.retrying += r.retrying
-        total.failed += r.failed
-        total.left += r.left
-        total.errors += r.errors[: MAX_ERROR_LINES - len(total.errors)]
-    return total
+    return sum((w.done for w in workers if w.done is not None), own)
 
 
 def _say(**message: Any) -> None:
-    # A parent gone is no reason to stop recording outcomes in the ledger.
+    # A parent gone is no reason to stop recording outcomes in the state.
     with contextlib.suppress(BrokenPipeError):
         print(json.dumps(message), flush=True)
 
 
-def _child() -> int:
-    """One shard: check it, wait for the word, then plan, queue and deliver it."""
+def _worker() -> int:
+    """One shard: check it, wait for the word, then run it."""
     line = sys.stdin.readline()
     if not line.endswith("\n"):
         return 0  # the parent went before saying (all of) what to do: nothing to do
-    first = json.loads(line)
-    options = Options(**first["options"])
-    index, count = options.shard
-    shard = Shard(index, count)
+    order = json.loads(line)
+    purpose = Purpose(**order["purpose"])
+    shard = Shard(*order["shard"])
     try:
-        config = config_file.load(Path(sys.argv[1]), raw=first["config"].encode())
+        config = config_file.load(Path(sys.argv[1]), raw=order["config"].encode())
         roster = read_roster(config, shard)
         with open_store(config.service.state, readonly=True) as store:
-            advisories = known(config, store)  # as the parent fetched them for this run
+            advisories = one.known(config, store.publishers)  # as the parent fetched them
     except AdvisoryError as e:
         _say(problems=list(e.problems))
         return e.exit_code
     _say(checked=True)
     if sys.stdin.readline().strip() != "go":
+        roster.close()
         return 0  # another shard is invalid, or the run was stopped: nothing sent
-    with roster:
-        return asyncio.run(
-            _deliver(_share(config, index, count), options, roster, shard, advisories)
-        )
+    return asyncio.run(_run(config, purpose, roster, shard, advisories))
 
 
-async def _deliver(
-    config: Config, options: Options, roster: Roster, shard: Shard, advisories: list[Advisory]
+async def _run(
+    config: Config, purpose: Purpose, roster: Roster, shard: Shard, advisories: list[Advisory]
 ) -> int:
     # Stop (finish what is in flight, keep the rest queued) when stdin ends: the parent
     # closed it to stop the run, or the parent is gone.
@@ -296,52 +254,24 @@ async def _deliver(
     loop.add_reader(sys.stdin.fileno(), on_stdin)
     last = 0.0
 
-    def progress(report: Report) -> None:
+    def progress(counts: Counts) -> None:
         nonlocal last
         if (now := time.monotonic()) - last >= 0.5:
             last = now
-            _say(progress=asdict(report) | {"errors": []})
+            _say(progress=asdict(counts) | {"errors": []})
 
     try:
         with open_store(config.service.state) as store:
-            report, the_plan = await _planned(
-                config, options, roster, shard, advisories, store, progress, stop
-            )
+            counts = await one.run(
+                config, purpose, store, roster=roster, advisories=advisories, shard=shard,
+                stop=stop, progress=progress,
+            )  # fmt: skip
     except AdvisoryError as e:
         _say(error="; ".join(e.problems))
         return e.exit_code
-    counts = {k: getattr(the_plan, k) for k in ("already_sent", "waiting", "failed_before")}
-    report.errors = [line[:2000] for line in report.errors]  # a server's reply can be long
-    _say(report=asdict(report), plan=counts)
+    counts.errors = [line[:2000] for line in counts.errors]  # a server's reply can be long
+    _say(counts=asdict(counts))
     return 0
-
-
-async def _planned(
-    config: Config,
-    options: Options,
-    roster: Roster,
-    shard: Shard,
-    advisories: list[Advisory],
-    store: Store,
-    progress: Callable[[Report], None],
-    stop: asyncio.Event,
-) -> tuple[Report, Plan]:
-    """Plan, queue and deliver one shard: what a one-process run does for the whole list."""
-    renderer = Renderer(timezone=config.service.timezone)
-    now = time.time()
-    if options.digest_period is not None:
-        the_plan = plan_digest(roster, advisories, store, now, options.digest_period, shard)
-    else:
-        period = digest_period(config.schedule.digest, config.service.timezone, now)
-        the_plan = plan_run(
-            roster, advisories, store, now, period=period, countries=options.countries,
-            force=options.force, retries_only=options.retries_only, shard=shard,
-        )  # fmt: skip
-    report = await deliver(
-        config, the_plan, store, open_transport(config), renderer,
-        progress=progress, stop=stop,
-    )  # fmt: skip
-    return report, the_plan
 
 
 def _read_some() -> bytes:
@@ -354,7 +284,7 @@ def _read_some() -> bytes:
 def main() -> None:
     # The parent decides when to stop: a Ctrl-C to the process group is its to handle.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.exit(_child())
+    sys.exit(_worker())
 
 
 if __name__ == "__main__":

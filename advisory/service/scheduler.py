@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -21,18 +20,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from advisory.domain.models import Advisory
-from advisory.domain.schedule import cron_trigger, digest_period
-from advisory.errors import AdvisoryError, StateBusy
-from advisory.inputs.advisory_files import known
+from advisory.domain.schedule import cron_trigger
+from advisory.domain.text import plural
+from advisory.errors import AdvisoryError
 from advisory.inputs.config import Config
-from advisory.inputs.subscribers import Roster, read_roster
 from advisory.logs import Log
 from advisory.mail.rendering import Renderer
-from advisory.mail.transports import open_transport
-from advisory.publishers.refresh import Round, refresh
-from advisory.run import workers as shards
-from advisory.run.deliver import Plan, deliver, plan_digest, plan_run
+from advisory.publishers.reading import Round
+from advisory.run.plan import Purpose
+from advisory.run.run import hold, run
 from advisory.state import Store, open_store
 
 __all__ = ["serve"]
@@ -50,84 +46,41 @@ class Service:
         self.running: set[asyncio.Task[None]] = set()
         self.turn = asyncio.Lock()  # the check and the digest take turns, never skip
 
-    def period(self, now: float) -> str | None:
-        return digest_period(self.config.schedule.digest, self.config.service.timezone, now)
-
     async def check(self) -> None:
         """Alert on new or changed advisories, and deliver the retries that are due."""
-        await self._run(
-            "check", lambda roster, advisories, now: plan_run(
-                roster, advisories, self.store, now, period=self.period(now)
-            ),
-            lambda now: shards.Options(),
-            refreshing=True,
-        )  # fmt: skip
+        await self._run(Purpose("check"))
 
     async def digest(self) -> None:
         """Remind every subscriber of the advisories standing for them, once per period."""
-        await self._run(
-            "digest", lambda roster, advisories, now: plan_digest(
-                roster, advisories, self.store, now, self.period(now) or "never"
-            ),
-            lambda now: shards.Options(digest_period=self.period(now) or "never"),
-        )  # fmt: skip
+        await self._run(Purpose("digest"))
 
     def _tell(self, rounds: list[Round], job: str) -> None:
         for found in rounds:
             for event, line in found.said():
                 self.log(event, line, job=job, source=found.kind)
 
-    async def _wait_for_state_file(self, job: str) -> bool:
-        """Hold the state file's run lock; while a `send` holds it, wait (until stopped)."""
-        waited = False
-        while not self.stop.is_set():
-            try:
-                self.store.acquire()
-                return True
-            except StateBusy:
-                if not waited:
-                    self.log("waiting", f"{job}: another run holds the state file", job=job)
-                    waited = True
-                await asyncio.sleep(0.5)
-        return False
-
-    async def _run(
-        self,
-        job: str,
-        planner: Callable[[Roster, list[Advisory], float], Plan],
-        sharded: Callable[[float], shards.Options],
-        *,
-        refreshing: bool = False,
-    ) -> None:
+    async def _run(self, purpose: Purpose) -> None:
+        """One run, as `advisory send` makes it; a failure is a line in the log, and the
+        service goes on. A bad row added while serving holds back that run, whole."""
+        job = purpose.job
         if self.stop.is_set():
             return
         task = asyncio.current_task()
         assert task is not None
         self.running.add(task)
         started = time.monotonic()
+
+        def waiting() -> None:
+            self.log("waiting", f"{job}: another run holds the state file", job=job)
+
         try:
-            async with self.turn:
-                if not await self._wait_for_state_file(job):
+            async with self.turn, hold(self.store, waiting, self.stop) as held:
+                if not held:
                     return
-                try:
-                    if refreshing and self.config.publishers:
-                        self._tell(await refresh(self.config, self.store, time.time()), job)
-                    if shards.sharded(self.config):  # each shard checks its part first
-                        report, the_plan = await shards.run(
-                            self.config, sharded(time.time()), self.store, stop=self.stop
-                        )
-                    else:
-                        # The whole list first, as `send` does: a bad row added while
-                        # serving must hold back the run, not stop it halfway through.
-                        with read_roster(self.config) as roster:
-                            advisories = known(self.config, self.store)
-                            the_plan = planner(roster, advisories, time.time())
-                            report = await deliver(
-                                self.config, the_plan, self.store,
-                                open_transport(self.config), self.renderer, stop=self.stop,
-                            )  # fmt: skip
-                finally:
-                    self.store.release()
+                counts = await run(
+                    self.config, purpose, self.store, renderer=self.renderer, stop=self.stop,
+                    tell=lambda rounds: self._tell(rounds, job),
+                )  # fmt: skip
         except AdvisoryError as e:
             for line in e.problems:
                 self.log("error", f"{job}: {line}", job=job)
@@ -137,16 +90,16 @@ class Service:
             return
         finally:
             self.running.discard(task)
-        for line in report.errors:
+        for line in counts.errors:
             self.log("delivery", line, job=job)
-        failed = report.retrying + report.failed
+        failed = counts.retrying + counts.failed
         duration = time.monotonic() - started
         self.log(
             job,
-            f"due {report.due}, delivered {report.delivered}, failed {failed}, "
-            f"left {report.left}; {the_plan.already_sent} already sent; {duration:.2f}s",
-            job=job, due=report.due, delivered=report.delivered, failed=failed,
-            left=report.left, already_sent=the_plan.already_sent, seconds=round(duration, 3),
+            f"due {counts.due}, delivered {counts.delivered}, failed {failed}, "
+            f"left {counts.left}; {counts.already_sent} already sent; {duration:.2f}s",
+            job=job, due=counts.due, delivered=counts.delivered, failed=failed,
+            left=counts.left, already_sent=counts.already_sent, seconds=round(duration, 3),
         )  # fmt: skip
 
 
@@ -187,9 +140,11 @@ async def _serve(
     )
     scheduler.add_job(service.check, check, id="check", next_run_time=datetime.now(tz))
     if config.schedule.digest:
+        # A digest is due once per period: one the service was down for (or is started
+        # in) goes at start; a period's digest already sent is not sent again.
         scheduler.add_job(
             service.digest, cron_trigger(config.schedule.digest, tz),
-            id="digest",
+            id="digest", next_run_time=datetime.now(tz),
         )  # fmt: skip
     scheduler.start()
     every = f"every {check_every:g}s" if check_every else f'"{config.schedule.check}"'
@@ -203,5 +158,5 @@ async def _serve(
         await asyncio.wait(service.running, timeout=2 * config.smtp.timeout + 5)
     scheduler.shutdown(wait=False)
     queued = store.outbox.counts().get("queued", 0)
-    log("stopped", f"{queued} message(s) queued for the next run", queued=queued)
+    log("stopped", f"{plural(queued, 'message')} queued for the next run", queued=queued)
     return 0

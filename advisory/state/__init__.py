@@ -6,14 +6,11 @@ Imports the domain only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from advisory.errors import StateBusy
-from advisory.state.base import Store
+from advisory.state.base import Outbox, PublisherCache, Store
 
-__all__ = ["Store", "create", "held", "open_store"]
+__all__ = ["Outbox", "PublisherCache", "Store", "create", "open_store"]
 
 
 def open_store(path: Path, *, readonly: bool = False) -> Store:
@@ -29,16 +26,3 @@ def create(path: Path) -> None:
 
     create_sqlite(path)
 
-
-@contextmanager
-def held(store: Store, waiting: Callable[[], None]) -> Iterator[None]:
-    """One run at a time per state: a second run says it waits, then waits its turn."""
-    try:
-        store.acquire()
-    except StateBusy:
-        waiting()
-        store.acquire(wait=True)
-    try:
-        yield
-    finally:
-        store.release()

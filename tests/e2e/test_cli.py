@@ -22,7 +22,7 @@ def test_check_reports_counts_and_what_would_be_sent(project: Project) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].endswith("ok: 4 subscribers, 2 advisories, templates ok, delivery by maildir")
-    assert lines[1] == "would send 4 message(s):"
+    assert lines[1] == "would send 4 messages:"
     assert any("pager@example.org" in line and "Venezuela L4" in line for line in lines)
     assert not project.state.exists()
 

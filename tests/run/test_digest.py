@@ -9,13 +9,17 @@ import pytest
 from support.project import CO, Project, parse
 from support.smtp import Server
 
+from advisory.domain.schedule import digest_period
 from advisory.inputs import config as config_file
 from advisory.inputs.advisory_files import load_advisories
 from advisory.inputs.subscribers import read_roster
 from advisory.mail.rendering import Renderer
 from advisory.mail.transports import MaildirTransport
-from advisory.run.deliver import Report, deliver, plan_digest, plan_run
-from advisory.service.scheduler import Service, digest_period
+from advisory.run.counts import Counts
+from advisory.run.deliver import Delivery
+from advisory.run.plan import Purpose, plan_for, plan_run
+from advisory.run.run import run
+from advisory.service.scheduler import Service
 from advisory.state import open_store
 
 MONDAY_8 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()
@@ -57,17 +61,13 @@ def test_the_night_clocks_go_back_is_one_period() -> None:
     assert periods == {"2026-10-25T02:30:00"}
 
 
-def run_digest(project: Project, now: float) -> Report:
+def run_digest(project: Project, now: float) -> Counts:
     config = config_file.load(project.config)
-    advisories = load_advisories(config.service.advisories)
     period = digest_period(WEEKLY, "UTC", now)
     assert period is not None
     with open_store(config.service.state) as store:
-        the_plan = plan_digest(read_roster(config), advisories, store, now, period)
-        transport = MaildirTransport(config.delivery.maildir)
-        return asyncio.run(
-            deliver(config, the_plan, store, transport, Renderer(), clock=lambda: now)
-        )
+        digest = Purpose("digest", period=period)
+        return asyncio.run(run(config, digest, store, clock=lambda: now))
 
 
 def outbox(project: Project) -> list[str]:
@@ -109,13 +109,13 @@ def test_a_failed_digest_is_retried_by_the_next_check_in_its_period(project: Pro
     (project.root / "box" / "new").rmdir()
     (project.root / "box" / "new").write_text("a file where a folder should be")
     with open_store(config.service.state) as store:
-        the_plan = plan_digest(read_roster(config), advisories, store, MONDAY_8, period)
-        report = asyncio.run(
-            deliver(config, the_plan, store, broken, Renderer(), clock=lambda: MONDAY_8)
-        )
-        assert report.retrying == 3
+        digest = Purpose("digest", period=period)
+        the_plan = plan_for(digest, read_roster(config), advisories, store.outbox, MONDAY_8)
+        delivery = Delivery(config, store, broken, Renderer(), clock=lambda: MONDAY_8)
+        counts = asyncio.run(delivery.run(the_plan))
+        assert counts.retrying == 3
         later = MONDAY_8 + 3600
-        check = plan_run(read_roster(config), advisories, store, later, period=period)
+        check = plan_run(read_roster(config), advisories, store.outbox, later, period=period)
         digests = [job for chunk in check.chunks for job in chunk if job.change is None]
         assert len(digests) == 3 and not any(job.new for job in digests)
 

@@ -19,7 +19,9 @@ from advisory.inputs.advisory_files import load_advisories
 from advisory.inputs.subscribers import read_roster
 from advisory.mail.rendering import Renderer
 from advisory.mail.transports import open_transport
-from advisory.run.deliver import Report, deliver, plan_run
+from advisory.run.counts import Counts
+from advisory.run.deliver import Delivery
+from advisory.run.plan import plan_run
 from advisory.state import open_store
 from advisory.state.base import Entry
 
@@ -64,16 +66,15 @@ def with_faults(project: Project, server: Server, *faults: Fault) -> Clock:
     return Clock()
 
 
-def run(project: Project, clock: Clock) -> Report:
-    """One `advisory send` in process, at the clock's time."""
+def run(project: Project, clock: Clock) -> Counts:
+    """One `advisory send` in process, at the clock's time (and its retries' jitter)."""
     config = config_file.load(project.config)
     advisories = load_advisories(config.service.advisories)
     with open_store(config.service.state) as store:
-        the_plan = plan_run(read_roster(config), advisories, store, clock())
-        return asyncio.run(
-            deliver(config, the_plan, store, open_transport(config), Renderer(),
-                    clock=clock, rng=clock.rng)
-        )  # fmt: skip
+        the_plan = plan_run(read_roster(config), advisories, store.outbox, clock())
+        delivery = Delivery(config, store, open_transport(config), Renderer(), clock=clock,
+                            rng=clock.rng)  # fmt: skip
+        return asyncio.run(delivery.run(the_plan))
 
 
 def entries(project: Project) -> dict[tuple[str, str], Entry]:
@@ -196,10 +197,10 @@ def test_a_bug_in_one_worker_stops_them_all(project: Project) -> None:
     async def go() -> None:
         with open_store(config.service.state) as store:
             the_plan = plan_run(
-                read_roster(config), load_advisories(config.service.advisories), store, T0
+                read_roster(config), load_advisories(config.service.advisories), store.outbox, T0
             )
             with pytest.raises(RuntimeError):
-                await deliver(config, the_plan, store, transport, Renderer())
+                await Delivery(config, store, transport, Renderer()).run(the_plan)
             await asyncio.sleep(0.3)  # a worker left running would go on sending
 
     asyncio.run(go())

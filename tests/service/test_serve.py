@@ -39,7 +39,7 @@ def test_an_edited_advisory_reaches_exactly_those_concerned(
     assert later["pager@example.org"].get_content().startswith("VENEZUELA L4 DO NOT TRAVEL")
     runs = [line for line in err.splitlines() if " check: due " in line]
     assert len(runs) >= 4
-    assert "stopped: 0 message(s) queued for the next run" in err
+    assert "stopped: 0 messages queued for the next run" in err
 
 
 def test_sigterm_during_slow_delivery_finishes_in_flight_and_keeps_the_rest(
@@ -56,7 +56,7 @@ def test_sigterm_during_slow_delivery_finishes_in_flight_and_keeps_the_rest(
     assert time.monotonic() - started < 5  # one in-flight message, not the five left
     sent_before = len(got)
     assert sent_before == 2  # the one in flight at SIGTERM was finished
-    assert f"stopped: {6 - sent_before} message(s) queued for the next run" in err
+    assert f"stopped: {6 - sent_before} messages queued for the next run" in err
     with sqlite3.connect(project.state) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     smtpd.handler.delay = 0

@@ -1,0 +1,149 @@
+"""THE run: what `send`, `retry`, `serve`'s check and digest, and every worker process do.
+
+Fetch what the followed publishers say (send, check), plan from the advisories known,
+queue, deliver and record; or, where the config splits runs over processes, the same
+in each of them (`workers`), each calling this function for its own part of the list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+from advisory.domain.models import Advisory
+from advisory.domain.schedule import digest_period
+from advisory.errors import StateBusy
+from advisory.inputs.advisory_files import load_advisories
+from advisory.inputs.config import Config
+from advisory.inputs.subscribers import Roster, Shard, read_roster
+from advisory.mail.rendering import Renderer
+from advisory.mail.transports import open_transport
+from advisory.publishers.reading import Round
+from advisory.run.counts import Counts
+from advisory.run.deliver import Delivery, Progress
+from advisory.run.plan import Purpose, plan_for
+from advisory.state import PublisherCache, Store
+
+__all__ = ["Purpose", "hold", "known", "part_of", "run", "sharded"]
+
+Tell = Callable[[list[Round]], None]
+
+
+async def run(
+    config: Config,
+    purpose: Purpose,
+    store: Store,
+    *,
+    roster: Roster | None = None,
+    advisories: list[Advisory] | None = None,
+    shard: Shard | None = None,
+    renderer: Renderer | None = None,
+    stop: asyncio.Event | None = None,
+    progress: Progress | None = None,
+    tell: Tell | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Counts:
+    """One run for `purpose`; the caller holds the state's run lock (a worker's parent
+    holds it for the worker).
+
+    `roster` and `advisories`: as the caller read and checked them, else read here;
+    the roster is closed at the end. `shard`: this process's part of a split run.
+    `tell` hears what each publisher's fetch found. ConfigError if the list or an
+    advisory file is invalid: nothing is sent.
+    """
+    if purpose.fetches and config.publishers and shard is None:
+        from advisory.publishers.refresh import refresh  # the network, only where it is used
+
+        rounds = await refresh(config, store, clock())
+        if tell is not None:
+            tell(rounds)
+    if purpose.period is None:  # every shard plans in the period the run began in
+        period = digest_period(config.schedule.digest, config.service.timezone, clock())
+        purpose = replace(purpose, period=period)
+    if shard is None and sharded(config):
+        from advisory.run import workers
+
+        if roster is not None:
+            roster.close()  # each worker reads its own part
+        return await workers.run(config, purpose, store, stop=stop, progress=progress)
+    try:
+        if advisories is None:
+            advisories = known(config, store.publishers)
+        if roster is None:
+            roster = read_roster(config, shard)
+    except BaseException:
+        if roster is not None:
+            roster.close()
+        raise
+    with roster:
+        part = part_of(config, shard)
+        plan = plan_for(purpose, roster, advisories, store.outbox, clock(), shard)
+        delivery = Delivery(
+            part, store, open_transport(part),
+            renderer or Renderer(timezone=config.service.timezone),
+            clock=clock, progress=progress, stop=stop,
+        )  # fmt: skip
+        return await delivery.run(plan)
+
+
+def known(config: Config, publishers: PublisherCache) -> list[Advisory]:
+    """What a run plans from: the advisory files, and each followed publisher's current view."""
+    sources = {s.kind: s for s in config.sources}
+    followed = {kind for kind in sources if kind != "files"}
+    files = (
+        load_advisories(config.service.advisories, followed=followed)
+        if config.follows_files
+        else []
+    )
+    views = [a for a in publishers.followed() if a.publisher in followed]
+    # Each source's countries; the files with no [[sources]] at all are all followed.
+    return [a for a in files + views if a.feed not in sources or sources[a.feed].follows(a.country)]
+
+
+def sharded(config: Config) -> bool:
+    """Whether runs of this config are split over processes (SMTP only)."""
+    return config.delivery.transport == "smtp" and config.smtp.processes > 1
+
+
+def part_of(config: Config, shard: Shard | None) -> Config:
+    """The config as one shard sees it: its part of the connections and of the rate."""
+    if shard is None or shard.count == 1:
+        return config
+    smtp, delivery = config.smtp, config.delivery
+    connections = smtp.connections // shard.count + (shard.index < smtp.connections % shard.count)
+    return config.model_copy(
+        update={
+            "smtp": smtp.model_copy(update={"connections": connections}),
+            "delivery": delivery.model_copy(
+                update={"rate_limit": delivery.rate_limit / shard.count}
+            ),
+        }
+    )
+
+
+@asynccontextmanager
+async def hold(
+    store: Store, waiting: Callable[[], None], stop: asyncio.Event | None = None
+) -> AsyncIterator[bool]:
+    """The state's run lock, for one run at a time: while another run holds it, say so
+    once (`waiting`) and wait for it. True once held; False if `stop` came first."""
+    told = False
+    while True:
+        try:
+            store.acquire()
+            break
+        except StateBusy:
+            if not told:
+                waiting()
+                told = True
+        if stop is not None and stop.is_set():
+            yield False
+            return
+        await asyncio.sleep(0.2)
+    try:
+        yield True
+    finally:
+        store.release()

@@ -1,0 +1,100 @@
+"""The delivery's own rules, each on its own: queued before sent, outcomes written in
+batches and soon, a stop that keeps the rest queued. Real SQLite, a real Maildir."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from support.project import Project, many
+
+from advisory.inputs import config as config_file
+from advisory.inputs.advisory_files import load_advisories
+from advisory.inputs.config import Config
+from advisory.inputs.subscribers import read_roster
+from advisory.mail.compose import Envelope
+from advisory.mail.rendering import Renderer
+from advisory.mail.transports import MaildirTransport
+from advisory.run.counts import Counts
+from advisory.run.deliver import Delivery
+from advisory.run.plan import Purpose, plan_for
+from advisory.state import open_store
+from advisory.state.base import Status
+
+
+class Watched(MaildirTransport):
+    """A real Maildir that, as each message is handed to it, looks at the state as
+    another process would (its own connection: only what was committed)."""
+
+    def __init__(self, path: Path, state: Path, delay: float = 0.0) -> None:
+        super().__init__(path)
+        self.state = state
+        self.delay = delay
+        self.seen: list[tuple[str, Status | None, int]] = []  # recipient, its status, sent
+
+    async def send(self, envelope: Envelope) -> None:
+        await asyncio.sleep(self.delay)
+        with open_store(self.state, readonly=True) as other:
+            mine = [e.status for e in other.outbox.entries(status="queued")
+                    if e.recipient == envelope.recipient]  # fmt: skip
+            sent = other.outbox.counts().get("sent", 0)
+        self.seen.append((envelope.recipient, mine[0] if mine else None, sent))
+        await super().send(envelope)
+
+
+def setup(project: Project, readers: int) -> Config:
+    many(project, readers, 'host = "localhost"')
+    text = project.config.read_text().replace('transport = "smtp"', 'transport = "maildir"')
+    project.write_config(text)
+    return config_file.load(project.config)
+
+
+def deliver(config: Config, transport: Watched, **options: object) -> Counts:
+    advisories = load_advisories(config.service.advisories)
+    with open_store(config.service.state) as store, read_roster(config) as roster:
+        plan = plan_for(Purpose(), roster, advisories, store.outbox, 1000.0)
+        delivery = Delivery(config, store, transport, Renderer(), **options)  # type: ignore[arg-type]
+        return asyncio.run(delivery.run(plan))
+
+
+def test_every_message_is_queued_before_its_first_attempt(project: Project) -> None:
+    config = setup(project, 5)
+    transport = Watched(project.outbox, project.state)
+    counts = deliver(config, transport)
+    assert counts.delivered == 5
+    assert [status for _, status, _ in transport.seen] == ["queued"] * 5
+
+
+def test_outcomes_are_written_in_batches(project: Project) -> None:
+    config = setup(project, 7)
+    transport = Watched(project.outbox, project.state)
+    deliver(config, transport, flush_batch=3, flush_every=60.0)
+    # What another process sees as sent when each message goes: whole batches of three.
+    assert [sent for _, _, sent in transport.seen] == [0, 0, 0, 3, 3, 3, 6]
+    with open_store(project.state, readonly=True) as store:
+        assert store.outbox.counts() == {"sent": 7}  # the last, short batch at the end
+
+
+def test_an_outcome_waits_no_longer_than_flush_every(project: Project) -> None:
+    config = setup(project, 4)
+    transport = Watched(project.outbox, project.state, delay=0.2)
+    deliver(config, transport, flush_every=0.02)
+    assert [sent for _, _, sent in transport.seen] == [0, 1, 2, 3]
+
+
+def test_a_stop_finishes_what_is_in_flight_and_keeps_the_rest_queued(project: Project) -> None:
+    config = setup(project, 6)
+    stop = asyncio.Event()
+
+    class Stopping(Watched):
+        async def send(self, envelope: Envelope) -> None:
+            await super().send(envelope)
+            if len(self.seen) == 2:
+                stop.set()
+
+    transport = Stopping(project.outbox, project.state)
+    counts = deliver(config, transport, stop=stop)
+    assert (counts.due, counts.delivered, counts.left) == (6, 2, 4)
+    with open_store(project.state, readonly=True) as store:
+        assert store.outbox.counts() == {"sent": 2, "queued": 4}
+    assert len(list((project.outbox / "new").iterdir())) == 2
