@@ -91,9 +91,12 @@ def _unsubscribe(value: str) -> str:
 def _cron(value: str) -> str:
     try:
         cron_trigger(value, ZoneInfo("UTC"))
-    except ValueError:
+    except ValueError as e:
+        why = "" if str(e) == "expected five fields" else f": {e}"
         raise PydanticCustomError(
-            "cron", 'not a valid cron expression (five fields, e.g. "*/15 * * * *")'
+            "cron",
+            'not a valid cron expression (five fields, e.g. "*/15 * * * *"){why}',
+            {"why": why},
         ) from None
     return value
 

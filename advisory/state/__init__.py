@@ -25,4 +25,3 @@ def create(path: Path) -> None:
     from advisory.state.sqlite import create as create_sqlite
 
     create_sqlite(path)
-

@@ -178,3 +178,26 @@ def test_a_retry_set_before_the_clock_went_back_waits_no_longer_than_the_longest
     assert result.returncode == 0, result.stderr
     assert "due 1, delivered 1" in result.stdout
     assert len(smtpd.handler.to("ana@example.org")) == 1
+
+
+def test_commands_that_only_read_leave_no_files_behind(project: Project) -> None:
+    assert project.run("send").returncode == 0
+    before = sorted(p.name for p in project.root.iterdir())
+    assert before == ["advisories", "advisory.toml", "outbox", "state.sqlite3",
+                      "state.sqlite3.lock"]  # fmt: skip
+    for args in (("check",), ("status",), ("send", "--dry-run"), ("sources",), ("preview",)):
+        result = project.run(*args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert sorted(p.name for p in project.root.iterdir()) == before, args
+
+
+def test_check_names_an_advisory_file_it_does_not_read(project: Project) -> None:
+    folder = project.root / "advisories"
+    (folder / "ve.toml").rename(folder / "ve.tml")
+    (folder / ".ve.toml.swp").write_text("an editor's")  # nobody's mistake: not named
+    result = project.run("check")
+    assert result.returncode == 0, result.stderr
+    assert ": ok: 4 subscribers, 1 advisory, templates ok" in result.stdout
+    ignored = [line for line in result.stdout.splitlines() if "ignored" in line]
+    assert ignored == [f"{folder / 've.tml'}: ignored: only .toml files in the advisory folder "
+                       "are read"]  # fmt: skip

@@ -34,7 +34,11 @@ BAD_CONFIGS = [
     (('timezone = "UTC"', 'timezone = "UTC"\n\n[schedule]\ncheck = "every 15 minutes"'),
      'schedule.check: not a valid cron expression (five fields, e.g. "*/15 * * * *")'),
     (('timezone = "UTC"', 'timezone = "UTC"\n\n[schedule]\ndigest = "0 8 * * FUNDAY"'),
-     'schedule.digest: not a valid cron expression (five fields, e.g. "*/15 * * * *")'),
+     'schedule.digest: not a valid cron expression (five fields, e.g. "*/15 * * * *"): '
+     "day of week: 'FUNDAY' is not a day (0-7, or SUN to SAT)"),
+    (('timezone = "UTC"', 'timezone = "UTC"\n\n[schedule]\ncheck = "61 * * * *"'),
+     'schedule.check: not a valid cron expression (five fields, e.g. "*/15 * * * *"): '
+     "minute: 61 is higher than the maximum 59"),
     (('transport = "maildir"', 'transport = "pigeon"'),
      "delivery.transport: expected 'maildir' or 'smtp'"),
     (('transport = "maildir"', 'transport = "maildir"\ngive_up_after = "soon"'),

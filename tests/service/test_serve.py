@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import sqlite3
@@ -11,6 +12,12 @@ from collections import Counter
 from support.project import VE, Project, body, config_text, many, run_cli, smtp_section
 from support.serve import serving, stop, wait_for
 from support.smtp import Server
+
+from advisory.domain.schedule import digest_period
+from advisory.inputs import config as config_file
+from advisory.run.plan import Purpose
+from advisory.run.run import run
+from advisory.state import open_store
 
 
 def test_an_edited_advisory_reaches_exactly_those_concerned(
@@ -165,3 +172,33 @@ def test_a_bad_row_added_while_serving_holds_back_the_whole_run(
     assert code == 0, err
     assert f"error: check: {people}:2102: email: not a valid email address" in err
     assert len({r.rcpt_tos[0] for r in got}) == 2100
+
+
+def test_a_restart_across_the_digest_time_sends_that_periods_digest(
+    smtp_project: Project, smtpd: Server
+) -> None:
+    """The service sent last week's digest, then was down when this week's was due."""
+    weekly = "0 8 * * MON"
+    smtp_project.config.write_text(
+        smtp_project.config.read_text() + f'\n[schedule]\ndigest = "{weekly}"\n'
+    )
+    config = config_file.load(smtp_project.config)
+    a_week_ago = time.time() - 7 * 86400
+    last_week = Purpose("digest", period=digest_period(weekly, "UTC", a_week_ago))
+    with open_store(config.service.state) as store:
+        asyncio.run(run(config, last_week, store, clock=lambda: a_week_ago))
+    got = smtpd.handler.received
+
+    def digests() -> int:
+        return sum(r.message["Subject"].startswith("Travel advisories") for r in got)
+
+    assert (len(got), digests()) == (3, 3)
+    with serving(smtp_project, "--check-every", "60") as proc:
+        wait_for(lambda: digests() == 6 and len(got) == 3 + 4 + 3)  # the alerts, and this week's
+        code, err = stop(proc)
+    assert code == 0, err
+    with serving(smtp_project, "--check-every", "60") as proc:  # restarted again: nothing more
+        wait_for(lambda: " digest: due " in (proc.stderr.readline() if proc.stderr else ""))
+        code, err = stop(proc)
+    assert code == 0, err
+    assert len(got) == 10
