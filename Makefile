@@ -3,20 +3,25 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint
+.PHONY: run test
 
-run: $(VENV)/.installed  ## send the example config's due alerts into var/outbox
+run: $(VENV)/.runtime  ## send the example config's due alerts into var/outbox
 	$(BIN)/advisory send --config config/advisory.toml
 
-test: $(VENV)/.installed  ## lint, type-check and run the whole test suite
+test: $(VENV)/.test  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check advisory tests bench
 	$(BIN)/ruff format --check advisory tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m compileall -q advisory  # once, not in every CLI process the tests start
 	$(BIN)/python -m pytest
 
-$(VENV)/.installed: pyproject.toml
+# The runtime alone for `make run`; the test tools on top of it for `make test`.
+$(VENV)/.runtime: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.runtime
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from advisory import __version__, logs
 from advisory.domain.models import Advisory, Format, Subscriber
 from advisory.domain.publishers import FILES, PUBLISHERS
 from advisory.domain.schedule import digest_period
@@ -308,12 +309,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if setup.roster is not None:
         setup.roster.close()  # checked to refuse a bad start; each run reads the list anew
     if args.check_every is not None and not 0 < args.check_every <= 86400:
-        raise ConfigError(Problem.at("--check-every", "", "must be between 0 and 86400 seconds"))
+        raise UsageError(Problem.at("--check-every", "", "must be between 0 and 86400 seconds"))
     from advisory.service.scheduler import serve  # APScheduler, only for the service
 
-    return serve(
-        setup.config, setup.renderer, check_every=args.check_every, log=Log(args.log_format)
-    )
+    return serve(setup.config, setup.renderer, check_every=args.check_every, log=Log())
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
@@ -332,7 +331,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         (c for c in sub.countries if c in by_code), next(iter(by_code), "")
     )
     if code not in by_code:
-        raise ConfigError(Problem.at("--country", "", f"no advisory for {code or 'any country'}"))
+        raise UsageError(Problem.at("--country", "", f"no advisory for {code or 'any country'}"))
     advisory = by_code[code]
     if args.format:
         sub = sub.model_copy(update={"format": Format(args.format)})
@@ -356,7 +355,7 @@ def _preview_subscriber(args: argparse.Namespace, setup: Setup) -> Subscriber:
     for sub in setup.roster or ():
         if sub.key == key:
             return sub
-    raise ConfigError(Problem.at("--subscriber", "", "no subscriber with that address"))
+    raise UsageError(Problem.at("--subscriber", "", "no subscriber with that address"))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -451,9 +450,9 @@ def _write_new(name: str, data: bytes) -> None:
         with Path(name).open("xb") as f:
             f.write(data)
     except FileExistsError:
-        raise ConfigError(Problem.at(name, "", "exists; not overwritten")) from None
+        raise UsageError(Problem.at(name, "", "exists; not overwritten")) from None
     except OSError as e:
-        raise ConfigError(Problem.at(name, "", f"cannot write: {e.strerror}")) from None
+        raise UsageError(Problem.at(name, "", f"cannot write: {e.strerror}")) from None
 
 
 def cmd_state_init(args: argparse.Namespace) -> int:
@@ -461,6 +460,18 @@ def cmd_state_init(args: argparse.Namespace) -> int:
     state = config.service.state
     create(state)
     print(f"{state}: a new, empty state: every message due is sent on the next run")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from advisory.inputs.starter import write_starter
+
+    folder = Path(args.dir)
+    written = write_starter(folder)
+    for path in written:
+        print(f"wrote {path}")
+    config = folder / "advisory.toml"
+    print(f"next: edit {config}, then `advisory check --config {config}`")
     return 0
 
 
@@ -472,15 +483,13 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="advisory", description="Travel advisories, to exactly the people concerned, once."
     )
+    p.add_argument("--version", action="version", version=f"advisory {__version__}")
+    _common(p, default=None)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help, description=help)
-        c.add_argument(
-            "--config",
-            metavar="FILE",
-            help="config file (default: $ADVISORY_CONFIG, else config/advisory.toml)",
-        )
+        _common(c, default=argparse.SUPPRESS)  # before the command or after it
         return c
 
     c = command("check", "validate config, advisories and templates; print what would be sent")
@@ -500,10 +509,6 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--check-every", type=float, metavar="SECONDS",
         help="run the check job every SECONDS instead of schedule.check",
-    )  # fmt: skip
-    c.add_argument(
-        "--log-format", choices=["text", "json"], default="text",
-        help="one line per run on stderr: text (default) or json",
     )  # fmt: skip
     c.set_defaults(run=cmd_serve)
 
@@ -537,10 +542,26 @@ def parser() -> argparse.ArgumentParser:
     init = actions.add_parser(
         "init", help="start a new, empty state where none is, or over an emptied file"
     )
-    init.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
-                      help="config file (as for every command)")  # fmt: skip
+    _common(init, default=argparse.SUPPRESS)
     init.set_defaults(run=cmd_state_init)
+
+    help = "write a starter config and advisory folder into DIR (never over a file)"
+    c = sub.add_parser("init", help=help, description=help)
+    c.add_argument("dir", metavar="DIR", help="the folder to start in (made if missing)")
+    c.set_defaults(run=cmd_init)
     return p
+
+
+def _common(p: argparse.ArgumentParser, default: object) -> None:
+    """The options every command takes, before the command's name or after it."""
+    p.add_argument(
+        "--config", metavar="FILE", default=default,
+        help="config file (default: $ADVISORY_CONFIG, else config/advisory.toml)",
+    )  # fmt: skip
+    p.add_argument(
+        "--log-format", choices=["text", "json"], default=default,
+        help="log lines on stderr (serve's runs, libraries' warnings): text or json",
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -548,6 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = argparse.Namespace()
     try:
         args = parser().parse_args(argv)
+        logs.setup(args.log_format or "text")
         code = args.run(args)
         sys.stdout.flush()  # here, where a reader gone (a closed pipe) is caught
     except AdvisoryError as e:

@@ -41,6 +41,10 @@ __all__ = ["DEFAULT_PATH", "Config", "config_path", "load", "service_of"]
 
 DEFAULT_PATH = Path("config/advisory.toml")
 ENV_VAR = "ADVISORY_CONFIG"
+MISSING = (
+    f"no config file here; point at one with --config FILE or ${ENV_VAR}, "
+    "or write a starter with `advisory init DIR`"
+)
 
 
 def _path(value: Any, info: ValidationInfo) -> Path:
@@ -255,6 +259,8 @@ def load(
     `raw`: the file's bytes as read before, so another process validates the same config.
     """
     env = os.environ if env is None else env
+    if raw is None and not path.exists():
+        raise ConfigError(Problem.at(path, "", MISSING))
     raw = read_bytes(path) if raw is None else raw
     data = read_toml(path, raw)
     for private in ("path", "smtp_password", "token_secret", "raw"):

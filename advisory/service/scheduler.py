@@ -9,7 +9,6 @@ exits at once (SQLite keeps the state file valid either way).
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import time
@@ -104,7 +103,6 @@ class Service:
 
 
 def serve(config: Config, renderer: Renderer, *, check_every: float | None, log: Log) -> int:
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # our own log says what ran
     with open_store(config.service.state) as store:
         return asyncio.run(_serve(config, renderer, store, check_every, log))
 

@@ -1,9 +1,9 @@
-"""The command line: check, preview, status, and the documentation of every command."""
+"""The command line: check, preview, status, init, and the habits every command shares."""
 
 from __future__ import annotations
 
-import argparse
 import fcntl
+import importlib.metadata
 import os
 import sqlite3
 import subprocess
@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from support.project import ROOT, Project, config_text, parse, run_cli
+from support.project import ROOT, Project, config_text, messages, parse, run_cli
 from support.smtp import Server
 
-from advisory.cli import parser
+import advisory
 
 
 def test_check_reports_counts_and_what_would_be_sent(project: Project) -> None:
@@ -86,27 +86,6 @@ def test_state_file_that_is_not_ours(project: Project) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith(f"{project.state}: not a usable state file")
     assert "Traceback" not in result.stderr
-
-
-def test_every_command_is_documented_and_every_option_has_help() -> None:
-    readme = (ROOT / "README.md").read_text()
-    [group] = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(group.choices) == {
-        "check",
-        "send",
-        "serve",
-        "retry",
-        "preview",
-        "status",
-        "sources",
-        "extract",
-        "state",
-    }
-    for name, command in group.choices.items():
-        assert f"`advisory {name}" in readme, f"{name} is not in the README"
-        assert command.description
-        for action in command._actions:
-            assert action.help, f"advisory {name} {action.option_strings} has no help"
 
 
 def test_no_traceback_for_an_unknown_command() -> None:
@@ -201,3 +180,51 @@ def test_check_names_an_advisory_file_it_does_not_read(project: Project) -> None
     ignored = [line for line in result.stdout.splitlines() if "ignored" in line]
     assert ignored == [f"{folder / 've.tml'}: ignored: only .toml files in the advisory folder "
                        "are read"]  # fmt: skip
+
+
+def test_version_is_the_installed_one() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"advisory {advisory.__version__}\n"
+    assert importlib.metadata.version("advisory") == advisory.__version__
+
+
+def test_config_goes_before_or_after_the_command(project: Project) -> None:
+    after = run_cli("status", "--config", str(project.config))
+    before = run_cli("--config", str(project.config), "status")
+    assert after.returncode == before.returncode == 0, (after.stderr, before.stderr)
+    assert before.stdout == after.stdout and "nothing has been sent" in before.stdout
+
+
+def test_a_missing_config_says_how_to_point_at_one(tmp_path: Path) -> None:
+    result = run_cli("check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "config/advisory.toml: no config file here; point at one with --config FILE or "
+        "$ADVISORY_CONFIG, or write a starter with `advisory init DIR`\n"
+    )
+
+
+def test_init_writes_a_starter_that_runs_and_never_overwrites(tmp_path: Path) -> None:
+    folder = tmp_path / "desk"
+    first = run_cli("init", str(folder))
+    assert first.returncode == 0, first.stderr
+    config = folder / "advisory.toml"
+    assert config.read_text().startswith("# advisory's config.")
+    assert (folder / "advisories" / "ve.toml").exists()
+    assert run_cli("check", config=config).returncode == 0
+    sent = run_cli("send", config=config)
+    assert (sent.returncode, sent.stdout) == (0, "due 1, delivered 1, failed 0\n"), sent.stderr
+    [message] = messages(folder / "outbox")
+    assert message["To"] == "Your Name <you@example.org>"
+    config.write_text(config.read_text() + "# mine\n")
+    again = run_cli("init", str(folder))
+    assert again.returncode == 2
+    assert f"{config}: exists; not overwritten" in again.stderr
+    assert config.read_text().endswith("# mine\n")
+
+
+def test_a_mistake_on_the_command_line_is_a_usage_error(project: Project) -> None:
+    result = project.run("send", "--country", "ZZ")
+    assert result.returncode == 2
+    assert result.stderr == "--country: no advisory for ZZ\n"

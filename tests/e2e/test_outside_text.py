@@ -15,6 +15,7 @@ from support.project import Project, config_text, many, smtp_section
 from support.rawsmtp import RawSmtp, raw_smtp
 from support.smtp import Server
 
+from advisory import logs
 from advisory.domain.text import INTERNAL, outside
 from advisory.logs import Log
 from advisory.state import open_store
@@ -100,8 +101,11 @@ def test_any_text_reaches_the_ledger_and_the_log_printable(reason: str) -> None:
         text.encode("utf-8")  # strictly: no lone surrogate left
         assert not INTERNAL.search(text)
     stream = io.StringIO()
-    Log("json", stream)("delivery", reason, detail=reason)
-    Log("text", stream)("delivery", reason)
+    logs.setup("json", stream)
+    Log()("delivery", reason, detail=reason)
+    logs.setup("text", stream)
+    Log()("delivery", reason)
+    logs.setup("text")
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2 and all(line.isprintable() for line in lines)
     stream.getvalue().encode("utf-8")

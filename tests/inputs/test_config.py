@@ -157,7 +157,10 @@ def test_invalid_utf8_and_missing_file(
     assert (code, lines) == (2, [f"{project.config}: line {line}: not valid UTF-8"])
     missing = project.root / "nope.toml"
     assert main(["check", "--config", str(missing)]) == 2
-    assert capsys.readouterr().err.splitlines() == [f"{missing}: file not found"]
+    assert capsys.readouterr().err.splitlines() == [
+        f"{missing}: no config file here; point at one with --config FILE or "
+        "$ADVISORY_CONFIG, or write a starter with `advisory init DIR`"
+    ]
 
 
 def test_invalid_advisory_file_names_its_field(

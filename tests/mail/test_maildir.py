@@ -73,6 +73,16 @@ def test_readme_commands_exist() -> None:
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
 
 
+def test_make_run_installs_the_runtime_only() -> None:
+    """The test tools come with `make test`, not with the service."""
+    dry = ["make", "-n", "-B", "VENV=/nonexistent/venv"]
+    run = subprocess.run([*dry, "run"], cwd=ROOT, capture_output=True, text=True, check=True)
+    test = subprocess.run([*dry, "test"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "pip install --quiet -e .\n" in run.stdout
+    assert "[test]" not in run.stdout
+    assert "pip install --quiet -e '.[test]'" in test.stdout
+
+
 def _delivery_name(project: Project, address: str, fmt: str) -> str:
     """The file name the Maildir gives `address`'s first Venezuela alert."""
     [ve] = [a for a in load_advisories(project.root / "advisories") if a.country == "VE"]
