@@ -325,7 +325,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     sub = _preview_subscriber(args, setup)
     by_code: dict[str, Advisory] = {}
     for advisory in setup.advisories:  # the service's own file first, else a publisher's
-        if args.source in (None, advisory.feed):
+        if args.source in (None, advisory.source_kind):
             by_code.setdefault(advisory.country, advisory)
     code = (args.country or "").strip().upper() or next(
         (c for c in sub.countries if c in by_code), next(iter(by_code), "")

@@ -13,11 +13,11 @@ __all__ = [
     "ConfigError",
     "DeliveryError",
     "FetchError",
-    "LedgerError",
     "PermanentDeliveryError",
     "Problem",
     "SourceError",
     "StateBusy",
+    "StateError",
     "StorageError",
     "TemplateError",
     "TemporaryDeliveryError",
@@ -66,19 +66,19 @@ class TemplateError(AdvisoryError):
     exit_code = 2
 
 
-class LedgerError(AdvisoryError):
+class StateError(AdvisoryError):
     """The state file cannot be opened or is not ours."""
 
     exit_code = 2
 
 
-class StorageError(LedgerError):
+class StorageError(StateError):
     """The disk failed under the state file mid-run (full, I/O error): sending stopped."""
 
     exit_code = 1
 
 
-class StateBusy(LedgerError):
+class StateBusy(StateError):
     """Another process holds the state for a run."""
 
 

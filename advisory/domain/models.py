@@ -45,7 +45,7 @@ __all__ = [
     "Level",
     "OneLine",
     "Risk",
-    "SourceName",
+    "SourceKind",
     "Strict",
     "Subscriber",
 ]
@@ -318,7 +318,7 @@ def _source_name(value: str) -> str:
 
 
 # Where advisories come from: the service's own files, or an official publisher.
-SourceName = Annotated[str, Field(max_length=32), AfterValidator(_source_name)]
+SourceKind = Annotated[str, Field(max_length=32), AfterValidator(_source_name)]
 
 
 # --- the models --------------------------------------------------------------
@@ -350,7 +350,7 @@ class Advisory(Strict):
         return f"{self.country}@{self.publisher}" if self.publisher else self.country
 
     @property
-    def feed(self) -> str:
+    def source_kind(self) -> str:
         """What a subscriber's `sources` names it by."""
         return self.publisher or FILES
 
@@ -397,11 +397,11 @@ class Subscriber(Strict):
     format: FormatField = Format.HTML
     # Whose advisories: "files" (the service's own), "us-state", "gov-uk", "canada"; all if empty.
     sources: Annotated[
-        tuple[SourceName, ...], Field(strict=False, max_length=len(PUBLISHERS) + 1)
+        tuple[SourceKind, ...], Field(strict=False, max_length=len(PUBLISHERS) + 1)
     ] = ()
 
     def follows(self, advisory: Advisory) -> bool:
-        return not self.sources or advisory.feed in self.sources
+        return not self.sources or advisory.source_kind in self.sources
 
     @property
     def every_country(self) -> bool:

@@ -2,5 +2,5 @@
 folder of advisory files, each validated into domain models with every problem named as
 "FILE: field: reason".
 
-Imports the domain (and the publishers' registry of names) only: no state, mail or network.
+Imports the domain and the error tree only: no state, mail or network.
 """

@@ -26,7 +26,7 @@ from advisory.domain.models import (
     EmailAddress,
     Letterhead,
     OneLine,
-    SourceName,
+    SourceKind,
     Strict,
     Subscriber,
 )
@@ -189,7 +189,7 @@ def _source_url(value: str) -> str:
 class Source(Strict):
     """One place advisories come from, and which of its countries are followed."""
 
-    kind: SourceName
+    kind: SourceKind
     countries: Annotated[
         tuple[CountryOrAll, ...], Field(strict=False, min_length=1, max_length=300)
     ] = ("*",)

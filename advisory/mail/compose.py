@@ -37,7 +37,7 @@ _POLICY = SMTP.clone(max_line_length=998)
 
 
 def message_key(recipient: str, topic: str, kind: str) -> str:
-    """Stable per (recipient, advisory version or digest period, format): the ledger's key.
+    """Stable per (recipient, advisory version or digest period, format): the outbox's key.
 
     The Message-ID is this key at the sender's domain, so retries and reruns reuse it,
     and a change of sender address does not make anything due again.
@@ -57,7 +57,7 @@ def to_field(name: str, address: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Reader:
-    """Whom one message is for, and what the ledger knows it by."""
+    """Whom one message is for, and what the outbox knows it by."""
 
     name: str
     address: str

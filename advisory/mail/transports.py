@@ -42,7 +42,7 @@ class MaildirTransport:
     """Standard Maildir (tmp/ -> new/), readable by any mail client, private to its owner.
 
     The name in new/ derives from the delivery, so a rerun after a crash between the
-    rename and the ledger's record finds the file there and adds no copy; a file of that
+    rename and the outbox's record finds the file there and adds no copy; a file of that
     name counts as this delivery only if it is a plain file of ours holding this
     message's Message-ID. Nothing is followed through a symbolic link, nothing is
     written over, and a failed write leaves nothing behind in tmp/.
@@ -88,7 +88,7 @@ class MaildirTransport:
                             "not overwritten",
                             recipient=envelope.recipient,
                         ) from None
-                    # else delivered before the ledger could record it: keep the one copy
+                    # else delivered before the outbox could record it: keep the one copy
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()

@@ -2,7 +2,8 @@
 text helpers, the bounded HTTP fetch, the noise rule, and the refresh that keeps news.
 
 Readers and the noise rule are pure; `http` and `refresh` are the only network code.
-Imports the domain and the state store's interface; never mail, run or service.
+Imports the domain, the config's types and the state store's interface; never mail,
+run or service.
 """
 
 from __future__ import annotations

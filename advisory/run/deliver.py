@@ -20,7 +20,7 @@ from typing import Final
 
 from advisory.domain.models import Subscriber
 from advisory.domain.retry import next_attempt
-from advisory.errors import DeliveryError, LedgerError, PermanentDeliveryError
+from advisory.errors import DeliveryError, PermanentDeliveryError, StateError
 from advisory.inputs.config import Config
 from advisory.mail.compose import Envelope, Reader, compose
 from advisory.mail.rendering import Rendered, Renderer
@@ -94,7 +94,7 @@ class Delivery:
         self.attempted = 0
         self._remembered: set[str] = set()  # advisory versions kept in this run
         self._pending: list[Attempt] = []  # outcomes not yet written
-        self._unrecorded: LedgerError | None = None
+        self._unrecorded: StateError | None = None
         self._shown = 0.0  # when `progress` was last told
 
     # --- the rules, each on its own ------------------------------------------------
@@ -156,11 +156,11 @@ class Delivery:
             self.flush()
 
     def flush(self) -> None:
-        """Write the outcomes noted; a write that fails ends the run (`LedgerError`)."""
+        """Write the outcomes noted; a write that fails ends the run (`StateError`)."""
         if self._pending and self._unrecorded is None:
             try:
                 self.store.outbox.record_many(self._pending)
-            except LedgerError as e:
+            except StateError as e:
                 self._unrecorded = e
                 raise
             self._pending.clear()
@@ -201,7 +201,7 @@ class Delivery:
                 for task in done:
                     if (error := task.exception()) is not None:
                         raise error
-        except LedgerError:
+        except StateError:
             if self._unrecorded is None:
                 raise
         finally:
@@ -211,7 +211,7 @@ class Delivery:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             try:  # what the server accepted is recorded first: closing may take seconds
-                with suppress(LedgerError):  # kept in `_unrecorded`, told below
+                with suppress(StateError):  # kept in `_unrecorded`, told below
                     self.flush()
             finally:
                 await self.transport.close()

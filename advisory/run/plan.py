@@ -50,7 +50,7 @@ class Job:
 
     subscriber: Subscriber
     entry: Entry
-    new: bool  # not in the ledger yet, or queued again (--force, or due again after cancelling)
+    new: bool  # not in the outbox yet, or queued again (--force, or due again after cancelling)
     advisories: tuple[Advisory, ...]
     change: Change | None = None  # None for a digest
 
@@ -76,7 +76,7 @@ class Plan:
         now: float,
         force: bool = False,
     ) -> Job | None:
-        """Count one due message by what the ledger knows of it: the job, if it goes now."""
+        """Count one due message by what the outbox knows of it: the job, if it goes now."""
         if entry is None or force or entry.status == "cancelled":
             resends = 0 if entry is None else entry.resends + 1
             return job(replace(fresh, resends=resends), True)
@@ -91,7 +91,7 @@ class Plan:
         return None
 
 
-# A message that is due: its fresh ledger entry, and how to make its job from an entry.
+# A message that is due: its fresh outbox entry, and how to make its job from an entry.
 _Due = tuple[Entry, Callable[[Entry, bool], Job]]
 
 
@@ -185,7 +185,7 @@ def _streamed(
     force: bool = False,
 ) -> Plan:
     """A plan over the roster, CHUNK at a time: what `due` wants, filed by what the
-    ledger knows; what was `queued` and is no longer wanted ends up `stale`."""
+    outbox knows; what was `queued` and is no longer wanted ends up `stale`."""
     out = Plan()
     out.counts.readers = len(roster) if isinstance(roster, Sized) else 0
 

@@ -100,7 +100,11 @@ def known(config: Config, publishers: PublisherCache) -> list[Advisory]:
     )
     views = [a for a in publishers.followed() if a.publisher in followed]
     # Each source's countries; the files with no [[sources]] at all are all followed.
-    return [a for a in files + views if a.feed not in sources or sources[a.feed].follows(a.country)]
+    return [
+        a
+        for a in files + views
+        if a.source_kind not in sources or sources[a.source_kind].follows(a.country)
+    ]
 
 
 def sharded(config: Config) -> bool:

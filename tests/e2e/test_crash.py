@@ -1,7 +1,7 @@
 """SIGKILL at any point of a run: the next run delivers exactly what is left.
 
 The one window where a copy can arrive twice: the server accepted the message and the
-process died before the ledger recorded it. With one connection that is at most one
+process died before the outbox recorded it. With one connection that is at most one
 message per kill.
 """
 

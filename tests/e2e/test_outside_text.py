@@ -1,4 +1,4 @@
-"""Text from outside is data: a server's reply of any bytes never breaks a ledger write,
+"""Text from outside is data: a server's reply of any bytes never breaks a write to the state,
 never drives a terminal, and a write that fails stops the sending at once."""
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ HOSTILE = st.lists(
 
 @settings(max_examples=80, deadline=None)
 @given(reason=HOSTILE)
-def test_any_text_reaches_the_ledger_and_the_log_printable(reason: str) -> None:
+def test_any_text_reaches_the_state_and_the_log_printable(reason: str) -> None:
     with tempfile.TemporaryDirectory() as folder, open_store(Path(folder) / "s.sqlite3") as store:
         store.outbox.enqueue(
             [Entry("k", "alert", "a@example.org", "VE", "v", "text", "queued", 0.0)]

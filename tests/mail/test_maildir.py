@@ -32,7 +32,7 @@ def test_send_writes_a_standard_maildir(project: Project) -> None:
 
 
 def test_a_file_already_delivered_is_not_written_twice(project: Project) -> None:
-    """The crash window: the file was written but the ledger never said so."""
+    """The crash window: the file was written but the outbox never said so."""
     assert project.run("send").returncode == 0
     project.state.write_bytes(b"")
     assert project.run("state", "init").returncode == 0  # the record of it is gone

@@ -1,4 +1,4 @@
-"""Digests: one reminder per subscriber per period, highest level first, through the ledger."""
+"""Digests: one reminder per subscriber per period, highest level first, through the outbox."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from advisory.errors import LedgerError
+from advisory.errors import StateError
 from advisory.state import open_store
 from advisory.state.base import Attempt, Entry
 from advisory.state.sqlite.migrations import MIGRATIONS
@@ -93,7 +93,7 @@ def test_a_state_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO migrations VALUES ('9999-from-the-future', 0)")
     for readonly in (True, False):
-        with pytest.raises(LedgerError, match=r"newer version of advisory \(step 9999"):
+        with pytest.raises(StateError, match=r"newer version of advisory \(step 9999"):
             open_store(path, readonly=readonly)
 
 
@@ -102,7 +102,7 @@ def test_a_file_that_is_not_ours_is_refused_and_left_alone(tmp_path: Path) -> No
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE notes (text TEXT)")
     for readonly in (True, False):
-        with pytest.raises(LedgerError, match=r"not an advisory state file \(schema 0\)"):
+        with pytest.raises(StateError, match=r"not an advisory state file \(schema 0\)"):
             open_store(path, readonly=readonly)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("notes",)]
@@ -126,7 +126,7 @@ def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
         store.db.execute(
             "CREATE TABLE checks (key TEXT REFERENCES messages (key) DEFERRABLE INITIALLY DEFERRED)"
         )
-        with pytest.raises(LedgerError), store.transaction():
+        with pytest.raises(StateError), store.transaction():
             store.db.execute("INSERT INTO checks VALUES ('no such message')")
         assert not store.db.in_transaction
         store.outbox.enqueue(
@@ -136,11 +136,11 @@ def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
         assert [e.key for e in store.outbox.entries(status="sent")] == ["k"]
 
 
-def test_a_state_file_replaced_under_an_open_ledger_is_refused(tmp_path: Path) -> None:
+def test_a_state_file_replaced_under_an_open_store_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "state.sqlite3"
     with open_store(state) as store:
         store.acquire()
         store.release()
         state.rename(tmp_path / "moved.sqlite3")
-        with pytest.raises(LedgerError, match="replaced or removed while this process had it"):
+        with pytest.raises(StateError, match="replaced or removed while this process had it"):
             store.acquire()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
-from advisory.errors import LedgerError
+from advisory.errors import StateError
 from advisory.state.sqlite.db import PRIVATE, failure
 from advisory.state.sqlite.lock import RunLock
 from advisory.state.sqlite.migrations import EMPTIED, migrate, pending
@@ -38,14 +38,14 @@ class SqliteStore:
             new = not path.exists()
             used = self.lock.path.exists() and not fresh
             if used and new:
-                raise LedgerError(EMPTIED.format(path=path, what="missing"))
+                raise StateError(EMPTIED.format(path=path, what="missing"))
             if used and path.stat().st_size == 0:
-                raise LedgerError(EMPTIED.format(path=path, what="empty (0 bytes)"))
+                raise StateError(EMPTIED.format(path=path, what="empty (0 bytes)"))
             self.db = self._reader(path, new, used) if readonly else self._writer(path, new, used)
         except sqlite3.Error as e:
             raise failure(path, e, "not a usable state file") from None
         except OSError as e:
-            raise LedgerError(f"{path}: cannot open the state file: {e.strerror}") from None
+            raise StateError(f"{path}: cannot open the state file: {e.strerror}") from None
         self._outbox = SqliteOutbox(self.db, path)
         self._publishers = SqlitePublisherCache(self.db, path)
 
@@ -119,7 +119,7 @@ class SqliteStore:
             same = False
         if not same:
             self.lock.release()
-            raise LedgerError(
+            raise StateError(
                 f"{self.path}: the state file was replaced or removed while this process "
                 "had it open; restart it"
             )
@@ -157,7 +157,7 @@ def create(path: Path) -> None:
         except sqlite3.Error:
             held = 1
         if held:
-            raise LedgerError(f"{path}: is not empty (a state, or another file); not replaced")
+            raise StateError(f"{path}: is not empty (a state, or another file); not replaced")
     lock = RunLock(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,4 +169,4 @@ def create(path: Path) -> None:
         finally:
             lock.close()
     except OSError as e:
-        raise LedgerError(f"{path}: cannot start a new state: {e.strerror}") from None
+        raise StateError(f"{path}: cannot start a new state: {e.strerror}") from None

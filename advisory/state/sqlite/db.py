@@ -13,7 +13,7 @@ from typing import Any, Final, TypeVar
 
 from advisory.domain.models import Advisory
 from advisory.domain.text import outside
-from advisory.errors import LedgerError, StorageError
+from advisory.errors import StateError, StorageError
 
 __all__ = ["PRIVATE", "advisory_from", "failure", "guarded", "marks", "parts"]
 
@@ -21,7 +21,7 @@ PRIVATE: Final = 0o600  # the state holds addresses and what was sent to whom
 _PART: Final = 500  # values bound per IN (...) query
 
 
-def failure(path: Path, error: sqlite3.Error, unusable: str = "state file unusable") -> LedgerError:
+def failure(path: Path, error: sqlite3.Error, unusable: str = "state file unusable") -> StateError:
     """One line for what SQLite or the disk said: a full or failing disk is the machine's
     trouble (exit 1), anything else makes the file unusable (exit 2)."""
     name = getattr(error, "sqlite_errorname", "")
@@ -30,7 +30,7 @@ def failure(path: Path, error: sqlite3.Error, unusable: str = "state file unusab
         return StorageError(f"{path}: cannot write the state file: {outside(why)}")
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return StorageError(f"{path}: another program holds the state file; try again later")
-    return LedgerError(f"{path}: {unusable} ({outside(str(error))})")
+    return StateError(f"{path}: {unusable} ({outside(str(error))})")
 
 
 C = TypeVar("C", bound=type)

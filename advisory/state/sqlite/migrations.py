@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from advisory.errors import LedgerError
+from advisory.errors import StateError
 
 __all__ = ["MIGRATIONS", "Migration", "migrate", "pending"]
 
@@ -122,14 +122,14 @@ EMPTIED: Final = (
 
 
 def _applied(db: sqlite3.Connection, path: Path, *, used: bool) -> list[str]:
-    """The steps the file has, by name; LedgerError for a file that is not a state."""
+    """The steps the file has, by name; StateError for a file that is not a state."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     if version == NAMED:
         names = [name for (name,) in db.execute("SELECT name FROM migrations ORDER BY rowid")]
         known = {m.name for m in MIGRATIONS}
         if newer := [n for n in names if n not in known]:
-            raise LedgerError(
+            raise StateError(
                 f"{path}: made by a newer version of advisory (step {newer[0]}); upgrade it"
             )
         return names
@@ -137,10 +137,10 @@ def _applied(db: sqlite3.Connection, path: Path, *, used: bool) -> list[str]:
         return [m.name for m in MIGRATIONS[: _LEGACY[version]]]
     if version == 0 and not tables:
         if used:
-            raise LedgerError(EMPTIED.format(path=path, what="without any state in it"))
+            raise StateError(EMPTIED.format(path=path, what="without any state in it"))
         return []
     shown = version if version > 0 else 0
-    raise LedgerError(f"{path}: not an advisory state file (schema {shown})")
+    raise StateError(f"{path}: not an advisory state file (schema {shown})")
 
 
 def pending(db: sqlite3.Connection, path: Path, *, used: bool) -> list[Migration]:
