@@ -30,9 +30,10 @@ from advisory.inputs.subscribers import Roster, read_csv, read_roster
 from advisory.logs import Log
 from advisory.mail.compose import Reader, compose, message_key
 from advisory.mail.rendering import Renderer
+from advisory.run.advisories import known
 from advisory.run.counts import Counts
 from advisory.run.plan import Job, Plan, Purpose, plan_for
-from advisory.run.run import hold, known, run, sharded
+from advisory.run.run import hold, run, sharded
 from advisory.state import create, open_store
 from advisory.state.base import PublisherState
 from advisory.state.sqlite import RunLock
@@ -379,9 +380,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             for e in entries[:LIST_LIMIT]:
                 when = f"next attempt {_time(e.next_attempt)}, " if status == "queued" else ""
                 error = f", last error: {outside(e.last_error)}" if e.last_error else ""
-                print(
-                    f"  {e.recipient} {e.advisory} {e.format}: {when}{e.attempts} attempt(s){error}"
-                )
+                tried = plural(e.attempts, "attempt")
+                print(f"  {e.recipient} {e.advisory} {e.format}: {when}{tried}{error}")
             if len(entries) > LIST_LIMIT:
                 print(f"  … and {len(entries) - LIST_LIMIT} more")
     return 0
@@ -440,7 +440,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     else:
         _write_new(args.output, toml.encode("utf-8"))
     kept = len(draft.kept)
-    print(f"{kept} travel-advice sentence(s) kept; review the draft before use", file=sys.stderr)
+    print(f"{plural(kept, 'travel-advice sentence')} kept; review the draft before use",
+          file=sys.stderr)  # fmt: skip
     return 0
 
 

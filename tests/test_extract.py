@@ -49,7 +49,7 @@ def test_the_command_writes_a_draft_that_loads_once_reviewed(tmp_path: Path) -> 
     out = tmp_path / "ve.toml.draft"
     result = run_cli("extract", str(SEED), "--output", str(out))
     assert result.returncode == 0, result.stderr
-    assert result.stderr == "2 travel-advice sentence(s) kept; review the draft before use\n"
+    assert result.stderr == "2 travel-advice sentences kept; review the draft before use\n"
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# A draft for an analyst to review")
     folder = tmp_path / "advisories"

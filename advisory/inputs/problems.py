@@ -86,14 +86,14 @@ _LIMITS = {
     "string_too_long": "expected at most {max_length} characters",
     "string_too_short": "expected at least {min_length} characters",
     "too_long": "expected at most {max_length} items",
-    "too_short": "expected at least {min_length} item(s)",
+    "too_short": "expected at least {min_length} items",
     "string_pattern_mismatch": "contains characters that are not allowed here",
 }
 
 
 def _reason(e: Any) -> str:
     kind, context = e["type"], e.get("ctx") or {}
-    if kind == "string_too_short" and context.get("min_length") == 1:
+    if kind in ("string_too_short", "too_short") and context.get("min_length") == 1:
         return "must not be empty"
     if kind in _LIMITS:
         return _LIMITS[kind].format_map(context)

@@ -20,6 +20,7 @@ from typing import Final
 
 from advisory.domain.models import Subscriber
 from advisory.domain.retry import next_attempt
+from advisory.domain.text import plural
 from advisory.errors import DeliveryError, PermanentDeliveryError, StateError
 from advisory.inputs.config import Config
 from advisory.mail.compose import Envelope, Reader, compose
@@ -216,9 +217,9 @@ class Delivery:
             finally:
                 await self.transport.close()
         if self._unrecorded is not None:
-            lines = (*self._unrecorded.problems, f"sending stopped: {len(self._pending)} "
-                     "outcome(s) not recorded; those messages stay queued and go again on "
-                     "the next run")  # fmt: skip
+            lines = (*self._unrecorded.problems, f"sending stopped: "
+                     f"{plural(len(self._pending), 'outcome')} not recorded; those messages "
+                     "stay queued and go again on the next run")  # fmt: skip
             raise type(self._unrecorded)(lines)
         self.counts.left = self.counts.due - self.attempted
         return self.counts + plan.counts

@@ -2,7 +2,8 @@
 
 Fetch what the followed publishers say (send, check), plan from the advisories known,
 queue, deliver and record; or, where the config splits runs over processes, the same
-in each of them (`workers`), each calling this function for its own part of the list.
+in each of them (`workers`), each calling this function for its own part of the list
+(the worker processes through `python -m advisory.run.worker`).
 """
 
 from __future__ import annotations
@@ -12,24 +13,29 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING
 
 from advisory.domain.models import Advisory
 from advisory.domain.schedule import digest_period
 from advisory.errors import StateBusy
-from advisory.inputs.advisory_files import load_advisories
 from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, Shard, read_roster
 from advisory.mail.rendering import Renderer
 from advisory.mail.transports import open_transport
-from advisory.publishers.reading import Round
+from advisory.run import workers
+from advisory.run.advisories import known
 from advisory.run.counts import Counts
 from advisory.run.deliver import Delivery, Progress
 from advisory.run.plan import Purpose, plan_for
-from advisory.state import PublisherCache, Store
+from advisory.state import Store
 
-__all__ = ["Purpose", "hold", "known", "part_of", "run", "sharded"]
+if TYPE_CHECKING:
+    from advisory.publishers.reading import Round
 
-Tell = Callable[[list[Round]], None]
+__all__ = ["Purpose", "hold", "part_of", "run", "sharded"]
+
+Tell = Callable[[list["Round"]], None]
 
 
 async def run(
@@ -64,11 +70,10 @@ async def run(
         period = digest_period(config.schedule.digest, config.service.timezone, clock())
         purpose = replace(purpose, period=period)
     if shard is None and sharded(config):
-        from advisory.run import workers
-
         if roster is not None:
             roster.close()  # each worker reads its own part
-        return await workers.run(config, purpose, store, stop=stop, progress=progress)
+        own = partial(run, config, purpose, store, renderer=renderer, clock=clock)
+        return await workers.run(config, purpose, store, own, stop=stop, progress=progress)
     try:
         if advisories is None:
             advisories = known(config, store.publishers)
@@ -87,24 +92,6 @@ async def run(
             clock=clock, progress=progress, stop=stop,
         )  # fmt: skip
         return await delivery.run(plan)
-
-
-def known(config: Config, publishers: PublisherCache) -> list[Advisory]:
-    """What a run plans from: the advisory files, and each followed publisher's current view."""
-    sources = {s.kind: s for s in config.sources}
-    followed = {kind for kind in sources if kind != "files"}
-    files = (
-        load_advisories(config.service.advisories, followed=followed)
-        if config.follows_files
-        else []
-    )
-    views = [a for a in publishers.followed() if a.publisher in followed]
-    # Each source's countries; the files with no [[sources]] at all are all followed.
-    return [
-        a
-        for a in files + views
-        if a.source_kind not in sources or sources[a.source_kind].follows(a.country)
-    ]
 
 
 def sharded(config: Config) -> bool:

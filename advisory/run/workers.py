@@ -1,7 +1,7 @@
 """A run split over processes, one shard of the subscriber list each, to use every core.
 
 The process that holds the state's run lock takes shard 0 and starts a worker
-(`python -m advisory.run.workers`) for each other shard. Each validates its shard of
+(`python -m advisory.run.worker`) for each other shard. Each validates its shard of
 the list and waits: only when every shard is valid does the parent say go, so a bad
 row anywhere still sends nothing. Each then calls the one `run.run` for its shard,
 with its share of the connections and of the rate limit, in the same state (SQLite
@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,16 @@ from advisory.errors import AdvisoryError, ConfigError
 from advisory.inputs import config as config_file
 from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, Shard, read_roster
-from advisory.run import run as one
+from advisory.run.advisories import known
 from advisory.run.counts import Counts
 from advisory.run.deliver import Progress
 from advisory.run.plan import Purpose
 from advisory.state import Store, open_store
 
-__all__ = ["run"]
+__all__ = ["One", "main", "run"]
+
+# The one run (`run.run`) for one shard: the parent's own, and each worker's.
+One = Callable[..., Awaitable[Counts]]
 
 
 @dataclass
@@ -69,11 +73,13 @@ async def run(
     config: Config,
     purpose: Purpose,
     store: Store,
+    own: One,
     *,
     stop: asyncio.Event | None = None,
     progress: Progress | None = None,
 ) -> Counts:
-    """The whole run: shard 0 here, the others in worker processes; the summed counts.
+    """The whole run: shard 0 here (`own`), the others in worker processes; the summed
+    counts.
 
     The caller holds the state's run lock. ConfigError if any shard is invalid (nothing
     sent); AdvisoryError if a worker fails (what it held stays queued). Without a `stop`
@@ -90,7 +96,7 @@ async def run(
         # Their own session: a Ctrl-C at the terminal reaches this process alone, which
         # stops the workers itself. They validate the very bytes this process read.
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "advisory.run.workers", str(config.path),
+            sys.executable, "-m", "advisory.run.worker", str(config.path),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             limit=2**24, start_new_session=True,
         )  # fmt: skip
@@ -99,7 +105,7 @@ async def run(
         worker.tell(json.dumps(order | {"config": config.raw.decode()}))
         workers.append(worker)
     try:
-        return await _supervise(config, purpose, store, workers, stop, progress)
+        return await _supervise(config, store, own, workers, stop, progress)
     finally:
         await _end(workers, grace=2 * config.smtp.timeout + 5)
 
@@ -129,7 +135,7 @@ async def _checked(
     roster = Roster()
     try:  # our own shard, while the workers check theirs
         roster = read_roster(config, Shard(0, len(workers) + 1))
-        advisories = one.known(config, store.publishers)
+        advisories = known(config, store.publishers)
     except AdvisoryError as e:
         problems += e.problems
     for worker in workers:
@@ -150,8 +156,8 @@ async def _checked(
 
 async def _supervise(
     config: Config,
-    purpose: Purpose,
     store: Store,
+    own_run: One,
     workers: list[_Worker],
     stop: asyncio.Event,
     progress: Progress | None,
@@ -188,9 +194,9 @@ async def _supervise(
     try:
         followers = asyncio.gather(*(follow(worker) for worker in workers))
         try:
-            own = await one.run(
-                config, purpose, store, roster=roster, advisories=advisories,
-                shard=Shard(0, len(workers) + 1), stop=stop, progress=tally,
+            own = await own_run(
+                roster=roster, advisories=advisories, shard=Shard(0, len(workers) + 1),
+                stop=stop, progress=tally,
             )  # fmt: skip
         except BaseException:
             stop.set()  # the workers stop too, and finish what they have in flight
@@ -214,7 +220,7 @@ def _say(**message: Any) -> None:
         print(json.dumps(message), flush=True)
 
 
-def _worker() -> int:
+def _worker(one: One) -> int:
     """One shard: check it, wait for the word, then run it."""
     line = sys.stdin.readline()
     if not line.endswith("\n"):
@@ -226,7 +232,7 @@ def _worker() -> int:
         config = config_file.load(Path(sys.argv[1]), raw=order["config"].encode())
         roster = read_roster(config, shard)
         with open_store(config.service.state, readonly=True) as store:
-            advisories = one.known(config, store.publishers)  # as the parent fetched them
+            advisories = known(config, store.publishers)  # as the parent fetched them
     except AdvisoryError as e:
         _say(problems=list(e.problems))
         return e.exit_code
@@ -234,11 +240,16 @@ def _worker() -> int:
     if sys.stdin.readline().strip() != "go":
         roster.close()
         return 0  # another shard is invalid, or the run was stopped: nothing sent
-    return asyncio.run(_run(config, purpose, roster, shard, advisories))
+    return asyncio.run(_run(one, config, purpose, roster, shard, advisories))
 
 
 async def _run(
-    config: Config, purpose: Purpose, roster: Roster, shard: Shard, advisories: list[Advisory]
+    one: One,
+    config: Config,
+    purpose: Purpose,
+    roster: Roster,
+    shard: Shard,
+    advisories: list[Advisory],
 ) -> int:
     # Stop (finish what is in flight, keep the rest queued) when stdin ends: the parent
     # closed it to stop the run, or the parent is gone.
@@ -262,7 +273,7 @@ async def _run(
 
     try:
         with open_store(config.service.state) as store:
-            counts = await one.run(
+            counts = await one(
                 config, purpose, store, roster=roster, advisories=advisories, shard=shard,
                 stop=stop, progress=progress,
             )  # fmt: skip
@@ -281,11 +292,8 @@ def _read_some() -> bytes:
         return b""
 
 
-def main() -> None:
+def main(one: One) -> None:
+    """A worker process: its shard, run by `one`."""
     # The parent decides when to stop: a Ctrl-C to the process group is its to handle.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.exit(_worker())
-
-
-if __name__ == "__main__":
-    main()
+    sys.exit(_worker(one))
