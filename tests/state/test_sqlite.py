@@ -144,3 +144,24 @@ def test_a_state_file_replaced_under_an_open_store_is_refused(tmp_path: Path) ->
         state.rename(tmp_path / "moved.sqlite3")
         with pytest.raises(StateError, match="replaced or removed while this process had it"):
             store.acquire()
+
+
+def test_an_upgraded_file_orders_what_a_reader_holds_by_its_attempts_not_its_clock(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    old_file(path, 2)  # k1: v1 sent to Ana at 101
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO messages (key, kind, recipient, country, version, format, status, "
+            "created_at, sent_at) VALUES ('k2', 'alert', 'ana@example.org', 'VE', 'v2', "
+            "'html', 'sent', 40, 50)"  # sent after k1, with the clock set back
+        )
+        db.executemany(
+            "INSERT INTO attempts (id, key, at, outcome) VALUES (?, ?, ?, 'sent')",
+            [(1, "k1", 101.0), (2, "k2", 50.0)],
+        )
+    with open_store(path) as store:
+        assert store.outbox.last_sent_to(["ana@example.org"], ["VE"]) == {
+            ("ana@example.org", "VE"): ("v2", "k2")
+        }

@@ -97,19 +97,18 @@ MIGRATIONS: Final = (
         ALTER TABLE advisory_versions RENAME COLUMN country TO advisory;
         ALTER TABLE sources RENAME TO publishers;
     """),
-    # What a reader holds is the alert delivered last in the outbox's own order: a clock
-    # set back must not make an older version look like the newer one. Deliveries
-    # recorded before are ordered by when they were sent.
+    # What a reader holds is the alert delivered last in the outbox's own order (the id
+    # of the attempt that delivered it): a clock set back must not make an older
+    # version look like the newer one.
     Migration("0004-delivery-order", """
         ALTER TABLE messages ADD COLUMN sent_seq INTEGER;
         CREATE TEMP TABLE delivery_order (key TEXT PRIMARY KEY, n INTEGER NOT NULL);
         INSERT INTO delivery_order
-            SELECT key, row_number() OVER (ORDER BY sent_at, rowid) FROM messages
-            WHERE sent_at IS NOT NULL;
+            SELECT key, max(id) FROM attempts WHERE outcome = 'sent' GROUP BY key;
         UPDATE messages SET sent_seq = delivery_order.n FROM delivery_order
             WHERE delivery_order.key = messages.key;
+        UPDATE messages SET sent_seq = 0 WHERE sent_at IS NOT NULL AND sent_seq IS NULL;
         DROP TABLE delivery_order;
-        CREATE INDEX messages_sent_seq ON messages (sent_seq) WHERE sent_seq IS NOT NULL;
     """),
 )  # fmt: skip
 _LEGACY: Final = {1: 1, 2: 2}  # user_version before steps were named -> steps it had
