@@ -21,7 +21,7 @@ __all__ = [
     "__version__",
     "load_config",
     "open_store",
-    "run",
+    "run_once",
 ]
 
 _WHERE = {
@@ -31,7 +31,7 @@ _WHERE = {
     "load_config": ("advisory.inputs.config", "load"),
     "Counts": ("advisory.run.counts", "Counts"),
     "Purpose": ("advisory.run.plan", "Purpose"),
-    "run": ("advisory.run.run", "run"),
+    "run_once": ("advisory.run.run", "run"),  # (`run` is the package of the run)
     "open_store": ("advisory.state", "open_store"),
 }
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from advisory.inputs.config import load as load_config
     from advisory.run.counts import Counts
     from advisory.run.plan import Purpose
-    from advisory.run.run import run
+    from advisory.run.run import run as run_once
     from advisory.state import open_store
 
 

@@ -45,11 +45,18 @@ class _Json(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+def _news(record: logging.LogRecord) -> bool:
+    """APScheduler's word that a run was skipped while one ran: the jobs take turns by
+    design (one instance, late runs coalesced), so it tells nothing."""
+    return "maximum number of running instances reached" not in record.getMessage()
+
+
 def setup(fmt: LogFormat = "text", stream: TextIO | None = None) -> None:
     """One handler on stderr for our logger and the libraries': ours from INFO, theirs
     from WARNING (a request log per fetch is not news)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(_Json() if fmt == "json" else _Text())
+    handler.addFilter(_news)
     for name in ("advisory", *LIBRARIES):
         logger = logging.getLogger(name)
         logger.handlers = [handler]

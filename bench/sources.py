@@ -30,7 +30,7 @@ from defusedxml.ElementTree import fromstring
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from feeds import ARCHIVE, Mirror, Reply, archived, mirror, rss, rss_item  # noqa: E402
+from support.feeds import ARCHIVE, Mirror, Reply, archived, mirror, rss, rss_item  # noqa: E402
 
 from advisory.inputs.config import Config  # noqa: E402
 from advisory.publishers.refresh import refresh  # noqa: E402

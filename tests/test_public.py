@@ -41,3 +41,11 @@ def test_the_version_and_the_typed_marker_ship() -> None:
 
 def test_a_command_line_mistake_is_its_own_error() -> None:
     assert issubclass(UsageError, AdvisoryError) and UsageError.exit_code == 2
+
+
+def test_the_package_names_are_what_they_say_after_everything_is_imported() -> None:
+    modules()  # every submodule imported: none may shadow a name of the package
+    from advisory.run.run import run
+
+    assert advisory.run_once is run
+    assert callable(advisory.load_config) and callable(advisory.open_store)

@@ -230,7 +230,7 @@ def plan_run(
     queued = outbox.entries(status="queued")
     if period is not None and countries is None and any(e.kind == "digest" for e in queued):
         digests = plan_digest(roster, advisories, outbox, now, period, shard)
-    out = Plan()
+    out = Plan(counts=alerts.counts)  # the same counts: readers planned, as they are
 
     def chunks() -> Iterator[list[Job]]:
         for chunk in alerts.chunks:
@@ -240,7 +240,6 @@ def plan_run(
                 yield [job for job in chunk if not job.new]
             out.counts.waiting += digests.counts.waiting
             out.stale += digests.stale
-        out.counts += alerts.counts
         out.stale += alerts.stale
 
     out.chunks = chunks()

@@ -123,6 +123,9 @@ async def hold(
     once (`waiting`) and wait for it. True once held; False if `stop` came first."""
     told = False
     while True:
+        if stop is not None and stop.is_set():  # stopped while waiting its turn
+            yield False
+            return
         try:
             store.acquire()
             break
@@ -130,9 +133,6 @@ async def hold(
             if not told:
                 waiting()
                 told = True
-        if stop is not None and stop.is_set():
-            yield False
-            return
         await asyncio.sleep(0.2)
     try:
         yield True

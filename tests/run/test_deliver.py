@@ -18,6 +18,7 @@ from advisory.mail.transports import MaildirTransport
 from advisory.run.counts import Counts
 from advisory.run.deliver import Delivery
 from advisory.run.plan import Purpose, plan_for
+from advisory.run.run import hold
 from advisory.state import open_store
 from advisory.state.base import Status
 
@@ -98,3 +99,20 @@ def test_a_stop_finishes_what_is_in_flight_and_keeps_the_rest_queued(project: Pr
     with open_store(project.state, readonly=True) as store:
         assert store.outbox.counts() == {"sent": 2, "queued": 4}
     assert len(list((project.outbox / "new").iterdir())) == 2
+
+
+def test_a_run_stopped_while_waiting_its_turn_never_starts(project: Project) -> None:
+    """A job waiting for the state while the service is told to stop does not begin."""
+
+    async def go() -> list[bool]:
+        stop = asyncio.Event()
+        stop.set()
+        got = []
+        with open_store(project.state) as store:
+            async with hold(store, lambda: None, stop) as held:
+                got.append(held)
+            store.acquire()  # and the lock was not left taken
+            store.release()
+        return got
+
+    assert asyncio.run(go()) == [False]

@@ -105,8 +105,8 @@ MIGRATIONS: Final = (
         CREATE TEMP TABLE delivery_order (key TEXT PRIMARY KEY, n INTEGER NOT NULL);
         INSERT INTO delivery_order
             SELECT key, max(id) FROM attempts WHERE outcome = 'sent' GROUP BY key;
-        UPDATE messages SET sent_seq = delivery_order.n FROM delivery_order
-            WHERE delivery_order.key = messages.key;
+        UPDATE messages SET sent_seq =
+            (SELECT n FROM delivery_order WHERE delivery_order.key = messages.key);
         UPDATE messages SET sent_seq = 0 WHERE sent_at IS NOT NULL AND sent_seq IS NULL;
         DROP TABLE delivery_order;
     """),
