@@ -18,6 +18,10 @@ class Change:
     added: tuple[Risk, ...] = ()
     removed: tuple[Risk, ...] = ()
     text_updated: bool = False
+    # Regional advice: (name, level) added or removed; (name, from, to) raised or lowered.
+    regions_added: tuple[tuple[str, Level], ...] = ()
+    regions_removed: tuple[tuple[str, Level], ...] = ()
+    regions_moved: tuple[tuple[str, Level, Level], ...] = ()
 
     @property
     def first(self) -> bool:
@@ -32,7 +36,10 @@ class Change:
 
     @property
     def unchanged(self) -> bool:
-        return not (self.first or self.direction or self.added or self.removed or self.text_updated)
+        return not (
+            self.first or self.direction or self.added or self.removed or self.text_updated
+            or self.regions_added or self.regions_removed or self.regions_moved
+        )  # fmt: skip
 
     def sentences(self) -> list[str]:
         """What changed, one sentence each, for the top of an email."""
@@ -48,9 +55,23 @@ class Change:
             out.append(f"Risks added: {', '.join(r.label for r in self.added)}.")
         if self.removed:
             out.append(f"Risks removed: {', '.join(r.label for r in self.removed)}.")
+        for name, level in self.regions_added:
+            out.append(f"Now advised for {name}: Level {level.value} ({level.label}).")
+        for name, old, new in self.regions_moved:
+            way = "raised" if new > old else "lowered"
+            out.append(f"{name}: {way} from {old.value} ({old.label}) to {new.value} "
+                       f"({new.label}).")  # fmt: skip
+        for name, level in self.regions_removed:
+            out.append(f"No longer advised separately: {name} (was Level {level.value}).")
         if self.text_updated:
             out.append("The advisory text was updated.")
         return out
+
+    def region_marks(self) -> str:
+        """'+region -region': regional changes in an alert's few characters."""
+        up = any(new > old for _, old, new in self.regions_moved) or self.regions_added
+        down = any(new < old for _, old, new in self.regions_moved) or self.regions_removed
+        return " ".join(m for m, on in (("+region", up), ("-region", down)) if on)
 
     def risk_marks(self) -> str:
         """'+detention -crime': the risk changes in an alert's few characters."""
@@ -63,11 +84,18 @@ def what_changed(before: Advisory | None, after: Advisory) -> Change:
     if before is None:
         return Change(None, after.level)
     old, new = set(before.risks), set(after.risks)
+    was = {r.name: r for r in before.regions}
+    now = {r.name: r for r in after.regions}
     return Change(
         previous=before.level,
         level=after.level,
         added=tuple(r for r in after.risks if r not in old),
         removed=tuple(r for r in before.risks if r not in new),
         text_updated=(before.title, before.summary, before.details)
-        != (after.title, after.summary, after.details),
-    )
+        != (after.title, after.summary, after.details)
+        or any(was[n].summary != r.summary for n, r in now.items() if n in was),
+        regions_added=tuple((r.name, r.level) for r in after.regions if r.name not in was),
+        regions_removed=tuple((r.name, r.level) for r in before.regions if r.name not in now),
+        regions_moved=tuple((r.name, was[r.name].level, r.level) for r in after.regions
+                            if r.name in was and was[r.name].level != r.level),
+    )  # fmt: skip

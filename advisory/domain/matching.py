@@ -1,4 +1,5 @@
-"""Who gets what: subscribers matched to advisories by country, source and level. Pure."""
+"""Who gets what: subscribers matched to advisories by country, source and level (the
+highest anywhere in the country: a region at level 4 reaches the level-4 readers). Pure."""
 
 from __future__ import annotations
 
@@ -29,5 +30,5 @@ def concerning(
         a
         for group in candidates
         for a in group
-        if a.level >= subscriber.min_level and subscriber.follows(a)
+        if a.highest >= subscriber.min_level and subscriber.follows(a)
     )

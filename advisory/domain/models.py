@@ -44,6 +44,7 @@ __all__ = [
     "Letterhead",
     "Level",
     "OneLine",
+    "Region",
     "Risk",
     "SourceKind",
     "Strict",
@@ -321,7 +322,30 @@ def _source_name(value: str) -> str:
 SourceKind = Annotated[str, Field(max_length=32), AfterValidator(_source_name)]
 
 
+def _folded(value: str) -> str:
+    """One line of words, or nothing."""
+    return " ".join(_clean(value).split())
+
+
+def _distinct_regions(regions: tuple[Region, ...]) -> tuple[Region, ...]:
+    seen: set[str] = set()
+    for region in regions:
+        if region.name.casefold() in seen:
+            raise PydanticCustomError("regions", "two regions named {name}", {"name": region.name})
+        seen.add(region.name.casefold())
+    return regions
+
+
 # --- the models --------------------------------------------------------------
+
+
+class Region(Strict):
+    """Advice for a part of the country, at its own level (higher, usually, than the
+    country's: "do not travel to the border areas")."""
+
+    name: OneLine
+    level: LevelField
+    summary: Annotated[str, Field(max_length=1000), AfterValidator(_folded)] = ""
 
 
 class Advisory(Strict):
@@ -343,6 +367,19 @@ class Advisory(Strict):
     # Which official publisher's view this is ("us-state", "gov-uk", "canada"); empty for
     # the service's own files. The US and the UK view of a country are two advisories.
     publisher: Annotated[str, Field(max_length=32), AfterValidator(_publisher)] = ""
+    regions: Annotated[
+        tuple[Region, ...], Field(strict=False, max_length=100), AfterValidator(_distinct_regions)
+    ] = ()
+
+    @property
+    def highest(self) -> Level:
+        """The highest level anywhere in the country: the country's, or a region's."""
+        return max((self.level, *(r.level for r in self.regions)))
+
+    @property
+    def in_parts(self) -> Level | None:
+        """The highest regional level, where it is above the country's; else None."""
+        return self.highest if self.highest > self.level else None
 
     @property
     def key(self) -> str:
@@ -378,7 +415,11 @@ class Advisory(Strict):
             "title": self.title,
             "summary": self.summary,
             "details": self.details,
-        }
+            # Only where there are regions: the versions of advisories without them (and
+            # so what every reader holds) stay as they were before regions existed.
+            **({"regions": [[r.name, int(r.level), r.summary] for r in self.regions]}
+               if self.regions else {}),
+        }  # fmt: skip
         blob = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:20]
 

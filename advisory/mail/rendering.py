@@ -113,12 +113,12 @@ class Renderer:
         self, advisories: Sequence[Advisory], subscriber: Subscriber, letterhead: Letterhead
     ) -> Rendered:
         """The reminder of every standing advisory for this reader, highest level first."""
-        ordered = sorted(advisories, key=lambda a: (-a.level, a.country_name))
+        ordered = sorted(advisories, key=lambda a: (-a.highest, -a.level, a.country_name))
         context = {
             **self._common(subscriber, letterhead),
             "advisories": [self._about(a) for a in ordered],
             "alert_head": ", ".join(
-                f"{a.country_name.upper()}{f' ({a.by})' if a.by else ''} L{a.level.value}"
+                f"{a.country_name.upper()}{f' ({a.by})' if a.by else ''} {_rank(a)}"
                 for a in ordered
             ),
         }
@@ -129,6 +129,8 @@ class Renderer:
             "advisory": advisory,
             "country": advisory.country_name,
             "level": advisory.level,
+            "in_parts": advisory.in_parts,  # a region's higher level, or None
+            "regions": advisory.regions,
             "risks": advisory.risks,
             "paragraphs": advisory.paragraphs,
             "issued": self.when(advisory.issued),
@@ -160,8 +162,8 @@ def alert_head(advisory: Advisory, change: Change) -> str:
     """'VENEZUELA raised to L4 DO NOT TRAVEL (+detention)': the alert's first words."""
     country, level = advisory.country_name.upper(), advisory.level
     country += f" ({advisory.by})" if advisory.by else ""
-    rank = f"L{level.value} {level.label.upper()}"
-    marks = change.risk_marks()
+    rank = f"{_rank(advisory)} {level.label.upper()}"
+    marks = " ".join(m for m in (change.risk_marks(), change.region_marks()) if m)
     if len(country) + len(rank) + len(marks) > 100:  # every risk at once: letters, as the US does
         marks = " ".join(
             m for m in ("+" + "".join(r.letter for r in change.added) if change.added else "",
@@ -176,6 +178,12 @@ def alert_head(advisory: Advisory, change: Change) -> str:
     if len(country) + len(rank) + len(names) > 100:
         names = "".join(r.letter for r in advisory.risks)
     return f"{country} {rank}" + (f" [{names}]" if names else "")
+
+
+def _rank(advisory: Advisory) -> str:
+    """'L2', or 'L2 (L4 in parts)' where a region's level is higher."""
+    parts = advisory.in_parts
+    return f"L{advisory.level.value}" + (f" (L{parts.value} in parts)" if parts else "")
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:

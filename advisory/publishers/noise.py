@@ -34,6 +34,8 @@ def fingerprint(advisory: Advisory) -> str:
     text = re.sub(r"\s*([,.;:!?])\s*", r"\1 ", " ".join(" ".join(paragraphs).split()))
     risks = ",".join(r.value for r in advisory.risks)
     content = f"{advisory.country}|{advisory.level.value}|{risks}|{text.casefold().strip()}"
+    if advisory.regions:  # (without regions, the fingerprints kept before stay the same)
+        content += "|" + "|".join(f"{r.name.casefold()}:{r.level.value}" for r in advisory.regions)
     return hashlib.sha256(content.encode()).hexdigest()[:32]
 
 

@@ -461,3 +461,42 @@ def test_a_run_that_waited_plans_from_the_list_as_it_is_then(
     assert (first.returncode, second.returncode) == (0, 0)
     assert "due 1, delivered 1" in out
     assert len(smtpd.handler.to("late@example.org")) == 1
+
+
+def test_a_region_at_level_4_reaches_readers_who_asked_for_more_than_the_country(
+    smtp_project: Project, smtpd: Server
+) -> None:
+    smtp_project.advisory("co", CO + REGION)
+    result = smtp_project.run("send")
+    assert result.returncode == 0, result.stderr
+    got = {r.rcpt_tos[0] for r in smtpd.handler.received
+           if r.message["Subject"].startswith("Colombia")}  # fmt: skip
+    # Ana and Chloé want level 3 and above: the country is 2, its border districts 4.
+    assert got == {"ana@example.org", "ben@example.org", "chloe@example.org"}
+    [chloe] = smtpd.handler.to("chloe@example.org")
+    assert chloe["Subject"] == (
+        "Colombia travel advisory: Level 2 – Exercise increased caution, Level 4 in parts"
+    )
+    assert "Eastern border districts</strong>: Level 4 – Do not travel." in body(chloe, "html")
+    [ben] = [m for m in smtpd.handler.to("ben@example.org") if "Colombia" in m["Subject"]]
+    assert "  - Eastern border districts: Level 4 – Do not travel. Armed groups" in body(ben)
+    # Nothing new since: a rerun sends nothing.
+    assert smtp_project.run("send").stdout.startswith("nothing due")
+
+
+def test_two_regions_of_one_name_are_one_line_and_nothing_is_sent(
+    smtp_project: Project, smtpd: Server
+) -> None:
+    path = smtp_project.advisory("co", CO + REGION + REGION.replace("level = 4", "level = 3"))
+    result = smtp_project.run("send")
+    assert result.returncode == 2
+    assert result.stderr == f"{path}: regions: two regions named Eastern border districts\n"
+    assert smtpd.handler.received == []
+
+
+REGION = """
+[[regions]]
+name = "Eastern border districts"
+level = 4
+summary = "Armed groups operate there and have attacked visitors."
+"""

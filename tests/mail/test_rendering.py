@@ -105,3 +105,26 @@ def test_an_undefined_variable_fails_on_first_render(tmp_path: Path) -> None:
     renderer = Renderer(tmp_path)
     with pytest.raises(TemplateError, match="'contry' is undefined"):
         renderer.render(advisory(), reader(), HEAD)
+
+
+def test_a_higher_regional_level_is_shown_in_every_format() -> None:
+    border = {"name": "Border <areas>", "level": 4, "summary": "Armed groups."}
+    a = advisory(country="CO", level=2, title="Colombia: exercise increased caution",
+                 summary="Crime is common.", regions=[border])  # fmt: skip
+    html = RENDERER.render(a, reader(countries=["CO"]), HEAD)
+    assert html.subject == (
+        "Colombia travel advisory: Level 2 – Exercise increased caution, Level 4 in parts"
+    )
+    assert html.html is not None
+    assert "Level 2 of 4 · Exercise increased caution · Level 4 in parts" in html.html
+    assert "<strong>Border &lt;areas&gt;</strong>: Level 4 – Do not travel. Armed groups." in (
+        html.html
+    )
+    text = RENDERER.render(a, reader(Format.TEXT, countries=["CO"]), HEAD).text
+    assert text.startswith("COLOMBIA – LEVEL 2: EXERCISE INCREASED CAUTION (LEVEL 4 IN PARTS)\n")
+    assert "  - Border <areas>: Level 4 – Do not travel. Armed groups.\n" in text
+    alert = RENDERER.render(a, reader(Format.ALERT, countries=["CO"]), HEAD).text
+    assert alert.startswith("COLOMBIA L2 (L4 in parts) EXERCISE INCREASED CAUTION")
+    assert len(alert) <= ALERT_MAX
+    plain = advisory(country="CO", level=2, title="Colombia", summary="Crime is common.")
+    assert "in parts" not in RENDERER.render(plain, reader(countries=["CO"]), HEAD).subject
