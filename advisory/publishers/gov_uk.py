@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from advisory.domain.countries import country_code
-from advisory.domain.models import Advisory, Level
+from advisory.domain.countries import country_code, country_name
+from advisory.domain.models import Advisory, Level, Region
 from advisory.domain.publishers import PUBLISHERS
 from advisory.errors import UnreadableError
 from advisory.inputs.config import Source
@@ -16,6 +16,7 @@ from advisory.publishers.reading import Get, Round, document, each, each_error, 
 from advisory.publishers.text import (
     iso_date,
     plain_text,
+    printable,
     published,
     summary_of,
     table,
@@ -81,7 +82,8 @@ def advisory(content: dict[str, Any]) -> Advisory | None:
         )
     ) or plain_text(text_field(content.get("description")))
     summary_part = next((p for p in parts if p.get("slug") == "summary"), None)
-    summary_text = plain_text(text_field(summary_part.get("body"))) if summary_part else body
+    summary_html = text_field(summary_part.get("body")) if summary_part else ""
+    summary_text = plain_text(summary_html or text_field(details.get("summary"))) or body
     issued = iso_date(
         text_field(content.get("public_updated_at")) or text_field(details.get("updated_at"))
     )
@@ -94,11 +96,49 @@ def advisory(content: dict[str, Any]) -> Advisory | None:
         title=text_field(content.get("title")) or f"{country} travel advice",
         summary=summary_of(summary_text or text_field(content.get("title")) or country),
         details=body,
+        regions=_regions(summary_text, statuses, country),
         issued=issued,
         source=NAME,
         publisher=KIND,
         source_url=f"https://www.gov.uk{text_field(content.get('base_path'))}",
     )
+
+
+# "… advise(s) against all (but essential) travel to X." or "… to:" and a list of places.
+_AGAINST: Final = re.compile(r"advises? against all (but essential )?travel to\b\s*(.+)", re.I)
+_PARTS: Final = {4: "avoid_all_travel_to_parts", 3: "avoid_all_but_essential_travel_to_parts"}
+
+
+def _regions(summary: str, statuses: set[str], country: str) -> tuple[Region, ...]:
+    """The parts a `*_to_parts` status advises against, named as the summary names them
+    ("Within 10 km of the border with Syria"), else "Parts of the country"."""
+    found: dict[int, list[str]] = {4: [], 3: []}
+    paragraphs = summary.split("\n\n")
+    for i, paragraph in enumerate(paragraphs):
+        for line in paragraph.splitlines():
+            if not (match := _AGAINST.search(line)):
+                continue
+            level = 3 if match.group(1) else 4
+            rest = match.group(2).strip()
+            if rest.endswith(":"):  # the places follow as a list
+                listed = paragraphs[i + 1] if i + 1 < len(paragraphs) else ""
+                found[level] += [item[2:] for item in listed.splitlines() if item.startswith("* ")]
+            else:
+                found[level].append(re.split(r"\.(?:\s|$)", rest)[0])
+    whole = {country.casefold(), country_name(country).casefold(), "the whole country"}
+    regions: list[Region] = []
+    seen: set[str] = set()
+    for level, status in _PARTS.items():
+        if status not in statuses:
+            continue
+        names = [n for n in (" ".join(n.split()).rstrip(" .;,") for n in found[level])
+                 if n and n.casefold() not in whole] or ["Parts of the country"]  # fmt: skip
+        for name in names:
+            name = printable(name[:1].upper() + name[1:])[:300]
+            if name.casefold() not in seen and len(regions) < 100:
+                seen.add(name.casefold())
+                regions.append(Region(name=name, level=Level(level)))
+    return tuple(regions)
 
 
 def slugs(index: dict[str, Any]) -> dict[str, str]:

@@ -460,3 +460,30 @@ def test_the_files_source_follows_its_countries_too(project: Project) -> None:
     assert subjects(project)["ben@example.org"] == [
         "Venezuela travel advisory: Level 4 – Do not travel"
     ]
+
+
+def test_gov_uk_advice_against_parts_reaches_a_level_3_reader_once(project: Project) -> None:
+    """GOV.UK's real Turkey page of 2016 advises against all travel to part of the country
+    only: the country stays at level 2, the part is a region at level 4."""
+    page = (FIXTURES / "uk" / "govuk_travel_advice_parts_turkey_2016.json").read_bytes()
+    with mirror() as site:
+        Mirror.routes = {
+            INDEX: Reply(json.dumps(gov_uk_index(Turkey="turkey")).encode()),
+            f"{INDEX}/turkey": Reply(page),
+        }
+        chloe = 'countries = ["TR"]\nmin_level = 3\nformat = "alert"'
+        readers = READERS.replace('countries = ["VE"]\nformat = "alert"', chloe)
+        project.write_config(
+            config_text(subscribers=readers)
+            + f'[[sources]]\nkind = "gov-uk"\ncountries = ["TR"]\nurl = "{site}{INDEX}"\n'
+        )
+        first = project.run("send")
+        again = project.run("send")  # the same page read again: nothing new
+    assert first.returncode == 0, first.stderr
+    assert again.stdout.startswith("nothing due (1 already sent)"), again.stdout
+    [alert] = [parse(p.read_bytes()) for p in (project.outbox / "new").iterdir()]
+    assert alert["To"] == "Chloé Martin <chloe@example.org>"
+    assert alert["Subject"] == (
+        "Türkiye (UK) travel advisory: Level 2 – Exercise increased caution, Level 4 in parts"
+    )
+    assert alert.get_content().startswith("TÜRKIYE (UK) L2 (L4 in parts) EXERCISE INCREASED")

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from support.feeds import FIXTURES, archived, rss, rss_item
 
+from advisory.domain.changes import what_changed
 from advisory.domain.models import Level, Risk
 from advisory.publishers.canada import NAME as CANADA
 from advisory.publishers.canada import advisory as canada_advisory
@@ -195,3 +196,42 @@ def test_canadas_fields_of_another_type_are_never_mailed_as_python() -> None:
     assert advisory.title == "CO"
     assert not any(c in advisory.title + advisory.summary for c in "[]{}'")
     assert advisory.source_url is None
+
+
+def test_gov_uk_parts_are_regions_named_as_the_page_names_them() -> None:
+    page = json.loads((FIXTURES / "uk" / "govuk_travel_advice_parts_turkey_2016.json").read_text())
+    turkey = gov_uk_advisory(page)
+    assert turkey is not None and turkey.country == "TR"
+    assert turkey.level == Level.CAUTION  # the parts status leaves the country where it was
+    assert [(r.name, r.level) for r in turkey.regions] == [
+        ("Within 10 km of the border with Syria", Level.DO_NOT_TRAVEL)
+    ]
+    # Both parts statuses: the listed provinces are a region each, at level 3.
+    page["details"]["alert_status"] = ["avoid_all_travel_to_parts",
+                                       "avoid_all_but_essential_travel_to_parts"]  # fmt: skip
+    both = gov_uk_advisory(page)
+    assert both is not None
+    assert [(r.name, r.level.value) for r in both.regions] == [
+        ("Within 10 km of the border with Syria", 4),
+        ("The remaining areas of Sirnak, Mardin, Sanliurfa, Gaziantep, Kilis and Hatay "
+         "provinces", 3),
+        ("Siirt, Tunceli, Diyarbakir and Hakkari", 3),
+    ]  # fmt: skip
+    # A page that does not name the parts: one region for them all.
+    page["details"]["summary"] = "<p>Most visits are trouble-free.</p>"
+    page["details"]["alert_status"] = ["avoid_all_travel_to_parts"]
+    unnamed = gov_uk_advisory(page)
+    assert unnamed is not None
+    assert [(r.name, r.level.value) for r in unnamed.regions] == [("Parts of the country", 4)]
+
+
+def test_a_view_read_before_regions_is_told_only_the_region_that_appeared() -> None:
+    """What a reader holds from before regions were read (the same level, no regions) and
+    what is read now differ by the region alone: that is all they are told."""
+    page = json.loads((FIXTURES / "uk" / "govuk_travel_advice_parts_turkey_2016.json").read_text())
+    now = gov_uk_advisory(page)
+    assert now is not None
+    held = now.model_copy(update={"regions": ()})
+    assert what_changed(held, now).sentences() == [
+        "Now advised for Within 10 km of the border with Syria: Level 4 (Do not travel)."
+    ]
