@@ -4,16 +4,18 @@ Its four advisory states map onto our four levels."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from advisory.domain.countries import is_country
-from advisory.domain.models import Advisory, Level
+from advisory.domain.models import Advisory, Level, Region
 from advisory.domain.publishers import PUBLISHERS
 from advisory.inputs.config import Source
 from advisory.publishers.reading import Get, Round, each, each_error, page
 from advisory.publishers.text import (
     iso_date,
     plain_text,
+    printable,
     published,
     table,
     text_field,
@@ -48,7 +50,8 @@ def advisory(document: dict[str, Any]) -> Advisory | None:
         return None
     if not is_country(country) or issued is None:
         return None
-    body = plain_text(text_field(eng.get("advisories")))
+    advice = text_field(eng.get("advisories"))
+    body = plain_text(advice)
     headline = text_field(eng.get("advisory-text"))
     name = text_field(eng.get("name")) or country
     slug = text_field(eng.get("url-slug"))
@@ -58,8 +61,40 @@ def advisory(document: dict[str, Any]) -> Advisory | None:
         title=f"{name}: {headline}" if headline else name,
         summary="" if body else headline,
         details=body,
+        regions=_regions(advice),
         issued=issued,
         source=NAME,
         publisher=KIND,
         source_url=f"https://travel.gc.ca/destinations/{slug}" if slug else "",
     )
+
+
+# Each regional advisory is a container of its own: "<h3>Border areas - Avoid all travel</h3>".
+_REGIONAL: Final = re.compile(
+    r'<div class="AdvisoryContainer RegionalAdv">\s*<h3>(.*?)</h3>'
+    r'(.*?)(?=<div class="AdvisoryContainer|$)',
+    re.S,
+)
+_ACTIONS: Final = (
+    ("avoid all travel", 4),
+    ("avoid non-essential travel", 3),
+    ("high degree of caution", 2),
+    ("normal security precautions", 1),
+)
+
+
+def _regions(advice: str) -> tuple[Region, ...]:
+    """Canada's regional advisories, each a region at the level its heading's action says;
+    the places it lists are in its summary."""
+    regions: list[Region] = []
+    seen: set[str] = set()
+    for heading, text in _REGIONAL.findall(advice):
+        name, _, action = plain_text(heading).rpartition(" - ")
+        level = next((lvl for words, lvl in _ACTIONS if words in action.lower()), None)
+        name = " ".join(printable(name).split())[:300]
+        if level is None or not name or name.casefold() in seen or len(regions) >= 100:
+            continue
+        seen.add(name.casefold())
+        places = " ".join(plain_text(text).split())
+        regions.append(Region(name=name, level=Level(level), summary=printable(places)[:1000]))
+    return tuple(regions)

@@ -244,7 +244,8 @@ def test_canada_is_followed_country_by_country(project: Project) -> None:
     ]
     assert subjects(project) == {
         "ben@example.org": [
-            "Colombia (Canada) travel advisory: Level 2 – Exercise increased caution"
+            "Colombia (Canada) travel advisory: Level 2 – Exercise increased caution, "
+            "Level 4 in parts"
         ]
     }
     assert again.stdout.startswith("nothing due")

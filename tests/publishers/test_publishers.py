@@ -235,3 +235,17 @@ def test_a_view_read_before_regions_is_told_only_the_region_that_appeared() -> N
     assert what_changed(held, now).sentences() == [
         "Now advised for Within 10 km of the border with Syria: Level 4 (Do not travel)."
     ]
+
+
+def test_canadas_regional_advisories_are_regions_at_the_level_they_advise() -> None:
+    document = json.loads((FIXTURES / "canada" / "cta-cap-co_excerpt_2026-10-06.json").read_text())
+    colombia = canada_advisory(document)
+    assert colombia is not None
+    assert (colombia.level, colombia.highest) == (Level.CAUTION, Level.DO_NOT_TRAVEL)
+    assert [(r.name, r.level.value) for r in colombia.regions] == [
+        ("Border areas", 4),
+        ("Regional advisory", 3),
+    ]
+    border = colombia.regions[0].summary
+    assert border.startswith("Avoid all travel to the following departments and border areas")
+    assert "Arauca" in border and len(border) <= 1000
