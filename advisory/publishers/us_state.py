@@ -16,7 +16,7 @@ from defusedxml.ElementTree import fromstring
 from pydantic import ValidationError
 
 from advisory.domain.countries import country_code, is_country
-from advisory.domain.models import Advisory, Level
+from advisory.domain.models import Advisory, Level, Region
 from advisory.domain.publishers import PUBLISHERS
 from advisory.domain.text import outside
 from advisory.errors import UnreadableError
@@ -131,6 +131,7 @@ def _us_item(item: Element) -> Advisory | None:
             level=Level(int(level.group(1))),
             title=title,
             details=body,
+            regions=_regions(body),
             issued=issued,
             source=NAME,
             publisher=KIND,
@@ -139,6 +140,38 @@ def _us_item(item: Element) -> Advisory | None:
     except ValidationError as e:
         named = f"{title[:80]!r}: " if title.strip() else ""
         raise _Refused(country, f"{named}{why(e)}") from None
+
+
+# "Do Not Travel to:" (level 4) or "Reconsider Travel to:" (3), then a list of places.
+_LISTS: Final = re.compile(r"(do not travel|reconsider travel) to:", re.IGNORECASE)
+
+
+def _regions(body: str) -> tuple[Region, ...]:
+    """The places the advice's "Do Not Travel to:" and "Reconsider Travel to:" lists name,
+    each a region at that level ("Amazonas state"); the rest of its item is its summary."""
+    regions: list[Region] = []
+    seen: set[str] = set()
+    paragraphs = body.split("\n\n")
+    for i, paragraph in enumerate(paragraphs[:-1]):
+        heading = _LISTS.fullmatch(paragraph.strip().strip("*").strip())
+        if heading is None:
+            continue
+        level = (
+            Level.DO_NOT_TRAVEL
+            if heading.group(1).lower() == "do not travel"
+            else (Level.RECONSIDER)
+        )
+        for item in paragraphs[i + 1].splitlines():
+            if not item.startswith("* "):
+                continue
+            words = re.sub(r"\s+([,.;:])", r"\1", " ".join(item[2:].replace("*", " ").split()))
+            name, _, why = words.partition(" due to ")
+            name = name.strip(" .,;:")[:300]
+            if name and name.casefold() not in seen and len(regions) < 100:
+                seen.add(name.casefold())
+                summary = f"Due to {why.rstrip('.')}." if why else ""
+                regions.append(Region(name=name, level=level, summary=summary[:1000]))
+    return tuple(regions)
 
 
 def _us_country(link: str, fips: str, title: str) -> str | None:

@@ -175,11 +175,12 @@ def test_a_month_of_publisher_noise_alerts_each_reader_once_per_real_change(
             *sorted(
                 [
                     "Venezuela (UK) travel advisory: Level 3 – Reconsider travel",
-                    "Venezuela (US) travel advisory: Level 3 – Reconsider travel",
+                    "Venezuela (US) travel advisory: Level 3 – Reconsider travel, Level 4 in parts",
                     "Venezuela travel advisory: Level 4 – Do not travel",
                 ]
             ),
-            "Venezuela (US) travel advisory updated: Level 3 – Reconsider travel",  # day 2
+            # day 2: the June text (its regions the same as March's)
+            "Venezuela (US) travel advisory updated: Level 3 – Reconsider travel, Level 4 in parts",
             "Venezuela travel advisory updated: Level 4 – Do not travel",  # day 4, our file
             "Venezuela (UK) travel advisory raised to Level 4 – Do not travel",  # day 10
         ],
@@ -279,8 +280,8 @@ def test_serve_fetches_before_every_check_and_logs_each_source(
             code, err = stop(proc)
     assert code == 0, err
     assert [str(r.message["Subject"]) for r in got] == [
-        "Venezuela (US) travel advisory: Level 3 – Reconsider travel",
-        "Venezuela (US) travel advisory updated: Level 3 – Reconsider travel",
+        "Venezuela (US) travel advisory: Level 3 – Reconsider travel, Level 4 in parts",
+        "Venezuela (US) travel advisory updated: Level 3 – Reconsider travel, Level 4 in parts",
     ]
     events = [json.loads(line) for line in err.splitlines()]
     said = [(e["event"], e["message"]) for e in events if e["event"] in ("news", "source")]

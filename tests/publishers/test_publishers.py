@@ -249,3 +249,18 @@ def test_canadas_regional_advisories_are_regions_at_the_level_they_advise() -> N
     border = colombia.regions[0].summary
     assert border.startswith("Avoid all travel to the following departments and border areas")
     assert "Arauca" in border and len(border) <= 1000
+
+
+def test_the_us_do_not_travel_list_is_regions_at_level_4() -> None:
+    [venezuela] = us_state_advisories(rss(rss_item(archived("venezuela_L3_2026-03-19"))))
+    assert (venezuela.level, venezuela.highest) == (Level.RECONSIDER, Level.DO_NOT_TRAVEL)
+    names = [r.name for r in venezuela.regions]
+    assert names[:3] == [
+        "Venezuela-Colombia border region (20 miles from the border)",
+        "Amazonas state",
+        "Apure state",
+    ]
+    assert len(names) == 7 and {r.level for r in venezuela.regions} == {Level.DO_NOT_TRAVEL}
+    assert venezuela.regions[0].summary == "Due to the risk of crime, kidnapping, and terrorism."
+    [russia] = us_state_advisories(rss(rss_item(archived("russia_L4_2025-12-29"))))
+    assert russia.regions == ()  # no list: the whole country is at level 4
