@@ -23,18 +23,28 @@ from typing import Final
 from advisory.domain.models import Advisory
 from advisory.publishers.text import NOTE
 
-__all__ = ["WINDOW", "fingerprint", "is_news"]
+__all__ = ["EARLIER", "WINDOW", "fingerprint", "is_news"]
 
 WINDOW: Final = timedelta(days=30)
 
 
+# A fingerprint kept before regions were read carries this mark (state step 0005): it
+# says what the text was, not which regions were read from it.
+EARLIER: Final = "bare:"
+
+
 def fingerprint(advisory: Advisory) -> str:
-    """What must differ for an advisory to be news: level, risks and normalised text."""
+    """What must differ for an advisory to be news: level, risks, regions and normalised
+    text."""
+    return _print(advisory, regions=True)
+
+
+def _print(advisory: Advisory, *, regions: bool) -> str:
     paragraphs = [p for p in advisory.details.split("\n\n") if not NOTE.match(p.strip())]
     text = re.sub(r"\s*([,.;:!?])\s*", r"\1 ", " ".join(" ".join(paragraphs).split()))
     risks = ",".join(r.value for r in advisory.risks)
     content = f"{advisory.country}|{advisory.level.value}|{risks}|{text.casefold().strip()}"
-    if advisory.regions:  # (without regions, the fingerprints kept before stay the same)
+    if regions and advisory.regions:  # without regions, as fingerprints were before them
         content += "|" + "|".join(f"{r.name.casefold()}:{r.level.value}" for r in advisory.regions)
     return hashlib.sha256(content.encode()).hexdigest()[:32]
 
@@ -53,12 +63,15 @@ def is_news(
     the fingerprint and level of the version readers were last told of, which is never
     news. A recent version is news again when it raises the level readers hold (a
     re-escalation is told at once), or once the current version has not been published
-    for a whole window (the publisher went back for good).
+    for a whole window (the publisher went back for good). A version seen before
+    regions were read counts as seen when its text, level and risks are the same: the
+    same advice read again is not news for its regions alone.
     """
     printed = printed or fingerprint(advisory)
-    if not advisory.details.strip() or (current is not None and printed == current[0]):
+    earlier = EARLIER + _print(advisory, regions=False)
+    if not advisory.details.strip() or (current is not None and current[0] in (printed, earlier)):
         return False
-    if _recent(seen, printed, now):
+    if _recent(seen, printed, now) or _recent(seen, earlier, now):
         return current is not None and (
             advisory.level > current[1] or not _recent(seen, current[0], now)
         )

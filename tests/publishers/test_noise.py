@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from support.feeds import archived, markdown_to_html, rss, rss_item
 
 from advisory.domain.models import Advisory, Level
-from advisory.publishers.noise import WINDOW, fingerprint, is_news
+from advisory.publishers.noise import EARLIER, WINDOW, fingerprint, is_news
 from advisory.publishers.us_state import advisories as us_state_advisories
 
 DAY = timedelta(days=1).total_seconds()
@@ -67,3 +67,18 @@ def test_the_version_readers_hold_is_never_news_even_after_a_long_silence() -> N
     current = (fingerprint(june), int(june.level))
     assert not is_news(june, {}, START + 90 * DAY, current=current)  # nothing seen for months
     assert is_news(june, {}, START)  # without a current version, it is the first one
+
+
+def test_a_flip_flop_seen_before_regions_were_read_stays_noise_after() -> None:
+    """A state kept before regions were read (its prints marked by state step 0005):
+    re-reading the same March and June texts, regions and all, is news on no day; a real
+    change still is."""
+    [march], [june] = fetched(rss_item(MARCH)), fetched(rss_item(JUNE))
+    assert march.regions and june.regions  # read now: the lists are regions
+    without = [a.model_copy(update={"regions": ()}) for a in (march, june)]
+    earlier = {f"{EARLIER}{fingerprint(a)}": START - DAY for a in without}  # as kept then
+    current = (f"{EARLIER}{fingerprint(without[1])}", 3)  # readers hold June
+    for day, advisory in enumerate([june, march, june, march]):
+        assert not is_news(advisory, earlier, START + day * DAY, current=current), day
+    raised = june.model_copy(update={"level": Level.DO_NOT_TRAVEL})
+    assert is_news(raised, earlier, START, current=current)

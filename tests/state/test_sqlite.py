@@ -165,3 +165,14 @@ def test_an_upgraded_file_orders_what_a_reader_holds_by_its_attempts_not_its_clo
         assert store.outbox.last_sent_to(["ana@example.org"], ["VE"]) == {
             ("ana@example.org", "VE"): ("v2", "k2")
         }
+
+
+def test_fingerprints_kept_before_regions_are_marked_so(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    old_file(path, 2)
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO sightings VALUES ('VE@us-state', 'f1', 10, NULL)")
+        db.execute("INSERT INTO followed VALUES ('VE@us-state', '{}', 10, 'f1', 3)")
+    with open_store(path) as store:
+        assert store.publishers.sightings("VE@us-state") == {"bare:f1": 10}
+        assert store.publishers.current_prints() == {"VE@us-state": ("bare:f1", 3)}

@@ -110,6 +110,12 @@ MIGRATIONS: Final = (
         UPDATE messages SET sent_seq = 0 WHERE sent_at IS NOT NULL AND sent_seq IS NULL;
         DROP TABLE delivery_order;
     """),
+    # Fingerprints kept before regions were read say what the text was: marked so, the
+    # same advice read again with its regions is not taken for news (publishers/noise.py).
+    Migration("0005-fingerprints-before-regions", """
+        UPDATE sightings SET fingerprint = 'bare:' || fingerprint;
+        UPDATE followed SET fingerprint = 'bare:' || fingerprint;
+    """),
 )  # fmt: skip
 _LEGACY: Final = {1: 1, 2: 2}  # user_version before steps were named -> steps it had
 
