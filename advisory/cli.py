@@ -401,8 +401,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
         state = states.get(source.kind, PublisherState())
         print(f"{source.kind:<9} {source.location}")
         print(f"  follows      {' '.join(source.countries)}")
-        views = [f"{a.country} L{a.level.value} ({a.issued:%Y-%m-%d})" for a in current
-                 if a.publisher == source.kind]  # fmt: skip
+        views = [f"{a.country} L{a.level.value}{_in_parts(a)} ({a.issued:%Y-%m-%d})"
+                 for a in current if a.publisher == source.kind]  # fmt: skip
         print(f"  current      {', '.join(views) or '-'}")
         held = {a.country for a in current if a.publisher == source.kind}
         if waiting := [c for c in source.countries if c != "*" and c not in held]:
@@ -417,6 +417,11 @@ def cmd_sources(args: argparse.Namespace) -> int:
             error = f"{_time(state.error_at)}: {outside(state.last_error)}"
         print(f"  last error   {error}")
     return 0
+
+
+def _in_parts(advisory: Advisory) -> str:
+    parts = advisory.in_parts
+    return f" (L{parts.value} in parts)" if parts else ""
 
 
 def _time(epoch: float | None) -> str:

@@ -216,7 +216,7 @@ def test_a_month_of_publisher_noise_alerts_each_reader_once_per_real_change(
     lines = sources.stdout.splitlines()
     us = lines[lines.index(f"us-state  {site}/feed.xml") :]
     assert us[1:3] == ["  follows      VE RU IR", "  current      IR L4 (2025-12-05), "
-                       "RU L4 (2025-12-29), VE L3 (2026-06-27)"]  # fmt: skip
+                       "RU L4 (2025-12-29), VE L3 (L4 in parts) (2026-06-27)"]  # fmt: skip
     assert us[4].startswith("  last change  ") and us[4].endswith(": RU@us-state")
     assert us[5].startswith("  last error   ") and f"{site}/feed.xml: not an RSS feed: " in us[5]
     gov = lines[lines.index(f"gov-uk    {site}{INDEX}") :]
@@ -253,7 +253,7 @@ def test_canada_is_followed_country_by_country(project: Project) -> None:
     lines = sources.stdout.splitlines()
     assert lines[0] == f"canada    {site}/travel"
     assert lines[2:4] == [
-        "  current      CO L2 (2026-10-06)",
+        "  current      CO L2 (L4 in parts) (2026-10-06)",
         "  none yet     PE (not in what the publisher sent)",
     ]
     assert lines[6].endswith(f"{site}/travel/cta-cap-pe.json: HTTP 404 Not Found")
