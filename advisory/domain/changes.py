@@ -84,8 +84,8 @@ def what_changed(before: Advisory | None, after: Advisory) -> Change:
     if before is None:
         return Change(None, after.level)
     old, new = set(before.risks), set(after.risks)
-    was = {r.name: r for r in before.regions}
-    now = {r.name: r for r in after.regions}
+    was = {r.name.casefold(): r for r in before.regions}  # a name's case is no change
+    now = {r.name.casefold(): r for r in after.regions}
     return Change(
         previous=before.level,
         level=after.level,
@@ -94,8 +94,8 @@ def what_changed(before: Advisory | None, after: Advisory) -> Change:
         text_updated=(before.title, before.summary, before.details)
         != (after.title, after.summary, after.details)
         or any(was[n].summary != r.summary for n, r in now.items() if n in was),
-        regions_added=tuple((r.name, r.level) for r in after.regions if r.name not in was),
-        regions_removed=tuple((r.name, r.level) for r in before.regions if r.name not in now),
-        regions_moved=tuple((r.name, was[r.name].level, r.level) for r in after.regions
-                            if r.name in was and was[r.name].level != r.level),
+        regions_added=tuple((r.name, r.level) for n, r in now.items() if n not in was),
+        regions_removed=tuple((r.name, r.level) for n, r in was.items() if n not in now),
+        regions_moved=tuple((r.name, was[n].level, r.level) for n, r in now.items()
+                            if n in was and was[n].level != r.level),
     )  # fmt: skip

@@ -49,6 +49,7 @@ __all__ = [
     "SourceKind",
     "Strict",
     "Subscriber",
+    "region_name",
 ]
 
 
@@ -337,6 +338,14 @@ def _distinct_regions(regions: tuple[Region, ...]) -> tuple[Region, ...]:
 
 
 # --- the models --------------------------------------------------------------
+
+
+def region_name(text: str) -> str:
+    """A region's name as the model keeps it (normalised, folded, at most 300 characters),
+    for readers to compare names before they build regions; "" if nothing is left."""
+    return " ".join(_BIDI.sub("", without_internal(unicodedata.normalize("NFC", text))).split())[
+        :300
+    ]
 
 
 class Region(Strict):

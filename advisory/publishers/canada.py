@@ -15,8 +15,8 @@ from advisory.publishers.reading import Get, Round, each, each_error, page
 from advisory.publishers.text import (
     iso_date,
     plain_text,
-    printable,
     published,
+    regions_of,
     table,
     text_field,
 )
@@ -71,7 +71,7 @@ def advisory(document: dict[str, Any]) -> Advisory | None:
 
 # Each regional advisory is a container of its own: "<h3>Border areas - Avoid all travel</h3>".
 _REGIONAL: Final = re.compile(
-    r'<div class="AdvisoryContainer RegionalAdv">\s*<h3>(.*?)</h3>'
+    r'<div class="AdvisoryContainer RegionalAdv">\s*<h3>([^<]{0,2000})</h3>'
     r'(.*?)(?=<div class="AdvisoryContainer|$)',
     re.S,
 )
@@ -86,15 +86,10 @@ _ACTIONS: Final = (
 def _regions(advice: str) -> tuple[Region, ...]:
     """Canada's regional advisories, each a region at the level its heading's action says;
     the places it lists are in its summary."""
-    regions: list[Region] = []
-    seen: set[str] = set()
+    found: list[tuple[str, Level, str]] = []
     for heading, text in _REGIONAL.findall(advice):
         name, _, action = plain_text(heading).rpartition(" - ")
         level = next((lvl for words, lvl in _ACTIONS if words in action.lower()), None)
-        name = " ".join(printable(name).split())[:300]
-        if level is None or not name or name.casefold() in seen or len(regions) >= 100:
-            continue
-        seen.add(name.casefold())
-        places = " ".join(plain_text(text).split())
-        regions.append(Region(name=name, level=Level(level), summary=printable(places)[:1000]))
-    return tuple(regions)
+        if level is not None:
+            found.append((name, Level(level), " ".join(plain_text(text).split())))
+    return regions_of(found)

@@ -16,8 +16,8 @@ from advisory.publishers.reading import Get, Round, document, each, each_error, 
 from advisory.publishers.text import (
     iso_date,
     plain_text,
-    printable,
     published,
+    regions_of,
     summary_of,
     table,
     text_field,
@@ -114,31 +114,27 @@ def _regions(summary: str, statuses: set[str], country: str) -> tuple[Region, ..
     ("Within 10 km of the border with Syria"), else "Parts of the country"."""
     found: dict[int, list[str]] = {4: [], 3: []}
     paragraphs = summary.split("\n\n")
+    listed: set[int] = set()  # each list read once, however many lines point at it
     for i, paragraph in enumerate(paragraphs):
         for line in paragraph.splitlines():
-            if not (match := _AGAINST.search(line)):
+            if sum(map(len, found.values())) >= 200 or not (match := _AGAINST.search(line)):
                 continue
             level = 3 if match.group(1) else 4
             rest = match.group(2).strip()
-            if rest.endswith(":"):  # the places follow as a list
-                listed = paragraphs[i + 1] if i + 1 < len(paragraphs) else ""
-                found[level] += [item[2:] for item in listed.splitlines() if item.startswith("* ")]
-            else:
+            if not rest.endswith(":"):
                 found[level].append(re.split(r"\.(?:\s|$)", rest)[0])
+            elif i + 1 < len(paragraphs) and i + 1 not in listed:  # the places follow as a list
+                listed.add(i + 1)
+                items = paragraphs[i + 1].splitlines()
+                found[level] += [item[2:] for item in items if item.startswith("* ")][:100]
     whole = {country.casefold(), country_name(country).casefold(), "the whole country"}
-    regions: list[Region] = []
-    seen: set[str] = set()
+    named: list[tuple[str, Level, str]] = []
     for level, status in _PARTS.items():
-        if status not in statuses:
-            continue
-        names = [n for n in (" ".join(n.split()).rstrip(" .;,") for n in found[level])
-                 if n and n.casefold() not in whole] or ["Parts of the country"]  # fmt: skip
-        for name in names:
-            name = printable(name[:1].upper() + name[1:])[:300]
-            if name.casefold() not in seen and len(regions) < 100:
-                seen.add(name.casefold())
-                regions.append(Region(name=name, level=Level(level)))
-    return tuple(regions)
+        if status in statuses:
+            names = [n for n in (" ".join(n.split()).rstrip(" .;,") for n in found[level])
+                     if n and n.casefold() not in whole] or ["Parts of the country"]  # fmt: skip
+            named += [(n[:1].upper() + n[1:], Level(level), "") for n in names]
+    return regions_of(named)
 
 
 def slugs(index: dict[str, Any]) -> dict[str, str]:

@@ -23,7 +23,7 @@ from typing import Final
 from advisory.domain.models import Advisory
 from advisory.publishers.text import NOTE
 
-__all__ = ["EARLIER", "WINDOW", "fingerprint", "is_news"]
+__all__ = ["EARLIER", "WINDOW", "earlier_print", "fingerprint", "is_news"]
 
 WINDOW: Final = timedelta(days=30)
 
@@ -37,6 +37,11 @@ def fingerprint(advisory: Advisory) -> str:
     """What must differ for an advisory to be news: level, risks, regions and normalised
     text."""
     return _print(advisory, regions=True)
+
+
+def earlier_print(advisory: Advisory) -> str:
+    """The fingerprint a state kept before regions were read has for this version."""
+    return EARLIER + _print(advisory, regions=False)
 
 
 def _print(advisory: Advisory, *, regions: bool) -> str:
@@ -68,7 +73,7 @@ def is_news(
     same advice read again is not news for its regions alone.
     """
     printed = printed or fingerprint(advisory)
-    earlier = EARLIER + _print(advisory, regions=False)
+    earlier = earlier_print(advisory)
     if not advisory.details.strip() or (current is not None and current[0] in (printed, earlier)):
         return False
     if _recent(seen, printed, now) or _recent(seen, earlier, now):

@@ -20,7 +20,7 @@ from advisory.errors import UnreadableError
 from advisory.inputs.config import Config, Source
 from advisory.publishers import reader
 from advisory.publishers.http import Fetched, Validators, client, fetch
-from advisory.publishers.noise import WINDOW, is_news
+from advisory.publishers.noise import WINDOW, earlier_print, is_news
 from advisory.publishers.reading import Round, each_error
 from advisory.state import Store
 from advisory.state.base import Document
@@ -51,6 +51,8 @@ async def refresh(config: Config, store: Store, now: float) -> list[Round]:
                     store.publishers.follow(advisory, printed, now)
                     found.changed.append(key)
                 store.publishers.sighted(key, printed, now, advisory)
+                if (held := current.get(key)) and held[0] == earlier_print(advisory):
+                    store.publishers.sighted(key, held[0], now)  # the version held, still out
             for url, document in found.documents.items():
                 store.publishers.keep_document(url, document)
             store.publishers.fetched(

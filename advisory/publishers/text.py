@@ -5,13 +5,14 @@ it all to what an advisory holds. Pure."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, Final
 
 from inscriptis import get_text
 from pydantic import ValidationError
 
-from advisory.domain.models import Advisory, Risk
+from advisory.domain.models import Advisory, Level, Region, Risk, region_name
 
 __all__ = [
     "NOTE",
@@ -19,6 +20,7 @@ __all__ = [
     "plain_text",
     "printable",
     "published",
+    "regions_of",
     "risks_in",
     "summary_of",
     "table",
@@ -177,3 +179,23 @@ def iso_date(value: str) -> date | None:
         return datetime.fromisoformat(value).date()
     except ValueError:
         return None
+
+
+def regions_of(found: Iterable[tuple[str, Level, str]]) -> tuple[Region, ...]:
+    """Regions from what a reader found (name, level, summary): names as the model keeps
+    them, each once (ignoring case), at most 100; one that will not validate is left out
+    rather than making the whole document unreadable."""
+    regions: list[Region] = []
+    seen: set[str] = set()
+    for raw, level, summary in found:
+        name = region_name(printable(raw))
+        if not name or name.casefold() in seen:
+            continue
+        try:
+            regions.append(Region(name=name, level=level, summary=printable(summary)[:1000]))
+        except ValidationError:
+            continue
+        seen.add(name.casefold())
+        if len(regions) == 100:
+            break
+    return tuple(regions)

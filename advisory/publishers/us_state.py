@@ -25,6 +25,7 @@ from advisory.publishers.reading import Get, Round, keep
 from advisory.publishers.text import (
     plain_text,
     published,
+    regions_of,
     why,
 )
 
@@ -148,9 +149,8 @@ _LISTS: Final = re.compile(r"(do not travel|reconsider travel) to:", re.IGNORECA
 
 def _regions(body: str) -> tuple[Region, ...]:
     """The places the advice's "Do Not Travel to:" and "Reconsider Travel to:" lists name,
-    each a region at that level ("Amazonas state"); the rest of its item is its summary."""
-    regions: list[Region] = []
-    seen: set[str] = set()
+    each a region at that level ("Amazonas state"), its "due to …" as its summary."""
+    found: list[tuple[str, Level, str]] = []
     paragraphs = body.split("\n\n")
     for i, paragraph in enumerate(paragraphs[:-1]):
         heading = _LISTS.fullmatch(paragraph.strip().strip("*").strip())
@@ -161,17 +161,14 @@ def _regions(body: str) -> tuple[Region, ...]:
             if heading.group(1).lower() == "do not travel"
             else (Level.RECONSIDER)
         )
-        for item in paragraphs[i + 1].splitlines():
-            if not item.startswith("* "):
-                continue
-            words = re.sub(r"\s+([,.;:])", r"\1", " ".join(item[2:].replace("*", " ").split()))
-            name, _, why = words.partition(" due to ")
-            name = name.strip(" .,;:")[:300]
-            if name and name.casefold() not in seen and len(regions) < 100:
-                seen.add(name.casefold())
-                summary = f"Due to {why.rstrip('.')}." if why else ""
-                regions.append(Region(name=name, level=level, summary=summary[:1000]))
-    return tuple(regions)
+        for item in paragraphs[i + 1].splitlines()[:200]:
+            if item.startswith("* "):
+                words = re.sub(r"\s+([,.;:])", r"\1", " ".join(item[2:].replace("*", " ").split()))
+                name, _, why = words.partition(" due to ")
+                found.append(
+                    (name.strip(" .,;:"), level, f"Due to {why.rstrip('.')}." if why else "")
+                )
+    return regions_of(found)
 
 
 def _us_country(link: str, fips: str, title: str) -> str | None:

@@ -82,3 +82,9 @@ def test_a_wrong_region_is_refused(regions: list[object], field: str, reason: st
     [error] = caught.value.errors()
     assert ".".join(map(str, error["loc"])) == field
     assert reason in error["msg"]
+
+
+def test_a_region_renamed_only_in_case_is_the_same_region() -> None:
+    before = colombia(BORDER)
+    after = colombia({**BORDER, "name": "EASTERN BORDER DISTRICTS"})
+    assert what_changed(before, after).unchanged  # type: ignore[arg-type]

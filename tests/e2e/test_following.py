@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -35,8 +36,10 @@ from support.smtp import Server
 
 from advisory.cli import main
 from advisory.inputs.config import Config
+from advisory.publishers.noise import earlier_print
 from advisory.publishers.reading import Round
 from advisory.publishers.refresh import refresh
+from advisory.publishers.us_state import advisories as us_state_advisories
 from advisory.state import open_store
 
 MARCH, JUNE = archived("venezuela_L3_2026-03-19"), archived("venezuela_L3_2026-06-27")
@@ -489,3 +492,25 @@ def test_gov_uk_advice_against_parts_reaches_a_level_3_reader_once(project: Proj
         "Türkiye (UK) travel advisory: Level 2 – Exercise increased caution, Level 4 in parts"
     )
     assert alert.get_content().startswith("TÜRKIYE (UK) L2 (L4 in parts) EXERCISE INCREASED")
+
+
+def test_an_upgraded_state_keeps_a_flip_flop_quiet_past_the_window(tmp_path: Path) -> None:
+    """A state kept before regions were read: VE's March and June texts alternating for
+    longer than the noise window are still news on no day."""
+    state = tmp_path / "s.sqlite3"
+    [march], [june] = (us_state_advisories(rss(rss_item(x))) for x in (MARCH, JUNE))
+    with mirror() as site:
+        config = followed(site, state, kind="us-state", url=f"{site}/feed.xml")
+        checks(config, state, {0: {"/feed.xml": feed(rss_item(JUNE))}})
+        with sqlite3.connect(state) as db:  # as the state was before regions were read
+            db.execute("DELETE FROM sightings")
+            db.execute("DELETE FROM documents")
+            db.executemany(
+                "INSERT INTO sightings VALUES ('VE@us-state', ?, ?, NULL)",
+                [(earlier_print(a), 1.8e9 - 86400) for a in (march, june)],
+            )
+            db.execute("UPDATE followed SET fingerprint = ?", (earlier_print(june),))
+        days = {day: {"/feed.xml": feed(rss_item(MARCH if day % 2 else JUNE))}
+                for day in range(1, 45)}  # fmt: skip
+        rounds = checks(config, state, days, on=range(1, 45))
+    assert [day for day, found in rounds.items() if found.changed] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 
 import pytest
@@ -264,3 +265,29 @@ def test_the_us_do_not_travel_list_is_regions_at_level_4() -> None:
     assert venezuela.regions[0].summary == "Due to the risk of crime, kidnapping, and terrorism."
     [russia] = us_state_advisories(rss(rss_item(archived("russia_L4_2025-12-29"))))
     assert russia.regions == ()  # no list: the whole country is at level 4
+
+
+def test_region_names_that_fold_to_nothing_or_to_each_other_never_make_a_page_unreadable() -> None:
+    document = json.loads((FIXTURES / "canada" / "cta-cap-co_excerpt_2026-10-06.json").read_text())
+    box = '<div class="AdvisoryContainer RegionalAdv"><h3>{} - Avoid all travel</h3><p>x</p></div>'
+    hostile = box.format("\u202e\ue000") + box.format("Café") + box.format("Cafe\u0301")
+    document["data"]["eng"]["advisories"] = hostile
+    colombia = canada_advisory(document)
+    assert colombia is not None
+    assert [r.name for r in colombia.regions] == ["Café"]  # one, NFC, and no empty name
+
+
+def test_reading_regions_stays_linear_on_hostile_pages() -> None:
+    """Thousands of headings without an end, and of lines all pointing at one long list:
+    read in well under a second each, at most 100 regions."""
+    document = json.loads((FIXTURES / "canada" / "cta-cap-co_excerpt_2026-10-06.json").read_text())
+    document["data"]["eng"]["advisories"] = '<div class="AdvisoryContainer RegionalAdv"><h3>' * 5000
+    started = time.monotonic()
+    assert canada_advisory(document) is not None
+    page = json.loads((FIXTURES / "uk" / "govuk_travel_advice_parts_turkey_2016.json").read_text())
+    pointing = "<br>".join(["The FCO advise against all travel to:"] * 2000)
+    places = "".join(f"<li>Place {n}</li>" for n in range(2000))
+    page["details"]["summary"] = f"<p>{pointing}</p><ul>{places}</ul>"
+    turkey = gov_uk_advisory(page)
+    assert turkey is not None and len(turkey.regions) == 100
+    assert time.monotonic() - started < 5
