@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Final
 from advisory import __version__, logs
 from advisory.domain.models import Advisory, Format, Subscriber
 from advisory.domain.publishers import FILES, PUBLISHERS
-from advisory.domain.schedule import digest_period
 from advisory.domain.text import outside, plural
 from advisory.errors import AdvisoryError, ConfigError, Problem, TemplateError, UsageError
 from advisory.inputs import config as config_file
@@ -195,8 +194,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _purpose(config: Config, purpose: Purpose) -> Purpose:
     """`purpose` in the digest period current now, as a run beginning now would be."""
-    period = digest_period(config.schedule.digest, config.service.timezone, time.time())
-    return replace(purpose, period=period)
+    return purpose.at(config.schedule.digest, config.service.timezone, time.time())
 
 
 def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:

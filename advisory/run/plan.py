@@ -17,6 +17,7 @@ from advisory.domain.changes import Change, what_changed
 from advisory.domain.matching import by_country, concerning
 from advisory.domain.models import Advisory, Subscriber
 from advisory.domain.retry import CAP
+from advisory.domain.schedule import digest_period
 from advisory.inputs.subscribers import Shard
 from advisory.mail.compose import message_key
 from advisory.run.counts import Counts
@@ -37,6 +38,10 @@ class Purpose:
     countries: tuple[str, ...] | None = None
     force: bool = False
     period: str | None = None
+
+    def at(self, cron: str | None, timezone: str, now: float) -> Purpose:
+        """This purpose in the digest period current at `now` (`schedule.digest`)."""
+        return replace(self, period=digest_period(cron, timezone, now))
 
     @property
     def fetches(self) -> bool:

@@ -12,12 +12,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
 from advisory.domain.models import Advisory
-from advisory.domain.schedule import digest_period
 from advisory.errors import StateBusy
 from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, Shard, read_roster
@@ -67,8 +65,7 @@ async def run(
         if tell is not None:
             tell(rounds)
     if purpose.period is None:  # every shard plans in the period the run began in
-        period = digest_period(config.schedule.digest, config.service.timezone, clock())
-        purpose = replace(purpose, period=period)
+        purpose = purpose.at(config.schedule.digest, config.service.timezone, clock())
     if shard is None and sharded(config):
         if roster is not None:
             roster.close()  # each worker reads its own part
