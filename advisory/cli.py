@@ -11,24 +11,27 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from advisory import __version__, logs
-from advisory.domain.models import Advisory, Format, Subscriber
+from advisory.domain.countries import country_name, is_country
+from advisory.domain.models import Advisory, Format, Frequency, Level, Subscriber, Trip
 from advisory.domain.publishers import FILES, PUBLISHERS
 from advisory.domain.text import outside, plural
 from advisory.errors import AdvisoryError, ConfigError, Problem, TemplateError, UsageError
 from advisory.inputs import config as config_file
 from advisory.inputs.advisory_files import ignored, load_advisories
+from advisory.inputs.clock import clock_from
 from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, read_csv, read_roster
 from advisory.logs import Log
 from advisory.mail.compose import Reader, compose, message_key
 from advisory.mail.rendering import Renderer
+from advisory.run import exposure
 from advisory.run.advisories import known
 from advisory.run.counts import Counts
 from advisory.run.plan import Job, Plan, Purpose, plan_for
@@ -54,6 +57,7 @@ class Setup:
     renderer: Renderer
     roster: Roster | None  # None: a sharded run, whose shards read their parts
     ignored: list[Path]  # files in the advisory folder that are not read
+    clock: Callable[[], float] = time.time  # the real one, or as $ADVISORY_NOW sets it
 
     @property
     def subscribers(self) -> int:
@@ -73,6 +77,7 @@ def _setup(args: argparse.Namespace, *, sharding: bool = False, previewing: bool
         raise ConfigError([*e.problems, *_beside(path)]) from None
     problems: list[str] = []
     roster = None
+    clock = clock_from(os.environ, config.service.timezone)
     try:
         roster = None if sharding and sharded(config) else read_roster(config)
     except ConfigError as e:
@@ -92,7 +97,7 @@ def _setup(args: argparse.Namespace, *, sharding: bool = False, previewing: bool
         if roster is not None:
             roster.close()
         raise ConfigError(problems)
-    return Setup(config, advisories, renderer, roster, ignored(config.service.advisories))
+    return Setup(config, advisories, renderer, roster, ignored(config.service.advisories), clock)
 
 
 def _beside(path: Path) -> list[str]:
@@ -104,7 +109,11 @@ def _beside(path: Path) -> list[str]:
     problems: list[str] = []
     for check in (
         lambda: load_advisories(service.advisories),
-        lambda: read_csv(service.subscribers_file) if service.subscribers_file else None,
+        lambda: (
+            read_csv(service.subscribers_file, service.trips_file)
+            if service.subscribers_file
+            else None
+        ),
         lambda: Renderer(timezone=service.timezone),
     ):
         try:
@@ -115,17 +124,19 @@ def _beside(path: Path) -> list[str]:
 
 
 def _check_templates(config: Config, advisories: list[Advisory], renderer: Renderer) -> None:
-    """Render every advisory in every format once, so a template mistake fails here."""
+    """Render every advisory in every format, as an alert, a briefing and a digest of
+    news, so a template mistake fails here."""
     head = config.letterhead
     for advisory in advisories:
+        trip = Trip(country=advisory.country, start=date(2026, 12, 3), end=date(2026, 12, 10))
         for fmt in Format:
             sample = Subscriber(
-                name="Template Check",
-                email=config.sender.address,
-                countries=(advisory.country,),
-                format=fmt,
-            )
+                name="Template Check", email=config.sender.address,
+                countries=(advisory.country,), format=fmt, trips=(trip,),
+            )  # fmt: skip
             renderer.render(advisory, sample, head)
+            renderer.render(advisory, sample, head, trip=trip, briefing=True, today=date.min)
+            renderer.render_digest([advisory], sample, head, changes=[None], trips=[trip])
 
 
 def _countries(args: argparse.Namespace, setup: Setup) -> set[str] | None:
@@ -163,6 +174,7 @@ def _what(job: Job) -> str:
         return f"digest of {plural(len(job.advisories), 'advisory', 'advisories')}"
     advisory = job.advisories[0]
     how = f" ({job.change.direction})" if job.change.direction else ""
+    how += " (trip briefing)" if job.briefing else ""
     return f"{advisory.country_name} L{advisory.level.value}{how}"
 
 
@@ -173,6 +185,27 @@ def _skipped(counts: Counts) -> str:
         f"{counts.failed_before} failed earlier (see status)" if counts.failed_before else "",
     ]
     return ", ".join(p for p in parts if p)
+
+
+def _print_readers(config: Config, roster: Roster, now: float) -> None:
+    """What check tells of trips and digests: the trips ended (ignored), the trips
+    open now, and the digest readers (whom only `serve` sends their digests)."""
+    travel, ended, open_now = config.travel, 0, 0
+    digests: dict[str, int] = {}
+    for sub in roster:
+        if sub.trips:
+            ended += travel.closed_trips(sub, now)
+            open_now += len(travel.open_trips(sub, now))
+        if sub.frequency is not Frequency.IMMEDIATE:
+            digests[sub.frequency.value] = digests.get(sub.frequency.value, 0) + 1
+    if open_now:
+        print(f"{plural(open_now, 'trip')} open now: their travellers hear of their countries")
+    if ended:
+        print(f"{plural(ended, 'trip')} ended: ignored")
+    for name, count in digests.items():
+        cron = getattr(config.schedule, name)
+        print(f"{plural(count, 'reader')} of the {name} digest: sent by `advisory serve` "
+              f'("{cron}")')  # fmt: skip
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -186,15 +219,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     for path in setup.ignored:
         print(f"{path}: ignored: only .toml files in the advisory folder are read")
+    now = setup.clock()
+    _print_readers(c, roster, now)
     with open_store(c.service.state, readonly=True) as store:
-        _print_plan(plan_for(_purpose(c, Purpose()), roster, setup.advisories, store.outbox,
-                             time.time()), "would send")  # fmt: skip
+        _print_plan(plan_for(_purpose(c, Purpose(), now), roster, setup.advisories,
+                             store.outbox, now, travel=c.travel), "would send")  # fmt: skip
     return 0
 
 
-def _purpose(config: Config, purpose: Purpose) -> Purpose:
-    """`purpose` in the digest period current now, as a run beginning now would be."""
-    return purpose.at(config.schedule.digest, config.service.timezone, time.time())
+def _purpose(config: Config, purpose: Purpose, now: float) -> Purpose:
+    """`purpose` in the digest periods current now, as a run beginning now would be."""
+    return purpose.at(config.schedule, config.service.timezone, now)
 
 
 def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
@@ -210,8 +245,9 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
     if dry_run:
         assert setup.roster is not None
         with setup.roster, open_store(config.service.state, readonly=True) as store:
-            the_plan = plan_for(_purpose(config, purpose), setup.roster, setup.advisories,
-                                store.outbox, time.time())  # fmt: skip
+            now = setup.clock()
+            the_plan = plan_for(_purpose(config, purpose, now), setup.roster, setup.advisories,
+                                store.outbox, now, travel=config.travel)  # fmt: skip
             _print_plan(the_plan, "dry run: would send")
         return 0
     counts = asyncio.run(_send(setup, purpose))
@@ -238,7 +274,7 @@ async def _send(setup: Setup, purpose: Purpose) -> Counts:
                     roster = None
                 return await run(
                     setup.config, purpose, store, roster=roster, renderer=setup.renderer,
-                    progress=_Progress(), tell=_tell,
+                    progress=_Progress(), tell=_tell, clock=setup.clock,
                 )  # fmt: skip
     finally:
         if roster is not None:
@@ -355,6 +391,34 @@ def _preview_subscriber(args: argparse.Namespace, setup: Setup) -> Subscriber:
         if sub.key == key:
             return sub
     raise UsageError(Problem.at("--subscriber", "", "no subscriber with that address"))
+
+
+def cmd_exposed(args: argparse.Namespace) -> int:
+    setup = _setup(args, previewing=True)
+    config, roster = setup.config, setup.roster
+    assert roster is not None
+    country = None
+    if args.country is not None:
+        country = args.country.strip().upper()
+        if not is_country(country):
+            raise UsageError(f"--country: {args.country!r} is not an ISO 3166-1 alpha-2 code")
+    day = None
+    if args.at is not None:
+        try:
+            day = date.fromisoformat(args.at)
+        except ValueError:
+            raise UsageError(f"--at: {args.at!r} is not a date (YYYY-MM-DD)") from None
+    with roster, open_store(config.service.state, readonly=True) as store:
+        rows = exposure.exposed(
+            roster, setup.advisories, store.outbox, config.travel, now=setup.clock(), day=day,
+            country=country, min_level=Level(args.min_level),
+        )  # fmt: skip
+    sys.stdout.write(exposure.render(rows, args.format))
+    if args.format == "table":
+        when = f"on {day.isoformat()}" if day else "now"
+        print(f"{plural(len(rows), 'traveller')} {when} at level {args.min_level} or above"
+              + (f" in {country_name(country)}" if country else ""))  # fmt: skip
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -528,6 +592,16 @@ def parser() -> argparse.ArgumentParser:
     )
     c.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     c.set_defaults(run=cmd_preview)
+
+    c = command("exposed", "travellers whose trip window includes a date, by country and level")
+    c.add_argument("--country", metavar="CC", help="only the trips to this country")
+    c.add_argument(
+        "--min-level", type=int, choices=range(1, 5), default=1, metavar="N",
+        help="only countries whose highest level is at least N (1-4; default 1)",
+    )  # fmt: skip
+    c.add_argument("--at", metavar="DATE", help="the travellers of that day (default: now)")
+    c.add_argument("--format", choices=exposure.FORMATS, default="table", help="table, csv or json")
+    c.set_defaults(run=cmd_exposed)
 
     c = command("status", "what the state file holds: sent, queued, failed, last errors")
     c.set_defaults(run=cmd_status)

@@ -1,9 +1,10 @@
-"""Who gets what: subscribers matched to advisories by country, source and level (the
-highest anywhere in the country: a region at level 4 reaches the level-4 readers). Pure."""
+"""Who gets what: subscribers matched to advisories by country (theirs, and those of
+the trips open now), source and level (the highest anywhere in the country: a region
+at level 4 reaches the level-4 readers). Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 
 from advisory.domain.models import Advisory, Subscriber
 
@@ -19,13 +20,17 @@ def by_country(advisories: Iterable[Advisory]) -> dict[str, list[Advisory]]:
 
 
 def concerning(
-    subscriber: Subscriber, advisories: Mapping[str, Sequence[Advisory]]
+    subscriber: Subscriber,
+    advisories: Mapping[str, Sequence[Advisory]],
+    travelling: Collection[str] = (),
 ) -> Iterator[Advisory]:
-    """The advisories this subscriber should hear about, looked up by country, not scanned."""
+    """The advisories this subscriber should hear about, looked up by country, not
+    scanned. `travelling`: the countries of their trips open now."""
     if subscriber.every_country:
         candidates: Iterable[Sequence[Advisory]] = advisories.values()
     else:
-        candidates = (advisories[c] for c in subscriber.countries if c in advisories)
+        countries = dict.fromkeys((*subscriber.countries, *travelling))
+        candidates = (advisories[c] for c in countries if c in advisories)
     return (
         a
         for group in candidates

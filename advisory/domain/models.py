@@ -13,7 +13,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import IntEnum, StrEnum
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Final
@@ -25,6 +25,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -41,6 +43,7 @@ __all__ = [
     "CountryOrAll",
     "EmailAddress",
     "Format",
+    "Frequency",
     "Letterhead",
     "Level",
     "OneLine",
@@ -49,6 +52,7 @@ __all__ = [
     "SourceKind",
     "Strict",
     "Subscriber",
+    "Trip",
     "region_name",
 ]
 
@@ -129,6 +133,14 @@ class Format(StrEnum):
     HTML = "html"
     TEXT = "text"
     ALERT = "alert"
+
+
+class Frequency(StrEnum):
+    """How often a reader hears: each change at once, or a digest of a day's or a week's."""
+
+    IMMEDIATE = "immediate"
+    DAILY = "daily"
+    WEEKLY = "weekly"
 
 
 # Stand-ins for each reader's parts until a message is composed: Unicode noncharacters,
@@ -304,6 +316,19 @@ HttpsUrl = Annotated[str, Field(max_length=2000), AfterValidator(_https)]
 LevelField = Annotated[Level, Field(strict=False), _exact(int, "a level from 1 to 4")]
 RiskField = Annotated[Risk, Field(strict=False), _exact(str, "a risk name")]
 FormatField = Annotated[Format, Field(strict=False), _exact(str, '"html", "text" or "alert"')]
+FrequencyField = Annotated[
+    Frequency, Field(strict=False), _exact(str, '"immediate", "daily" or "weekly"')
+]
+
+
+def _day(value: Any) -> Any:
+    if type(value) is not date:
+        raise PydanticCustomError("date", "expected a date, e.g. 2026-12-03")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+LONGEST_TRIP: Final = timedelta(days=365)
 
 
 def _publisher(value: str) -> str:
@@ -433,22 +458,45 @@ class Advisory(Strict):
         return hashlib.sha256(blob).hexdigest()[:20]
 
 
+class Trip(Strict):
+    """A journey: its country concerns the traveller around these days (`domain.trips`)."""
+
+    country: CountryCode
+    start: Day
+    end: Day
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: date, info: ValidationInfo) -> date:
+        start = info.data.get("start")
+        if start is not None and end < start:
+            raise PydanticCustomError("trip", "the trip ends before it starts")
+        if start is not None and end - start >= LONGEST_TRIP:
+            raise PydanticCustomError(
+                "trip", "a trip of a year or more: list the country in countries instead"
+            )
+        return end
+
+
 class Subscriber(Strict):
     """A person, the countries they go to, and how they want to hear about them."""
 
     name: OneLine
     email: EmailAddress
+    # May be empty for a traveller: their trips name the countries, each for a while.
     countries: Annotated[
         tuple[CountryOrAll, ...],
-        Field(strict=False, min_length=1, max_length=300),
+        Field(strict=False, max_length=300),
         AfterValidator(_country_set),
-    ]
+    ] = ()
     min_level: LevelField = Level.NORMAL
     format: FormatField = Format.HTML
     # Whose advisories: "files" (the service's own), "us-state", "gov-uk", "canada"; all if empty.
     sources: Annotated[
         tuple[SourceKind, ...], Field(strict=False, max_length=len(PUBLISHERS) + 1)
     ] = ()
+    trips: Annotated[tuple[Trip, ...], Field(strict=False, max_length=100)] = ()
+    frequency: FrequencyField = Frequency.IMMEDIATE
 
     def follows(self, advisory: Advisory) -> bool:
         return not self.sources or advisory.source_kind in self.sources

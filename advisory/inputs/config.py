@@ -32,7 +32,8 @@ from advisory.domain.models import (
 )
 from advisory.domain.publishers import FILES, PUBLISHERS
 from advisory.domain.schedule import cron_trigger
-from advisory.domain.text import INTERNAL
+from advisory.domain.text import INTERNAL, plural
+from advisory.domain.trips import DEFAULT_LEAD, Travel
 from advisory.domain.urls import loopback, secure
 from advisory.errors import ConfigError, Problem
 from advisory.inputs.problems import read_bytes, read_toml, validate
@@ -70,16 +71,28 @@ _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _duration(value: Any) -> timedelta:
+def _duration(value: Any, least: int = 60, most: int = 30 * 86400) -> timedelta:
     if type(value) is not str:
         raise PydanticCustomError("duration", 'expected a duration such as "90m", "24h" or "2d"')
     parts = _DURATION.findall(value)
     if not parts or _DURATION.sub("", value).strip():
         raise PydanticCustomError("duration", 'expected a duration such as "90m", "24h" or "2d"')
     seconds = sum(int(n) * _UNITS[unit] for n, unit in parts)
-    if not 60 <= seconds <= 30 * 86400:
-        raise PydanticCustomError("duration", "must be between 1 minute and 30 days")
+    if not least <= seconds <= most:
+        raise PydanticCustomError("duration", f"must be between {_said(least)} and {_said(most)}")
     return timedelta(seconds=seconds)
+
+
+def _said(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds and seconds % size == 0:
+            return plural(seconds // size, unit)
+    return "0"
+
+
+def _lead(value: Any) -> timedelta:
+    """A trip's lead: none at all, up to 90 days (a briefing further ahead is forgotten)."""
+    return _duration(value, least=0, most=90 * 86400)
 
 
 def _unsubscribe(value: str) -> str:
@@ -130,6 +143,8 @@ class Service(Strict):
     advisories: FilePath = Field(default="advisories", validate_default=True)
     timezone: Annotated[str, Field(max_length=64), AfterValidator(_timezone)] = "UTC"
     subscribers_file: OptionalPath = None
+    trips_file: OptionalPath = None
+    trip_lead: Annotated[timedelta, BeforeValidator(_lead)] = DEFAULT_LEAD
 
 
 class Sender(Strict):
@@ -168,7 +183,9 @@ class Smtp(Strict):
 
 class Schedule(Strict):
     check: Cron = "*/15 * * * *"
-    digest: Cron | None = None
+    digest: Cron | None = None  # a reminder of the advisories standing, for every reader
+    daily: Cron = "0 8 * * *"  # the digest of the readers with frequency = "daily"
+    weekly: Cron = "0 8 * * MON"  # and of those with "weekly"
 
 
 def _source_url(value: str) -> str:
@@ -231,6 +248,11 @@ class Config(Strict):
         s, secret = self.sender, self.token_secret
         key = secret.get_secret_value().encode() if secret else None
         return Letterhead(s.address, s.name, s.reply_to, s.unsubscribe, key)
+
+    @property
+    def travel(self) -> Travel:
+        """When trips concern their travellers: the lead, in the service's timezone."""
+        return Travel(self.service.trip_lead, self.service.timezone)
 
     @property
     def publishers(self) -> tuple[Source, ...]:
@@ -339,7 +361,12 @@ def _duplicates(config: Config, path: Path) -> list[Problem]:
                 )
             )
         seen.setdefault(sub.key, i)
+        if not sub.countries and not sub.trips and config.service.trips_file is None:
+            out.append(Problem.at(path, f"subscribers[{i}].countries", NOTHING))
     return out
+
+
+NOTHING = "empty, and no trips: list a country or a trip"
 
 
 def _source_problems(config: Config, path: Path) -> list[Problem]:

@@ -1,7 +1,9 @@
-"""Who subscribes: the config's inline list, then the CSV `subscribers_file`, streamed.
+"""Who subscribes: the config's inline list, then the CSV `subscribers_file`, then the
+trips of `trips_file`, each streamed.
 
 A CSV row is validated exactly like an inline subscriber; its countries are
-separated by spaces. Large lists are read row by row, never held whole.
+separated by spaces. A trips row (email, country, start, end) is a trip of a listed
+subscriber. Large lists are read row by row, never held whole.
 """
 
 from __future__ import annotations
@@ -11,22 +13,24 @@ import json
 import re
 import sqlite3
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from advisory.domain.models import Format, Level, Subscriber
+from advisory.domain.models import EmailAddress, Format, Frequency, Level, Subscriber, Trip
 from advisory.errors import ConfigError, Problem, StorageError
-from advisory.inputs.config import Config
+from advisory.inputs.config import NOTHING, Config
 from advisory.inputs.problems import problems
 
 __all__ = ["Roster", "Shard", "read_csv", "read_roster"]
 
-COLUMNS = ("name", "email", "countries", "min_level", "format", "sources")
-REQUIRED = ("name", "email", "countries")
+COLUMNS = ("name", "email", "countries", "min_level", "format", "sources", "frequency")
+REQUIRED = ("name", "email")
+TRIP_COLUMNS = ("email", "country", "start", "end")
 MAX_FIELD = 10_000
 MAX_LINE = 8 * MAX_FIELD  # bytes: a row's line of six fields, in UTF-8
 
@@ -60,33 +64,83 @@ class Roster:
     def __init__(self, inline: tuple[Subscriber, ...] = ()) -> None:
         self.inline = inline
         self.db = sqlite3.connect("")
-        self.db.execute(
-            "CREATE TABLE listed (n INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, row TEXT)"
-        )
+        self.db.executescript("""
+            CREATE TABLE listed (n INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, row TEXT,
+                                 bare TEXT);  -- where it was listed, if with nothing to follow
+            CREATE TABLE trips (key TEXT NOT NULL, country TEXT NOT NULL, start TEXT NOT NULL,
+                                "end" TEXT NOT NULL, UNIQUE (key, country, start, "end"));
+        """)
         self.db.executemany(
             "INSERT OR IGNORE INTO listed (key) VALUES (?)", ((s.key,) for s in inline)
         )
         self.count = len(inline)
+        self.trips = 0  # read from the trips file
+        self._file_trips = False
 
-    def add(self, sub: Subscriber) -> bool:
-        """Keep a CSV subscriber; False if the address was listed before."""
+    def add(self, sub: Subscriber, bare: str | None = None) -> bool:
+        """Keep a CSV subscriber; False if the address was listed before. `bare`: where
+        it was listed, if it follows no country (its trips must then be in the file)."""
         row = json.dumps(
             [sub.name, sub.email, sub.countries, int(sub.min_level), sub.format.value,
-             sub.sources], ensure_ascii=False,
+             sub.sources, sub.frequency.value], ensure_ascii=False,
         )  # fmt: skip
         added = self.db.execute(
-            "INSERT OR IGNORE INTO listed (key, row) VALUES (?, ?)", (sub.key, row)
+            "INSERT OR IGNORE INTO listed (key, row, bare) VALUES (?, ?, ?)", (sub.key, row, bare)
         ).rowcount
         self.count += added
         return added == 1
 
+    def mark_bare(self, key: str, where: str) -> None:
+        """An inline subscriber with nothing to follow unless the trips file names them."""
+        self.db.execute("UPDATE listed SET bare = ? WHERE key = ?", (where, key))
+
+    def add_trip(self, key: str, trip: Trip) -> bool:
+        """Keep a trip of a listed subscriber; False if `key` is not one. (The same trip
+        twice is kept once.)"""
+        if self.db.execute("SELECT 1 FROM listed WHERE key = ?", (key,)).fetchone() is None:
+            return False
+        self._file_trips = True
+        self.trips += self.db.execute(
+            'INSERT OR IGNORE INTO trips (key, country, start, "end") VALUES (?, ?, ?, ?)',
+            (key, trip.country, trip.start.isoformat(), trip.end.isoformat()),
+        ).rowcount
+        return True
+
+    def bare(self) -> Iterator[str]:
+        """Where each subscriber with no country and no trip was listed."""
+        rows = self.db.execute(
+            "SELECT bare FROM listed WHERE bare IS NOT NULL AND key NOT IN (SELECT key FROM trips)"
+        )
+        return (where for (where,) in rows)
+
+    def _trips_of(self, key: str) -> tuple[Trip, ...]:
+        if not self._file_trips:
+            return ()
+        rows = self.db.execute(
+            'SELECT country, start, "end" FROM trips WHERE key = ? ORDER BY start', (key,)
+        )
+        return _trips(rows)
+
     def __iter__(self) -> Iterator[Subscriber]:
-        yield from self.inline
-        for (row,) in self.db.execute("SELECT row FROM listed WHERE row IS NOT NULL ORDER BY n"):
-            name, email, countries, level, fmt, sources = json.loads(row)
+        for sub in self.inline:
+            yield (
+                sub.model_copy(update={"trips": sub.trips + more})
+                if (more := self._trips_of(sub.key))
+                else sub
+            )
+        rows = self.db.execute(
+            """SELECT row, (SELECT json_group_array(json_array(country, start, "end"))
+                            FROM trips WHERE trips.key = listed.key)
+               FROM listed WHERE row IS NOT NULL ORDER BY n"""
+            if self._file_trips
+            else "SELECT row, '[]' FROM listed WHERE row IS NOT NULL ORDER BY n"
+        )
+        for row, trips in rows:
+            name, email, countries, level, fmt, sources, frequency = json.loads(row)
             yield Subscriber.model_construct(
                 name=name, email=email, countries=tuple(countries), min_level=Level(level),
-                format=Format(fmt), sources=tuple(sources),
+                format=Format(fmt), sources=tuple(sources), frequency=Frequency(frequency),
+                trips=_trips(json.loads(trips)),
             )  # fmt: skip
 
     def __len__(self) -> int:
@@ -102,19 +156,43 @@ class Roster:
         self.close()
 
 
+def _trips(rows: Iterable[Any]) -> tuple[Trip, ...]:
+    return tuple(
+        Trip.model_construct(country=c, start=date.fromisoformat(s), end=date.fromisoformat(e))
+        for c, s, e in rows
+    )
+
+
 def read_roster(config: Config, shard: Shard | None = None) -> Roster:
     """Validate the whole list (or shard), duplicates included, reading each file once:
     the Roster to plan from, or one ConfigError with every problem."""
-    inline = tuple(sub for sub in config.subscribers if shard is None or sub.key in shard)
-    return _read(inline, config.service.subscribers_file, shard)
+    numbered = [(i, sub) for i, sub in enumerate(config.subscribers)
+                if shard is None or sub.key in shard]  # fmt: skip
+    roster = _read(tuple(sub for _, sub in numbered), config.service.subscribers_file, shard,
+                   config.service.trips_file)  # fmt: skip
+    if config.service.trips_file is None:
+        return roster
+    try:
+        for i, sub in numbered:
+            if not sub.countries and not sub.trips:
+                roster.mark_bare(sub.key, Problem.at(config.path, f"subscribers[{i}].countries",
+                                                     NOTHING))  # fmt: skip
+        _read_trips(roster, config.service.trips_file, shard)
+    except BaseException:
+        roster.close()
+        raise
+    return roster
 
 
-def read_csv(path: Path) -> None:
-    """Check a subscriber CSV on its own (ConfigError), as when the config is invalid."""
-    _read((), path, None).close()
+def read_csv(path: Path, trips: Path | None = None) -> None:
+    """Check a subscriber CSV on its own (ConfigError), as when the config is invalid;
+    `trips`: the trips file, which may give the CSV's readers what they follow."""
+    _read((), path, None, trips).close()
 
 
-def _read(inline: tuple[Subscriber, ...], path: Path | None, shard: Shard | None) -> Roster:
+def _read(
+    inline: tuple[Subscriber, ...], path: Path | None, shard: Shard | None, trips: Path | None
+) -> Roster:
     roster = Roster(inline)
     errors: list[str] = []
     try:
@@ -122,7 +200,14 @@ def _read(inline: tuple[Subscriber, ...], path: Path | None, shard: Shard | None
             for where, item in _csv_rows(path, shard) if path is not None else ():
                 if not isinstance(item, Subscriber):
                     errors.extend(item)
-                elif not roster.add(item):
+                    continue
+                bare = None
+                if not item.countries:
+                    bare = Problem.at(where, "countries", NOTHING)
+                    if trips is None:
+                        errors.append(bare)
+                        continue
+                if not roster.add(item, bare):
                     errors.append(Problem.at(where, "email", "address listed twice"))
                 if len(errors) >= 100:
                     errors.append(Problem.at(path, "", "stopped after 100 problems"))
@@ -140,10 +225,70 @@ def _read(inline: tuple[Subscriber, ...], path: Path | None, shard: Shard | None
     return roster
 
 
+def _read_trips(roster: Roster, path: Path, shard: Shard | None) -> None:
+    """The trips file into `roster`: ConfigError with every problem (up to 100)."""
+    errors: list[str] = []
+    try:
+        try:
+            for where, row in _rows(path, TRIP_COLUMNS, TRIP_COLUMNS, shard):
+                trip, key = _trip(row, where)
+                if isinstance(trip, list):
+                    errors.extend(trip)
+                elif not roster.add_trip(key, trip):
+                    errors.append(Problem.at(where, "email", "not a subscriber"))
+                if len(errors) >= 100:
+                    errors.append(Problem.at(path, "", "stopped after 100 problems"))
+                    break
+        except ConfigError as e:
+            errors.extend(e.problems)
+        if not errors:
+            errors.extend(roster.bare())
+        if errors:
+            raise ConfigError(errors)
+    except sqlite3.Error as e:
+        raise StorageError(f"{path}: cannot keep the checked trips: {e}") from None
+
+
+_ADDRESS: TypeAdapter[str] = TypeAdapter(EmailAddress)
+
+
+def _trip(row: dict[str | Any, str | Any], where: str) -> tuple[Trip | list[Problem], str]:
+    """A trips row as (the trip or its problems, the traveller's key)."""
+    if None in row:
+        return [Problem.at(where, "", "more fields than columns")], ""
+    out: list[Problem] = []
+    try:
+        key = _ADDRESS.validate_python(row["email"] or "").lower()
+    except ValidationError:
+        key = ""
+        out.append(Problem.at(where, "email", "not a valid email address"))
+    data: dict[str, Any] = {"country": row["country"] or ""}
+    for end in ("start", "end"):
+        text = (row[end] or "").strip()
+        try:
+            data[end] = date.fromisoformat(text)
+        except ValueError:
+            data[end] = text  # not a date: validation names it
+    try:
+        trip = Trip.model_validate(data)
+    except ValidationError as e:
+        out.extend(problems(e, where))
+    return (out or trip), key
+
+
 def _csv_rows(
     path: Path, shard: Shard | None = None
 ) -> Iterator[tuple[str, Subscriber | list[Problem]]]:
     """(file:line, the subscriber or the problems of its row), in file order."""
+    for where, row in _rows(path, COLUMNS, REQUIRED, shard):
+        yield where, _subscriber(row, where)
+
+
+def _rows(
+    path: Path, columns: tuple[str, ...], required: tuple[str, ...], shard: Shard | None
+) -> Iterator[tuple[str, dict[str | Any, str | Any]]]:
+    """(file:line, the row) of a CSV with these columns, in file order; only the rows
+    of `shard`'s addresses if one is given."""
     csv.field_size_limit(MAX_FIELD)
     try:
         f = path.open("rb")
@@ -155,9 +300,9 @@ def _csv_rows(
             header = reader.fieldnames or []
         except csv.Error:
             raise ConfigError(Problem.at(path, "line 1", "not a CSV header")) from None
-        bad = [f"unknown column {c!r}" for c in header if c not in COLUMNS]
-        bad += [f"missing column {c!r}" for c in REQUIRED if c not in header]
-        bad += [f"column {c!r} appears twice" for c in COLUMNS if header.count(c) > 1]
+        bad = [f"unknown column {c!r}" for c in header if c not in columns]
+        bad += [f"missing column {c!r}" for c in required if c not in header]
+        bad += [f"column {c!r} appears twice" for c in columns if header.count(c) > 1]
         if bad:
             raise ConfigError(Problem.at(path, "line 1", reason) for reason in bad)
         while True:
@@ -170,8 +315,7 @@ def _csv_rows(
                 raise ConfigError(Problem.at(where, "", "malformed CSV")) from None
             if shard is not None and type(email := row.get("email")) is str and email not in shard:
                 continue
-            where = f"{path}:{reader.line_num}"
-            yield where, _subscriber(row, where)
+            yield f"{path}:{reader.line_num}", row
 
 
 def _decoded_lines(f: BinaryIO, path: Path) -> Iterator[str]:

@@ -7,6 +7,7 @@ ever passed as data, never compiled as template source. No I/O after start-up.
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ import jinja2
 
 from advisory.domain.changes import Change, what_changed
 from advisory.domain.countries import country_name
-from advisory.domain.models import Advisory, Format, Letterhead, Subscriber
+from advisory.domain.models import Advisory, Format, Letterhead, Subscriber, Trip
+from advisory.domain.trips import line, short
 from advisory.errors import TemplateError
 
 __all__ = ["ALERT_MAX", "Rendered", "Renderer", "default_templates"]
@@ -98,25 +100,51 @@ class Renderer:
         subscriber: Subscriber,
         letterhead: Letterhead,
         change: Change | None = None,
+        *,
+        trip: Trip | None = None,
+        briefing: bool = False,
+        today: date | None = None,
     ) -> Rendered:
-        """One alert; `change` says what differs from what this reader last received."""
+        """One alert; `change` says what differs from what this reader last received.
+        `trip`: the reader's trip to the country, named first (on `today`); `briefing`:
+        the message that opens its window."""
         change = change or what_changed(None, advisory)
+        head = alert_head(advisory, change)
         context = {
             **self._common(subscriber, letterhead),
-            **self._about(advisory),
+            **self._about(advisory, trip, today),
             "change": change,
-            "alert_head": alert_head(advisory, change),
+            "briefing": briefing,
+            "alert_head": head,
         }
+        if trip is not None and len(tag := short(trip, today or trip.start)) + len(head) < 140:
+            context["alert_head"] = f"{tag}: {head}"  # where it fits beside what it says
         return self._parts("", subscriber, context)
 
     def render_digest(
-        self, advisories: Sequence[Advisory], subscriber: Subscriber, letterhead: Letterhead
+        self,
+        advisories: Sequence[Advisory],
+        subscriber: Subscriber,
+        letterhead: Letterhead,
+        *,
+        changes: Sequence[Change | None] = (),
+        trips: Sequence[Trip | None] = (),
+        today: date | None = None,
     ) -> Rendered:
-        """The reminder of every standing advisory for this reader, highest level first."""
-        ordered = sorted(advisories, key=lambda a: (-a.highest, -a.level, a.country_name))
+        """A digest, highest level first: the reminder of every standing advisory for
+        this reader, or (with `changes`) the news of their period and what changed in
+        each. `trips`: the reader's trip to each advisory's country, if any."""
+        items = [
+            {**self._about(a, trip, today), "change": change}
+            for a, trip, change in itertools.zip_longest(advisories, trips, changes)
+        ]
+        items.sort(key=lambda i: (-i["advisory"].highest, -i["level"], i["country"]))
+        ordered = [item["advisory"] for item in items]
         context = {
             **self._common(subscriber, letterhead),
-            "advisories": [self._about(a) for a in ordered],
+            "advisories": items,
+            "news": bool(changes),
+            "trips": [item["trip"] for item in items if item["trip"]],
             "alert_head": ", ".join(
                 f"{a.country_name.upper()}{f' ({a.by})' if a.by else ''} {_rank(a)}"
                 for a in ordered
@@ -124,8 +152,11 @@ class Renderer:
         }
         return self._parts("digest_", subscriber, context)
 
-    def _about(self, advisory: Advisory) -> dict[str, Any]:
+    def _about(
+        self, advisory: Advisory, trip: Trip | None = None, today: date | None = None
+    ) -> dict[str, Any]:
         return {
+            "trip": line(trip, today or trip.start) if trip is not None else None,
             "advisory": advisory,
             "country": advisory.country_name,
             "level": advisory.level,
@@ -137,11 +168,13 @@ class Renderer:
         }
 
     def _common(self, subscriber: Subscriber, letterhead: Letterhead) -> dict[str, Any]:
-        wanted = (
-            "every country"
-            if subscriber.every_country
-            else _join([country_name(code) for code in subscriber.countries])
-        )
+        if subscriber.every_country:
+            wanted = "every country"
+        elif not subscriber.countries:
+            wanted = "the countries of your trips"
+        else:
+            wanted = _join([country_name(code) for code in subscriber.countries])
+            wanted += ", and the countries of your trips" if subscriber.trips else ""
         return {
             "subscriber": subscriber,
             "subscribed_to": wanted,

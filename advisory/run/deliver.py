@@ -113,22 +113,30 @@ class Delivery:
                         self.store.outbox.remember(advisory, self.clock())
                         self._remembered.add(advisory.version)
             self.store.outbox.enqueue(job.entry for job in new)
+            for job in new:
+                if job.carries:
+                    self.store.outbox.carry(job.entry.key, job.entry.recipient, job.carries)
 
     def envelope(self, job: Job) -> Envelope:
         """The message's bytes: spliced from its group's template when the templates
         allow, else composed in full."""
         sub, change, advisories = job.subscriber, job.change, job.advisories
+        date = datetime.fromtimestamp(job.entry.created_at, UTC).astimezone(self.renderer.tz)
+        today = date.date()
+        # Readers whose messages read alike share one rendering: the same advisories,
+        # changes, trips (and day), format, and what the footer says they follow.
+        alike = (sub.format, sub.countries, bool(sub.trips), sub.min_level, job.trips, today)
         render: Callable[[Subscriber], Rendered]
         if change is None:
-            group: Hashable = (tuple(a.version for a in advisories), sub.format,
-                               sub.countries, sub.min_level)  # fmt: skip
-            render = partial(self.renderer.render_digest, advisories, letterhead=self.head)
+            group: Hashable = (tuple(a.version for a in advisories), job.changes, *alike)
+            render = partial(self.renderer.render_digest, advisories, letterhead=self.head,
+                             changes=job.changes, trips=job.trips, today=today)  # fmt: skip
         else:
-            group = (advisories[0].version, change, sub.format, sub.countries, sub.min_level)
+            group = (advisories[0].version, change, job.briefing, *alike)
             render = partial(
-                self.renderer.render, advisories[0], letterhead=self.head, change=change
-            )
-        date = datetime.fromtimestamp(job.entry.created_at, UTC).astimezone(self.renderer.tz)
+                self.renderer.render, advisories[0], letterhead=self.head, change=change,
+                trip=job.trips[0] if job.trips else None, briefing=job.briefing, today=today,
+            )  # fmt: skip
         reader = Reader(
             sub.name, sub.email, job.entry.key, date, self.head.token(sub.key), job.entry.resends
         )

@@ -1,5 +1,6 @@
-"""What is due: per reader, the alerts on new and changed advisories, the digest of a
-period, the retries whose time has come, and what is queued but no longer wanted.
+"""What is due: per reader, the alerts on new and changed advisories, the briefing of
+a trip whose window opened, the digests of a period, the retries whose time has come,
+and what is queued but no longer wanted.
 
 Pure of any I/O but the outbox it reads; planned chunk by chunk, so a million readers
 never sit in memory at once.
@@ -11,37 +12,65 @@ import itertools
 from collections.abc import Callable, Collection, Iterable, Iterator, Sized
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, cast
 
 from advisory.domain.changes import Change, what_changed
 from advisory.domain.matching import by_country, concerning
-from advisory.domain.models import Advisory, Subscriber
+from advisory.domain.models import Advisory, Frequency, Level, Subscriber, Trip
 from advisory.domain.retry import CAP
 from advisory.domain.schedule import digest_period
+from advisory.domain.trips import Travel
 from advisory.inputs.subscribers import Shard
 from advisory.mail.compose import message_key
 from advisory.run.counts import Counts
 from advisory.state.base import Entry, Outbox
 
-__all__ = ["CHUNK", "Job", "Plan", "Purpose", "plan", "plan_digest", "plan_for", "plan_run"]
+if TYPE_CHECKING:
+    from advisory.inputs.config import Schedule
+
+__all__ = [
+    "CHUNK",
+    "DIGESTS",
+    "Job",
+    "Plan",
+    "Purpose",
+    "plan",
+    "plan_digest",
+    "plan_for",
+    "plan_run",
+]
 
 CHUNK: Final = 1000  # subscribers planned, queued and handed to the workers at a time
+
+# The digests, each with a schedule of its own: `digest`, the reminder of what stands
+# for every reader; `daily` and `weekly`, all the news of their readers' period.
+Digest = Literal["digest", "daily", "weekly"]
+DIGESTS: Final[tuple[Digest, ...]] = ("digest", "daily", "weekly")
 
 
 @dataclass(frozen=True, slots=True)
 class Purpose:
     """What a run is for: a `send` (its --country and --force), a `retry`, or the
-    service's `check` or `digest`. `period`: the digest period the run is in, set when
-    it begins (every shard of a run plans in the same one)."""
+    service's `check` or one of its digests (`digest` names which). `periods`: each
+    digest's current period, set when the run begins (every shard of a run plans in
+    the same ones)."""
 
     job: Literal["send", "retry", "check", "digest"] = "send"
     countries: tuple[str, ...] | None = None
     force: bool = False
-    period: str | None = None
+    digest: Digest = "digest"
+    periods: dict[Digest, str | None] | None = None
 
-    def at(self, cron: str | None, timezone: str, now: float) -> Purpose:
-        """This purpose in the digest period current at `now` (`schedule.digest`)."""
-        return replace(self, period=digest_period(cron, timezone, now))
+    def at(self, schedule: Schedule, timezone: str, now: float) -> Purpose:
+        """This purpose in the digest periods current at `now`."""
+        crons = {name: getattr(schedule, name) for name in DIGESTS}
+        return replace(
+            self, periods={name: digest_period(cron, timezone, now) for name, cron in crons.items()}
+        )
+
+    def period(self, digest: Digest) -> str | None:
+        """The current period of a digest, None if it has no schedule."""
+        return (self.periods or {}).get(digest)
 
     @property
     def fetches(self) -> bool:
@@ -58,6 +87,14 @@ class Job:
     new: bool  # not in the outbox yet, or queued again (--force, or due again after cancelling)
     advisories: tuple[Advisory, ...]
     change: Change | None = None  # None for a digest
+    trips: tuple[Trip | None, ...] = ()  # the trip each advisory concerns, if any
+    briefing: bool = False  # the first message of a trip's window
+    changes: tuple[Change | None, ...] = ()  # a digest of news: what changed in each
+
+    @property
+    def carries(self) -> tuple[Advisory, ...]:
+        """The versions the reader holds once this is delivered (a digest of news)."""
+        return self.advisories if self.changes else ()
 
 
 @dataclass(slots=True)
@@ -96,6 +133,8 @@ class Plan:
         return None
 
 
+# What a reader holds of an advisory: its version, and the message that brought it.
+_Held = tuple[str, str]
 # A message that is due: its fresh outbox entry, and how to make its job from an entry.
 _Due = tuple[Entry, Callable[[Entry, bool], Job]]
 
@@ -106,11 +145,15 @@ def plan(
     outbox: Outbox,
     now: float,
     *,
+    travel: Travel | None = None,
     countries: Collection[str] | None = None,
     force: bool = False,
     shard: Shard | None = None,
 ) -> Plan:
-    """Alerts due now: new versions, retries whose time has come, and what to cancel."""
+    """Alerts due now: new versions, the briefings of trips, retries whose time has
+    come, and what to cancel. Readers of a digest get no alert, but a trip's briefing,
+    and a raise to level 4 of a country they travel to."""
+    travel = travel or Travel()
     scope = by_country(a for a in advisories if countries is None or a.country in countries)
     keys = [a.key for group in scope.values() for a in group]
     queued = {
@@ -123,31 +166,76 @@ def plan(
     before: dict[str, Advisory | None] = {}
 
     def due(batch: list[Subscriber]) -> list[_Due]:
-        pairs = [(sub, advisory) for sub in batch for advisory in concerning(sub, scope)]
+        trips = {sub.key: travel.open_trips(sub, now) for sub in batch if sub.trips}
+        pairs = [(sub, advisory) for sub in batch
+                 for advisory in concerning(sub, scope, trips.get(sub.key, {}))]  # fmt: skip
         last = outbox.last_sent_to({sub.key for sub, _ in pairs}, keys)
         previous = [last.get((sub.key, advisory.key)) for sub, advisory in pairs]
         usual_keys = [message_key(sub.key, a.version, sub.format.value) for sub, a in pairs]
+        trip_of = [trips.get(sub.key, {}).get(a.country) for sub, a in pairs]
+        briefings = [_briefing_key(sub, a, trip) for (sub, a), trip in zip(pairs, trip_of,
+                     strict=True)]  # fmt: skip
+        briefed = {k for k, e in outbox.entries_for([b for b in briefings if b]).items()
+                   if e.sent_at is not None}  # fmt: skip
         # A version a reader had before the one they hold now: the advisory went back to
         # it. Told again, as a message of its own keyed by the message it follows: each
         # return is told once, however often the advisory goes back and forth.
         changed = [k for k, p, (_, a) in zip(usual_keys, previous, pairs, strict=True)
                    if p is not None and p[0] != a.version]  # fmt: skip
         had = {k for k, e in outbox.entries_for(changed).items() if e.sent_at is not None}
+        # The reader holds this version from another message (a briefing, a digest, a
+        # return): that message is the one due, if it was in the format they read now.
+        by = outbox.entries_for([p[1] for k, p, (_, a) in zip(usual_keys, previous, pairs,
+                                 strict=True) if p is not None and p[0] == a.version
+                                 and p[1] != k])  # fmt: skip
         out: list[_Due] = []
-        for (sub, advisory), held, key in zip(pairs, previous, usual_keys, strict=True):
+        for (sub, advisory), held, key, trip, briefing in zip(
+            pairs, previous, usual_keys, trip_of, briefings, strict=True
+        ):
             was, last_message = held or ("", "")
             if was and was not in before:
                 before[was] = outbox.advisory(was)
             change = what_changed(before.get(was), advisory)
-            if key in had:
+            briefs = briefing is not None and briefing not in briefed
+            if briefing is not None and briefs:
+                key = briefing  # once per trip, whatever the reader had before
+            elif (
+                was == advisory.version
+                and not force
+                and (brought := by.get(last_message)) is not None
+                and brought.format == sub.format.value
+            ):
+                key = last_message
+            elif key in had:
                 topic = f"{advisory.version} after {last_message}"
                 key = message_key(sub.key, topic, sub.format.value)
+            if (
+                sub.frequency is not Frequency.IMMEDIATE
+                and not briefs
+                and not (trip is not None and _raised_to_four(before.get(was), advisory))
+            ):
+                continue  # the news waits for the reader's digest
             fresh = Entry(key, "alert", sub.key, advisory.key, advisory.version,
                           sub.format.value, "queued", now, next_attempt=now)  # fmt: skip
-            out.append((fresh, partial(_alert_job, sub, advisory, change)))
+            out.append((fresh, partial(_alert_job, sub, advisory, change, trip, briefs)))
         return out
 
     return _streamed(roster, outbox, queued, due, now=now, force=force)
+
+
+def _briefing_key(sub: Subscriber, advisory: Advisory, trip: Trip | None) -> str | None:
+    if trip is None:
+        return None
+    return message_key(sub.key, f"trip:{advisory.key}:{trip.start}:{trip.end}", sub.format.value)
+
+
+def _raised_to_four(held: Advisory | None, advisory: Advisory) -> bool:
+    """Whether this version raises the advice to do-not-travel, somewhere in the country."""
+    return (
+        held is not None
+        and held.highest < Level.DO_NOT_TRAVEL
+        and advisory.highest == Level.DO_NOT_TRAVEL
+    )
 
 
 def plan_digest(
@@ -157,24 +245,59 @@ def plan_digest(
     now: float,
     period: str,
     shard: Shard | None = None,
+    *,
+    digest: Digest = "digest",
+    travel: Travel | None = None,
 ) -> Plan:
-    """One reminder per subscriber per digest period, of every advisory standing for them."""
-    topic = f"digest:{period}"
+    """One digest per reader per period: for `digest`, every reader is reminded of
+    every advisory standing for them; for `daily` and `weekly`, their readers are told
+    every version they do not hold yet, and what changed since the one they did."""
+    travel = travel or Travel()
+    topic = f"{digest}:{period}"
     scope = by_country(advisories)
+    keys = [a.key for group in scope.values() for a in group]
     queued = {
         e.key
         for e in outbox.entries(status="queued")
-        if e.kind == "digest" and (shard is None or e.recipient in shard)
+        if e.kind == "digest"
+        and e.version.startswith(f"{digest}:")
+        and (shard is None or e.recipient in shard)
     }
+    before: dict[str, Advisory | None] = {}
+
+    def news(
+        sub: Subscriber, standing: tuple[Advisory, ...], held: dict[tuple[str, str], _Held]
+    ) -> tuple[tuple[Advisory, ...], tuple[Change | None, ...]]:
+        fresh, changes = [], []
+        for advisory in standing:
+            was = held.get((sub.key, advisory.key), ("", ""))[0]
+            if was == advisory.version:
+                continue
+            if was and was not in before:
+                before[was] = outbox.advisory(was)
+            fresh.append(advisory)
+            changes.append(what_changed(before.get(was), advisory))
+        return tuple(fresh), tuple(changes)
 
     def due(batch: list[Subscriber]) -> list[_Due]:
+        if digest != "digest":
+            batch = [sub for sub in batch if sub.frequency.value == digest]
+        trips = {sub.key: travel.open_trips(sub, now) for sub in batch if sub.trips}
+        standing = {sub.key: tuple(concerning(sub, scope, trips.get(sub.key, {})))
+                    for sub in batch}  # fmt: skip
+        held = {} if digest == "digest" else outbox.last_sent_to(
+            {sub.key for sub in batch if standing[sub.key]}, keys)  # fmt: skip
         out: list[_Due] = []
         for sub in batch:
-            if standing := tuple(concerning(sub, scope)):
+            told, changes = standing[sub.key], cast(tuple[Change | None, ...], ())
+            if digest != "digest":
+                told, changes = news(sub, told, held)
+            if told:
                 key = message_key(sub.key, topic, sub.format.value)
                 fresh = Entry(key, "digest", sub.key, "*", topic, sub.format.value, "queued",
                               now, next_attempt=now)  # fmt: skip
-                out.append((fresh, partial(_digest_job, sub, standing)))
+                on = tuple(trips.get(sub.key, {}).get(a.country) for a in told)
+                out.append((fresh, partial(_digest_job, sub, told, changes, on)))
         return out
 
     return _streamed(roster, outbox, queued, due, now=now)
@@ -218,7 +341,8 @@ def plan_run(
     outbox: Outbox,
     now: float,
     *,
-    period: str | None = None,
+    periods: dict[Digest, str | None] | None = None,
+    travel: Travel | None = None,
     countries: Collection[str] | None = None,
     force: bool = False,
     retries_only: bool = False,
@@ -226,25 +350,30 @@ def plan_run(
 ) -> Plan:
     """What a `send`, `retry` or scheduled check does: due alerts and due retries.
 
-    Digests are only started by the digest job; here their retries for the current
-    `period` are delivered too (a pass over the subscribers only when some are queued).
+    Digests are only started by their own jobs; here their retries in each current
+    period (`periods`) are delivered too (a pass over the subscribers only for a
+    digest of which some are queued).
     """
     advisories = list(advisories)
-    alerts = plan(roster, advisories, outbox, now, countries=countries, force=force, shard=shard)
-    digests = None
-    queued = outbox.entries(status="queued")
-    if period is not None and countries is None and any(e.kind == "digest" for e in queued):
-        digests = plan_digest(roster, advisories, outbox, now, period, shard)
+    alerts = plan(roster, advisories, outbox, now, travel=travel, countries=countries,
+                  force=force, shard=shard)  # fmt: skip
+    queued = {e.version.partition(":")[0] for e in outbox.entries(status="queued")
+              if e.kind == "digest"}  # fmt: skip
+    digests = [
+        plan_digest(roster, advisories, outbox, now, period, shard, digest=name, travel=travel)
+        for name, period in (periods or {}).items()
+        if period is not None and countries is None and name in queued
+    ]
     out = Plan(counts=alerts.counts)  # the same counts: readers planned, as they are
 
     def chunks() -> Iterator[list[Job]]:
         for chunk in alerts.chunks:
             yield [job for job in chunk if not (retries_only and job.new)]
-        if digests is not None:
-            for chunk in digests.chunks:
+        for digest in digests:
+            for chunk in digest.chunks:
                 yield [job for job in chunk if not job.new]
-            out.counts.waiting += digests.counts.waiting
-            out.stale += digests.stale
+            out.counts.waiting += digest.counts.waiting
+            out.stale += digest.stale
         out.stale += alerts.stale
 
     out.chunks = chunks()
@@ -257,12 +386,27 @@ def _batched(items: Iterable[Subscriber], size: int) -> Iterator[list[Subscriber
         yield batch
 
 
-def _alert_job(sub: Subscriber, advisory: Advisory, change: Change, entry: Entry, new: bool) -> Job:
-    return Job(sub, entry, new, (advisory,), change)
+def _alert_job(
+    sub: Subscriber,
+    advisory: Advisory,
+    change: Change,
+    trip: Trip | None,
+    briefing: bool,
+    entry: Entry,
+    new: bool,
+) -> Job:
+    return Job(sub, entry, new, (advisory,), change, (trip,), briefing)
 
 
-def _digest_job(sub: Subscriber, standing: tuple[Advisory, ...], entry: Entry, new: bool) -> Job:
-    return Job(sub, entry, new, standing)
+def _digest_job(
+    sub: Subscriber,
+    told: tuple[Advisory, ...],
+    changes: tuple[Change | None, ...],
+    trips: tuple[Trip | None, ...],
+    entry: Entry,
+    new: bool,
+) -> Job:
+    return Job(sub, entry, new, told, None, trips, changes=changes)
 
 
 def plan_for(
@@ -272,11 +416,15 @@ def plan_for(
     outbox: Outbox,
     now: float,
     shard: Shard | None = None,
+    travel: Travel | None = None,
 ) -> Plan:
     """The plan of a run for `purpose`."""
     if purpose.job == "digest":
-        return plan_digest(roster, advisories, outbox, now, purpose.period or "never", shard)
+        period = purpose.period(purpose.digest) or "never"
+        return plan_digest(roster, advisories, outbox, now, period, shard,
+                           digest=purpose.digest, travel=travel)  # fmt: skip
     return plan_run(
-        roster, advisories, outbox, now, period=purpose.period, countries=purpose.countries,
-        force=purpose.force, retries_only=purpose.job == "retry", shard=shard,
+        roster, advisories, outbox, now, periods=purpose.periods, travel=travel,
+        countries=purpose.countries, force=purpose.force, retries_only=purpose.job == "retry",
+        shard=shard,
     )  # fmt: skip

@@ -64,8 +64,8 @@ async def run(
         rounds = await refresh(config, store, clock())
         if tell is not None:
             tell(rounds)
-    if purpose.period is None:  # every shard plans in the period the run began in
-        purpose = purpose.at(config.schedule.digest, config.service.timezone, clock())
+    if purpose.periods is None:  # every shard plans in the periods the run began in
+        purpose = purpose.at(config.schedule, config.service.timezone, clock())
     if shard is None and sharded(config):
         if roster is not None:
             roster.close()  # each worker reads its own part
@@ -82,7 +82,7 @@ async def run(
         raise
     with roster:
         part = part_of(config, shard)
-        plan = plan_for(purpose, roster, advisories, store.outbox, clock(), shard)
+        plan = plan_for(purpose, roster, advisories, store.outbox, clock(), shard, config.travel)
         delivery = Delivery(
             part, store, open_transport(part),
             renderer or Renderer(timezone=config.service.timezone),

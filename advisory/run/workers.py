@@ -26,6 +26,7 @@ from typing import Any
 from advisory.domain.models import Advisory
 from advisory.errors import AdvisoryError, ConfigError
 from advisory.inputs import config as config_file
+from advisory.inputs.clock import clock_from
 from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, Shard, read_roster
 from advisory.run.advisories import known
@@ -275,7 +276,7 @@ async def _run(
         with open_store(config.service.state) as store:
             counts = await one(
                 config, purpose, store, roster=roster, advisories=advisories, shard=shard,
-                stop=stop, progress=progress,
+                stop=stop, progress=progress, clock=clock_from(os.environ, config.service.timezone),
             )  # fmt: skip
     except AdvisoryError as e:
         _say(error="; ".join(e.problems))

@@ -26,7 +26,7 @@ from advisory.inputs.config import Config
 from advisory.logs import Log
 from advisory.mail.rendering import Renderer
 from advisory.publishers.reading import Round
-from advisory.run.plan import Purpose
+from advisory.run.plan import DIGESTS, Digest, Purpose
 from advisory.run.run import hold, run
 from advisory.state import Store, open_store
 
@@ -49,9 +49,10 @@ class Service:
         """Alert on new or changed advisories, and deliver the retries that are due."""
         await self._run(Purpose("check"))
 
-    async def digest(self) -> None:
-        """Remind every subscriber of the advisories standing for them, once per period."""
-        await self._run(Purpose("digest"))
+    async def digest(self, which: Digest = "digest") -> None:
+        """Once per period: remind every subscriber of the advisories standing for them
+        (`digest`), or tell the readers of a `daily` or `weekly` digest their news."""
+        await self._run(Purpose("digest", digest=which))
 
     def _tell(self, rounds: list[Round], job: str) -> None:
         for found in rounds:
@@ -61,7 +62,7 @@ class Service:
     async def _run(self, purpose: Purpose) -> None:
         """One run, as `advisory send` makes it; a failure is a line in the log, and the
         service goes on. A bad row added while serving holds back that run, whole."""
-        job = purpose.job
+        job = purpose.digest if purpose.job == "digest" else purpose.job
         if self.stop.is_set():
             return
         task = asyncio.current_task()
@@ -94,8 +95,9 @@ class Service:
         failed = counts.retrying + counts.failed
         duration = time.monotonic() - started
         self.log(
-            job,
-            f"due {counts.due}, delivered {counts.delivered}, failed {failed}, "
+            purpose.job,
+            f"{'' if job == purpose.job else job + ': '}due {counts.due}, "
+            f"delivered {counts.delivered}, failed {failed}, "
             f"left {counts.left}; {counts.already_sent} already sent; {duration:.2f}s",
             job=job, due=counts.due, delivered=counts.delivered, failed=failed,
             left=counts.left, already_sent=counts.already_sent, seconds=round(duration, 3),
@@ -137,17 +139,19 @@ async def _serve(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     scheduler.add_job(service.check, check, id="check", next_run_time=datetime.now(tz))
-    if config.schedule.digest:
-        # A digest is due once per period: one the service was down for (or is started
-        # in) goes at start; a period's digest already sent is not sent again.
-        scheduler.add_job(
-            service.digest, cron_trigger(config.schedule.digest, tz),
-            id="digest", next_run_time=datetime.now(tz),
-        )  # fmt: skip
+    crons = {name: getattr(config.schedule, name) for name in DIGESTS}
+    for name, cron in crons.items():
+        if cron:
+            # A digest is due once per period: one the service was down for (or is
+            # started in) goes at start; a period's digest already sent is not sent again.
+            scheduler.add_job(
+                service.digest, cron_trigger(cron, tz), args=(name,),
+                id=name, next_run_time=datetime.now(tz),
+            )  # fmt: skip
     scheduler.start()
     every = f"every {check_every:g}s" if check_every else f'"{config.schedule.check}"'
-    digest = f', digest "{config.schedule.digest}"' if config.schedule.digest else ""
-    log("started", f"check {every}{digest} ({config.service.timezone})")
+    digests = "".join(f', {name} "{cron}"' for name, cron in crons.items() if cron)
+    log("started", f"check {every}{digests} ({config.service.timezone})")
 
     await service.stop.wait()
     scheduler.pause()  # no new runs; shutting down now would cancel the one in flight

@@ -108,9 +108,10 @@ class Outbox(Protocol):
         self, recipients: Iterable[str], keys: Iterable[str]
     ) -> dict[tuple[str, str], tuple[str, str]]:
         """(recipient, advisory key) -> (version, message key) of the alert about it the
-        recipient received last, in the order the outbox recorded the deliveries (never
-        by a clock, which may go back). A message once delivered counts as received
-        even while a forced resend of it is pending or has failed."""
+        recipient received last, or of the digest that carried it (`carry`), in the
+        order the outbox recorded the deliveries (never by a clock, which may go back).
+        A message once delivered counts as received even while a forced resend of it is
+        pending or has failed."""
 
     def advisory(self, version: str) -> Advisory | None:
         """An advisory version as it was queued, to say what changed since."""
@@ -123,6 +124,9 @@ class Outbox(Protocol):
 
     def enqueue(self, entries: Iterable[Entry]) -> None:
         """New entries as queued; an existing one (a --force resend) is queued again."""
+
+    def carry(self, key: str, recipient: str, advisories: Iterable[Advisory]) -> None:
+        """The versions digest `key` tells its recipient: theirs once it is delivered."""
 
     def cancel(self, keys: Iterable[str], reason: str) -> None:
         """Queued entries no longer due: cancelled with the reason."""

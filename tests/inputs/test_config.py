@@ -19,7 +19,7 @@ BAD_CONFIGS = [
      "subscribers[1].email: same address as subscribers[0]"),
     (('countries = ["VE"]', 'countries = ["VE", "XX"]'),
      "subscribers[2].countries[1]: not an ISO 3166-1 alpha-2 country code"),
-    (('countries = ["VE"]', "countries = []"), "subscribers[2].countries: must not be empty"),
+    (('countries = ["VE"]', "countries = []"), "subscribers[2].countries: empty, and no trips: list a country or a trip"),
     (("min_level = 3", "min_level = 5"), "subscribers[0].min_level: expected 1, 2, 3 or 4"),
     (("min_level = 3", 'min_level = "3"'),
      "subscribers[0].min_level: expected a level from 1 to 4"),

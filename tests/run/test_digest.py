@@ -66,7 +66,7 @@ def run_digest(project: Project, now: float) -> Counts:
     period = digest_period(WEEKLY, "UTC", now)
     assert period is not None
     with open_store(config.service.state) as store:
-        digest = Purpose("digest", period=period)
+        digest = Purpose("digest", periods={"digest": period})
         return asyncio.run(run(config, digest, store, clock=lambda: now))
 
 
@@ -109,13 +109,13 @@ def test_a_failed_digest_is_retried_by_the_next_check_in_its_period(project: Pro
     (project.root / "box" / "new").rmdir()
     (project.root / "box" / "new").write_text("a file where a folder should be")
     with open_store(config.service.state) as store:
-        digest = Purpose("digest", period=period)
+        digest = Purpose("digest", periods={"digest": period})
         the_plan = plan_for(digest, read_roster(config), advisories, store.outbox, MONDAY_8)
         delivery = Delivery(config, store, broken, Renderer(), clock=lambda: MONDAY_8)
         counts = asyncio.run(delivery.run(the_plan))
         assert counts.retrying == 3
         later = MONDAY_8 + 3600
-        check = plan_run(read_roster(config), advisories, store.outbox, later, period=period)
+        check = plan_run(read_roster(config), advisories, store.outbox, later, periods={"digest": period})
         digests = [job for chunk in check.chunks for job in chunk if job.change is None]
         assert len(digests) == 3 and not any(job.new for job in digests)
 

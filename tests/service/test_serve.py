@@ -184,7 +184,7 @@ def test_a_restart_across_the_digest_time_sends_that_periods_digest(
     )
     config = config_file.load(smtp_project.config)
     a_week_ago = time.time() - 7 * 86400
-    last_week = Purpose("digest", period=digest_period(weekly, "UTC", a_week_ago))
+    last_week = Purpose("digest", periods={"digest": digest_period(weekly, "UTC", a_week_ago)})
     with open_store(config.service.state) as store:
         asyncio.run(run(config, last_week, store, clock=lambda: a_week_ago))
     got = smtpd.handler.received

@@ -116,6 +116,18 @@ MIGRATIONS: Final = (
         UPDATE sightings SET fingerprint = 'bare:' || fingerprint;
         UPDATE followed SET fingerprint = 'bare:' || fingerprint;
     """),
+    # A digest of news brings its reader the versions it tells: once it is delivered,
+    # they hold them as if each had come in an alert of its own.
+    Migration("0006-carried-versions", """
+        CREATE TABLE carried (
+            key         TEXT NOT NULL REFERENCES messages (key),  -- the digest
+            recipient   TEXT NOT NULL,
+            advisory    TEXT NOT NULL,      -- the advisory's key
+            version     TEXT NOT NULL,
+            PRIMARY KEY (key, advisory)
+        );
+        CREATE INDEX carried_recipient ON carried (recipient);
+    """),
 )  # fmt: skip
 _LEGACY: Final = {1: 1, 2: 2}  # user_version before steps were named -> steps it had
 

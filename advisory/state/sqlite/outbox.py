@@ -46,10 +46,16 @@ class SqliteOutbox:
         out: dict[tuple[str, str], tuple[str, str]] = {}
         for part in parts(list(recipients)):
             rows = self.db.execute(
-                "SELECT recipient, advisory, version, key, max(sent_seq) FROM messages "
-                f"WHERE sent_seq IS NOT NULL AND kind = 'alert' AND recipient IN ({marks(part)}) "
-                "GROUP BY recipient, advisory",
-                part,
+                "SELECT recipient, advisory, version, key, max(seq) FROM ("
+                "  SELECT recipient, advisory, version, key, sent_seq AS seq FROM messages"
+                "  WHERE sent_seq IS NOT NULL AND kind = 'alert'"
+                f"   AND recipient IN ({marks(part)})"
+                "  UNION ALL"
+                "  SELECT c.recipient, c.advisory, c.version, c.key, m.sent_seq FROM carried c"
+                "  JOIN messages m ON m.key = c.key WHERE m.sent_seq IS NOT NULL"
+                f"   AND c.recipient IN ({marks(part)})"
+                ") GROUP BY recipient, advisory",
+                [*part, *part],
             )
             out.update(((r, a), (v, k)) for r, a, v, k, _ in rows if a in wanted)
         return out
@@ -83,6 +89,13 @@ class SqliteOutbox:
                 for e in entries
             ],
         )  # fmt: skip
+
+    def carry(self, key: str, recipient: str, advisories: Iterable[Advisory]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO carried (key, recipient, advisory, version) "
+            "VALUES (?, ?, ?, ?)",
+            [(key, recipient, a.key, a.version) for a in advisories],
+        )
 
     def cancel(self, keys: Iterable[str], reason: str) -> None:
         self.db.executemany(
