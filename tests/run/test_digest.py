@@ -115,7 +115,9 @@ def test_a_failed_digest_is_retried_by_the_next_check_in_its_period(project: Pro
         counts = asyncio.run(delivery.run(the_plan))
         assert counts.retrying == 3
         later = MONDAY_8 + 3600
-        check = plan_run(read_roster(config), advisories, store.outbox, later, periods={"digest": period})
+        check = plan_run(
+            read_roster(config), advisories, store.outbox, later, periods={"digest": period}
+        )
         digests = [job for chunk in check.chunks for job in chunk if job.change is None]
         assert len(digests) == 3 and not any(job.new for job in digests)
 
