@@ -175,7 +175,7 @@ def _what(job: Job) -> str:
     advisory = job.advisories[0]
     how = f" ({job.change.direction})" if job.change.direction else ""
     how += " (trip briefing)" if job.briefing else ""
-    return f"{advisory.country_name} L{advisory.level.value}{how}"
+    return f"{advisory.country_name} {advisory.rank}{how}"
 
 
 def _skipped(counts: Counts) -> str:
@@ -463,7 +463,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         state = states.get(source.kind, PublisherState())
         print(f"{source.kind:<9} {source.location}")
         print(f"  follows      {' '.join(source.countries)}")
-        views = [f"{a.country} L{a.level.value}{_in_parts(a)} ({a.issued:%Y-%m-%d})"
+        views = [f"{a.country} {a.rank} ({a.issued:%Y-%m-%d})"
                  for a in current if a.publisher == source.kind]  # fmt: skip
         print(f"  current      {', '.join(views) or '-'}")
         held = {a.country for a in current if a.publisher == source.kind}
@@ -479,11 +479,6 @@ def cmd_sources(args: argparse.Namespace) -> int:
             error = f"{_time(state.error_at)}: {outside(state.last_error)}"
         print(f"  last error   {error}")
     return 0
-
-
-def _in_parts(advisory: Advisory) -> str:
-    parts = advisory.in_parts
-    return f" (L{parts.value} in parts)" if parts else ""
 
 
 def _time(epoch: float | None) -> str:

@@ -416,6 +416,12 @@ class Advisory(Strict):
         return self.highest if self.highest > self.level else None
 
     @property
+    def rank(self) -> str:
+        """'L2', or 'L2 (L4 in parts)' where a region's level is higher."""
+        parts = self.in_parts
+        return f"L{self.level.value}" + (f" (L{parts.value} in parts)" if parts else "")
+
+    @property
     def key(self) -> str:
         """The advisory's identity: its country, and its publisher if it has one."""
         return f"{self.country}@{self.publisher}" if self.publisher else self.country

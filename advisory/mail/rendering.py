@@ -146,8 +146,7 @@ class Renderer:
             "news": bool(changes),
             "trips": [item["trip"] for item in items if item["trip"]],
             "alert_head": ", ".join(
-                f"{a.country_name.upper()}{f' ({a.by})' if a.by else ''} {_rank(a)}"
-                for a in ordered
+                f"{a.country_name.upper()}{f' ({a.by})' if a.by else ''} {a.rank}" for a in ordered
             ),
         }
         return self._parts("digest_", subscriber, context)
@@ -195,7 +194,7 @@ def alert_head(advisory: Advisory, change: Change) -> str:
     """'VENEZUELA raised to L4 DO NOT TRAVEL (+detention)': the alert's first words."""
     country, level = advisory.country_name.upper(), advisory.level
     country += f" ({advisory.by})" if advisory.by else ""
-    rank = f"{_rank(advisory)} {level.label.upper()}"
+    rank = f"{advisory.rank} {level.label.upper()}"
     marks = " ".join(m for m in (change.risk_marks(), change.region_marks()) if m)
     if len(country) + len(rank) + len(marks) > 100:  # every risk at once: letters, as the US does
         marks = " ".join(
@@ -211,12 +210,6 @@ def alert_head(advisory: Advisory, change: Change) -> str:
     if len(country) + len(rank) + len(names) > 100:
         names = "".join(r.letter for r in advisory.risks)
     return f"{country} {rank}" + (f" [{names}]" if names else "")
-
-
-def _rank(advisory: Advisory) -> str:
-    """'L2', or 'L2 (L4 in parts)' where a region's level is higher."""
-    parts = advisory.in_parts
-    return f"L{advisory.level.value}" + (f" (L{parts.value} in parts)" if parts else "")
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:

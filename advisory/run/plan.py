@@ -197,6 +197,7 @@ def plan(
                 before[was] = outbox.advisory(was)
             change = what_changed(before.get(was), advisory)
             briefs = briefing is not None and briefing not in briefed
+            holds = False  # counted as already sent, whatever the reader's frequency
             if briefing is not None and briefs:
                 key = briefing  # once per trip, whatever the reader had before
             elif (
@@ -205,13 +206,13 @@ def plan(
                 and (brought := by.get(last_message)) is not None
                 and brought.format == sub.format.value
             ):
-                key = last_message
+                key, holds = last_message, True
             elif key in had:
                 topic = f"{advisory.version} after {last_message}"
                 key = message_key(sub.key, topic, sub.format.value)
             if (
                 sub.frequency is not Frequency.IMMEDIATE
-                and not briefs
+                and not (briefs or holds)
                 and not (trip is not None and _raised_to_four(before.get(was), advisory))
             ):
                 continue  # the news waits for the reader's digest

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import socket
 import subprocess
 from pathlib import Path
 
-from support.project import ROOT, Project, messages, run_cli
+from support.project import ROOT, Project, body, messages, run_cli
 
 from advisory.inputs.advisory_files import load_advisories
 from advisory.mail.compose import message_key
@@ -48,19 +49,35 @@ def test_forced_resend_is_a_new_copy(project: Project) -> None:
 
 
 def test_shipped_example_delivers_the_venezuela_advisory(tmp_path: Path) -> None:
-    """What `make run` does, on a copy of the shipped config."""
+    """What `make run` does, on a copy of the shipped config: Venezuela to its three
+    readers, the regional Colombia example to those it reaches, and the traveller's
+    briefing (her trip's window is open until 30 November 2027)."""
     shutil.copytree(ROOT / "config", tmp_path / "config")
-    result = run_cli("send", config=tmp_path / "config" / "advisory.toml")
+    config = tmp_path / "config" / "advisory.toml"
+    now = {"ADVISORY_NOW": "2026-12-01"}
+    result = run_cli("send", config=config, env=now)
     assert result.returncode == 0, result.stderr
-    assert "due 4, delivered 4, failed 0" in result.stdout
+    assert "due 7, delivered 7, failed 0" in result.stdout
     box = messages(tmp_path / "var" / "outbox")
     venezuela = [m for m in box if "Venezuela" in m["Subject"]]
-    assert len(venezuela) == 3
-    assert {m["To"].split("<")[1] for m in venezuela} == {
-        "ana@example.org>", "ben@example.org>", "pager@example.org>",
-    }  # fmt: skip
-    check = run_cli("check", config=tmp_path / "config" / "advisory.toml")
-    assert check.returncode == 0 and "nothing due (4 already sent)" in check.stdout
+    assert {m["To"].addresses[0].username for m in venezuela} == {"ana", "ben", "pager"}
+    colombia = [m for m in box if "Colombia" in m["Subject"]]
+    # Level 2, level 4 in parts: Ana (level 3 and up) has it too.
+    assert {m["To"].addresses[0].username for m in colombia} == {"ana", "ben", "dana"}
+    assert all("Level 4 in parts" in m["Subject"] for m in colombia)
+    [dana] = [m for m in colombia if m["To"].addresses[0].username == "dana"]
+    assert dana["Subject"].startswith("Before your trip: Colombia travel advisory")
+    assert (
+        body(dana).splitlines()[0]
+        == "You travel to Colombia from 7 December 2026 to 30 November 2027."
+    )
+    assert "Border departments (fictional): Level 4" in body(dana)
+    check = run_cli("check", config=config, env=now)
+    assert check.returncode == 0 and "nothing due (7 already sent)" in check.stdout
+    exposed = run_cli("exposed", "--format", "json", config=config, env=now)
+    assert [(row["email"], row["delivered"]) for row in json.loads(exposed.stdout)] == [
+        ("dana@example.org", True)
+    ]
 
 
 def test_readme_commands_exist() -> None:
