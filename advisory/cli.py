@@ -362,8 +362,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
     for advisory in setup.advisories:  # the service's own file first, else a publisher's
         if args.source in (None, advisory.source_kind):
             by_code.setdefault(advisory.country, advisory)
+    now = setup.clock()
+    trips = config.travel.open_trips(sub, now)  # a traveller's message names the trip
     code = (args.country or "").strip().upper() or next(
-        (c for c in sub.countries if c in by_code), next(iter(by_code), "")
+        (c for c in (*sub.countries, *trips) if c in by_code), next(iter(by_code), "")
     )
     if code not in by_code:
         raise UsageError(Problem.at("--country", "", f"no advisory for {code or 'any country'}"))
@@ -371,10 +373,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if args.format:
         sub = sub.model_copy(update={"format": Format(args.format)})
     head = config.letterhead
-    rendered = setup.renderer.render(advisory, sub, head)
+    when = datetime.fromtimestamp(now, UTC).astimezone(setup.renderer.tz)
+    rendered = setup.renderer.render(advisory, sub, head, trip=trips.get(code), today=when.date())
     key = message_key(sub.key, advisory.version, sub.format.value)
-    now = datetime.now(UTC).astimezone(setup.renderer.tz)
-    envelope = compose(rendered, head, Reader(sub.name, sub.email, key, now, head.token(sub.key)))
+    envelope = compose(rendered, head, Reader(sub.name, sub.email, key, when, head.token(sub.key)))
     data = envelope.data.replace(b"\r\n", b"\n")
     if args.output:
         _write_new(args.output, data)

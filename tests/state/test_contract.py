@@ -100,6 +100,27 @@ def test_what_a_reader_holds_is_the_last_delivered_even_when_the_clock_went_back
     assert held == {("ana@example.org", "VE"): ("v2", "b")}
 
 
+def test_a_digest_delivered_brings_the_versions_it_carried(store: Store) -> None:
+    """A digest of news counts as the alert of each version it told, in delivery order;
+    until it is delivered, it brings nothing."""
+    ve, co = advisory(), advisory(country="CO", level=2)
+    digest = entry("digest", kind="digest", advisory="*", version="daily:2026-12-01T08:00:00")
+    queue(store, entry("alert", version="v0"), digest)
+    with store.transaction():
+        store.outbox.carry("digest", "ana@example.org", [ve, co])
+    store.outbox.record_many([Attempt("alert", "sent", 100.0)])
+    keys = ["VE", "CO"]
+    assert store.outbox.last_sent_to(["ana@example.org"], keys) == {
+        ("ana@example.org", "VE"): ("v0", "alert")
+    }
+    store.outbox.record_many([Attempt("digest", "sent", 50.0)])  # later, whatever the clock
+    assert store.outbox.last_sent_to(["ana@example.org"], keys) == {
+        ("ana@example.org", "VE"): (ve.version, "digest"),
+        ("ana@example.org", "CO"): (co.version, "digest"),
+    }
+    assert store.outbox.last_sent_to(["ben@example.org"], keys) == {}
+
+
 def test_entries_come_in_the_order_they_were_queued(store: Store) -> None:
     queue(store, entry("z", at=300.0), entry("a", at=100.0), entry("m", at=200.0))
     assert [e.key for e in store.outbox.entries(status="queued")] == ["z", "a", "m"]
