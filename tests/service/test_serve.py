@@ -202,3 +202,32 @@ def test_a_restart_across_the_digest_time_sends_that_periods_digest(
         code, err = stop(proc)
     assert code == 0, err
     assert len(got) == 10
+
+
+def test_serve_sends_each_digest_reader_their_period_and_a_restart_nothing_more(
+    project: Project, smtpd: Server
+) -> None:
+    """The daily and weekly digests are due at start for the period the service comes up
+    in (as after a restart across their time); the check sends their readers nothing."""
+    readers = "".join(
+        f'[[subscribers]]\nname = "{who}"\nemail = "{who}@example.org"\n'
+        f'countries = ["VE", "CO"]\nfrequency = "{how}"\n\n'
+        for who, how in (("ivo", "immediate"), ("dora", "daily"), ("walt", "weekly"))
+    )
+    project.write_config(
+        config_text(delivery='transport = "smtp"', smtp=smtp_section(smtpd), subscribers=readers)
+    )
+    got = smtpd.handler.received
+    with serving(project, "--check-every", "60") as proc:
+        wait_for(lambda: len(got) == 4)  # Ivo's two alerts, one digest each for the others
+        code, err = stop(proc)
+    assert code == 0, err
+    for who in ("dora", "walt"):
+        [digest] = smtpd.handler.to(f"{who}@example.org")
+        assert digest["Subject"] == "Travel advisory updates: Venezuela L4, Colombia L2"
+    assert " daily: due 1, delivered 1" in err and " weekly: due 1, delivered 1" in err
+    with serving(project, "--check-every", "60") as proc:
+        wait_for(lambda: " weekly: due " in (proc.stderr.readline() if proc.stderr else ""))
+        code, err = stop(proc)
+    assert code == 0, err
+    assert len(got) == 4
