@@ -324,6 +324,8 @@ FrequencyField = Annotated[
 def _day(value: Any) -> Any:
     if type(value) is not date:
         raise PydanticCustomError("date", "expected a date, e.g. 2026-12-03")
+    if not 2000 <= value.year <= 2999:  # a typo, and beyond what a clock can reach
+        raise PydanticCustomError("date", "expected a date in the years 2000 to 2999")
     return value
 
 

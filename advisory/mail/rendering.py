@@ -173,7 +173,7 @@ class Renderer:
             wanted = "the countries of your trips"
         else:
             wanted = _join([country_name(code) for code in subscriber.countries])
-            wanted += ", and the countries of your trips" if subscriber.trips else ""
+            wanted += " and the countries of your trips" if subscriber.trips else ""
         return {
             "subscriber": subscriber,
             "subscribed_to": wanted,

@@ -104,7 +104,8 @@ class Delivery:
         """Queued before sent: a chunk's new messages, and the advisory versions they
         tell of, are in the outbox in one transaction before any of them is attempted."""
         new = [job for job in chunk if job.new]
-        if not new:
+        carrying = [job for job in chunk if job.carries]  # a retry's news may differ
+        if not new and not carrying:
             return
         with self.store.transaction():
             for job in new:
@@ -113,9 +114,8 @@ class Delivery:
                         self.store.outbox.remember(advisory, self.clock())
                         self._remembered.add(advisory.version)
             self.store.outbox.enqueue(job.entry for job in new)
-            for job in new:
-                if job.carries:
-                    self.store.outbox.carry(job.entry.key, job.entry.recipient, job.carries)
+            for job in carrying:
+                self.store.outbox.carry(job.entry.key, job.entry.recipient, job.carries)
 
     def envelope(self, job: Job) -> Envelope:
         """The message's bytes: spliced from its group's template when the templates

@@ -118,8 +118,13 @@ class Plan:
         now: float,
         force: bool = False,
     ) -> Job | None:
-        """Count one due message by what the outbox knows of it: the job, if it goes now."""
-        if entry is None or force or entry.status == "cancelled":
+        """Count one due message by what the outbox knows of it: the job, if it goes now.
+
+        A message not yet delivered whose advisory changed since it was queued (a trip's
+        briefing, keyed by the trip) is queued again, to tell what is current.
+        """
+        renewed = entry is not None and entry.status != "sent" and entry.version != fresh.version
+        if entry is None or force or renewed or entry.status == "cancelled":
             resends = 0 if entry is None else entry.resends + 1
             return job(replace(fresh, resends=resends), True)
         if entry.status == "sent":
@@ -202,9 +207,9 @@ def plan(
                 key = briefing  # once per trip, whatever the reader had before
             elif (
                 was == advisory.version
-                and not force
                 and (brought := by.get(last_message)) is not None
                 and brought.format == sub.format.value
+                and not (force and brought.kind != "alert")  # --force resends no digest
             ):
                 key, holds = last_message, True
             elif key in had:

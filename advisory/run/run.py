@@ -70,7 +70,8 @@ async def run(
         if roster is not None:
             roster.close()  # each worker reads its own part
         own = partial(run, config, purpose, store, renderer=renderer, clock=clock)
-        return await workers.run(config, purpose, store, own, stop=stop, progress=progress)
+        return await workers.run(config, purpose, store, own, stop=stop, progress=progress,
+                                 skew=clock() - time.time())  # fmt: skip
     try:
         if advisories is None:
             advisories = known(config, store.publishers)

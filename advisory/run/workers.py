@@ -26,7 +26,6 @@ from typing import Any
 from advisory.domain.models import Advisory
 from advisory.errors import AdvisoryError, ConfigError
 from advisory.inputs import config as config_file
-from advisory.inputs.clock import clock_from
 from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, Shard, read_roster
 from advisory.run.advisories import known
@@ -78,9 +77,11 @@ async def run(
     *,
     stop: asyncio.Event | None = None,
     progress: Progress | None = None,
+    skew: float = 0.0,
 ) -> Counts:
     """The whole run: shard 0 here (`own`), the others in worker processes; the summed
-    counts.
+    counts. `skew`: how far the run's clock is from the real one (`$ADVISORY_NOW`), for
+    every worker to go by the same.
 
     The caller holds the state's run lock. ConfigError if any shard is invalid (nothing
     sent); AdvisoryError if a worker fails (what it held stays queued). Without a `stop`
@@ -102,7 +103,7 @@ async def run(
             limit=2**24, start_new_session=True,
         )  # fmt: skip
         worker = _Worker(proc)
-        order = {"purpose": asdict(purpose), "shard": [index, count]}
+        order = {"purpose": asdict(purpose), "shard": [index, count], "skew": skew}
         worker.tell(json.dumps(order | {"config": config.raw.decode()}))
         workers.append(worker)
     try:
@@ -241,7 +242,8 @@ def _worker(one: One) -> int:
     if sys.stdin.readline().strip() != "go":
         roster.close()
         return 0  # another shard is invalid, or the run was stopped: nothing sent
-    return asyncio.run(_run(one, config, purpose, roster, shard, advisories))
+    skew = float(order.get("skew", 0.0))
+    return asyncio.run(_run(one, config, purpose, roster, shard, advisories, skew))
 
 
 async def _run(
@@ -251,6 +253,7 @@ async def _run(
     roster: Roster,
     shard: Shard,
     advisories: list[Advisory],
+    skew: float,
 ) -> int:
     # Stop (finish what is in flight, keep the rest queued) when stdin ends: the parent
     # closed it to stop the run, or the parent is gone.
@@ -276,7 +279,7 @@ async def _run(
         with open_store(config.service.state) as store:
             counts = await one(
                 config, purpose, store, roster=roster, advisories=advisories, shard=shard,
-                stop=stop, progress=progress, clock=clock_from(os.environ, config.service.timezone),
+                stop=stop, progress=progress, clock=lambda: time.time() + skew,
             )  # fmt: skip
     except AdvisoryError as e:
         _say(error="; ".join(e.problems))

@@ -123,10 +123,12 @@ class Outbox(Protocol):
         """Keep an advisory version that is queued (once), for `advisory`."""
 
     def enqueue(self, entries: Iterable[Entry]) -> None:
-        """New entries as queued; an existing one (a --force resend) is queued again."""
+        """New entries as queued; an existing one (a --force resend, a briefing renewed
+        for a new version) is queued again, telling the version it now has."""
 
     def carry(self, key: str, recipient: str, advisories: Iterable[Advisory]) -> None:
-        """The versions digest `key` tells its recipient: theirs once it is delivered."""
+        """The versions digest `key` tells its recipient (instead of any it was said to
+        carry before): theirs once it is delivered."""
 
     def cancel(self, keys: Iterable[str], reason: str) -> None:
         """Queued entries no longer due: cancelled with the reason."""

@@ -156,3 +156,30 @@ def test_exposed_lists_the_travellers_in_every_format(travel: Project) -> None:
     bad = travel.run("exposed", "--at", "4 December")
     assert bad.returncode == 2
     assert bad.stderr.strip() == "--at: '4 December' is not a date (YYYY-MM-DD)"
+
+
+def test_a_briefing_not_delivered_is_renewed_by_a_new_version_and_told_once(
+    travel: Project, smtpd_tls: Server
+) -> None:
+    """A briefing refused for good does not hold back what comes next in the window, and
+    one waiting for a retry tells what is current when it goes, once."""
+    smtpd_tls.handler.refuse = {"tara@example.org": "550 5.2.2 Mailbox full",
+                                "paul@example.org": "451 4.3.0 Try later"}  # fmt: skip
+    result = travel.run("send", env={"ADVISORY_NOW": "2026-11-28T00:00"})
+    assert result.returncode == 1
+    assert "1 queued for retry, 1 failed for good" in result.stdout
+    smtpd_tls.handler.refuse = {}
+    travel.advisory("ve", VE.replace("Foreigners have", "Foreigners, journalists among them, have"))
+    assert "due 2, delivered 2" in send(travel, "2026-11-28T02:00")
+    for who in ("tara", "paul"):
+        [briefing] = smtpd_tls.handler.to(f"{who}@example.org")
+        assert briefing["Subject"].startswith("Before your trip:")
+        assert "journalists among them" in body(briefing)
+    assert "nothing due (2 already sent)" in send(travel, "2026-11-28T03:00")
+    # --force sends the briefing again, as the same message.
+    first = smtpd_tls.handler.to("tara@example.org")[0]["Message-ID"]
+    assert (
+        "due 2, delivered 2"
+        in travel.run("send", "--force", env={"ADVISORY_NOW": "2026-11-29"}).stdout
+    )
+    assert smtpd_tls.handler.to("tara@example.org")[-1]["Message-ID"] == first

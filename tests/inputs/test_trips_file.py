@@ -40,6 +40,8 @@ def errors(project: Project, capsys: pytest.CaptureFixture[str]) -> list[str]:
          "trips[0].country: not an ISO 3166-1 alpha-2 country code"),
         (("start = 2026-12-03", 'start = "3 Dec"'),
          "trips[0].start: expected a date, e.g. 2026-12-03"),
+        (("end = 2026-12-10", "end = 9999-12-31"),
+         "trips[0].end: expected a date in the years 2000 to 2999"),
         (("countries = []", 'countries = []\nfrequency = "hourly"'),
          "frequency: expected 'immediate', 'daily' or 'weekly'"),
         (("trips = [ { country", "# trips = [ { country"),

@@ -8,7 +8,8 @@ import asyncio
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from support.project import CO, VE, Project, body, config_text, messages
+from support.project import CO, VE, Project, body, config_text, messages, smtp_section
+from support.smtp import Server
 
 from advisory.inputs import config as config_file
 from advisory.run.counts import Counts
@@ -146,3 +147,23 @@ trips = [ { country = "CO", start = 2026-12-03, end = 2026-12-20 } ]
     assert body(alert).startswith("You travel to Colombia from 3 to 20 December 2026.")
     # Venezuela, which he follows but is not travelling to, never went at once.
     assert all("Venezuela" not in m["Subject"] for m in inbox(project, "walt"))
+
+
+def test_a_digest_retried_after_a_change_carries_what_it_finally_told(
+    project: Project, smtpd: Server
+) -> None:
+    """Dora's digest is deferred, the advisory changes, the next check's retry tells the
+    new version: that is the version she holds, so tomorrow's digest has nothing to tell."""
+    project.write_config(
+        config_text(delivery='transport = "smtp"', smtp=smtp_section(smtpd), subscribers=READERS)
+    )
+    monday = at(30, 9)
+    smtpd.handler.refuse = {"dora@example.org": "451 4.3.0 Try later"}
+    assert digest(project, "daily", monday).retrying == 1
+    smtpd.handler.refuse = {}
+    project.advisory("ve", VE.replace("level = 4", "level = 3"))
+    assert check(project, monday + 3600).delivered == 3  # Ivo's two alerts, Dora's retry
+    [dora] = smtpd.handler.to("dora@example.org")
+    assert dora["Subject"] == "Travel advisory updates: Venezuela L3, Colombia L2"
+    assert "VENEZUELA – LEVEL 3: RECONSIDER TRAVEL\r\n" in body(dora)  # a line of its own
+    assert digest(project, "daily", at(1, 9, month=12)).due == 0

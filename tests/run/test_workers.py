@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 
 from support.project import Project, config_text, many, run_cli, smtp_section
 from support.serve import serving, stop, wait_for
 from support.smtp import Server
 
+from advisory.inputs import config as config_file
 from advisory.inputs.subscribers import Shard
+from advisory.run.plan import Purpose
+from advisory.run.run import run
+from advisory.state import open_store
 
 
 def test_shards_split_a_list_evenly_and_ignore_the_domains_spelling() -> None:
@@ -164,3 +170,29 @@ def test_ctrl_c_at_the_terminal_is_a_stop_never_a_traceback(
         out, err = proc.communicate(timeout=60)
         assert "Traceback" not in err and proc.returncode in (0, 1, 130), (out, err)
     assert set(Counter(r.rcpt_tos[0] for r in smtpd.handler.received).values()) <= {1}
+
+
+def test_every_shard_goes_by_the_clock_of_the_run(project: Project, smtpd: Server) -> None:
+    """A run's clock (here a day in a trip's window) is the one every worker plans by:
+    each traveller, whichever shard they fall in, is briefed once."""
+    travellers = "".join(
+        f'[[subscribers]]\nname = "T{i}"\nemail = "t{i}@example.org"\n'
+        'trips = [ { country = "VE", start = 2030-03-03, end = 2030-03-10 } ]\n\n'
+        for i in range(8)
+    )
+    project.write_config(
+        config_text(
+            delivery='transport = "smtp"',
+            subscribers=travellers,
+            smtp=smtp_section(smtpd, connections="2", processes="2"),
+        )
+    )
+    config = config_file.load(project.config)
+    in_the_window = datetime(2030, 3, 1, 12, tzinfo=UTC).timestamp()
+    with open_store(config.service.state) as store:
+        counts = asyncio.run(run(config, Purpose("send"), store, clock=lambda: in_the_window))
+    assert (counts.due, counts.delivered) == (8, 8)
+    assert sorted(r.rcpt_tos[0] for r in smtpd.handler.received) == sorted(
+        f"t{i}@example.org" for i in range(8)
+    )
+    assert all(r.message["Subject"].startswith("Before your trip:") for r in smtpd.handler.received)

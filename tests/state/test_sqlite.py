@@ -176,3 +176,14 @@ def test_fingerprints_kept_before_regions_are_marked_so(tmp_path: Path) -> None:
     with open_store(path) as store:
         assert store.publishers.sightings("VE@us-state") == {"bare:f1": 10}
         assert store.publishers.current_prints() == {"VE@us-state": ("bare:f1", 3)}
+
+
+def test_what_readers_hold_is_read_within_the_oldest_sqlite_limit_on_variables(
+    tmp_path: Path,
+) -> None:
+    """SQLite before 3.32 binds at most 999 values per query: a batch of 1,000 readers
+    must still be looked up (each recipient is bound twice, for alerts and digests)."""
+    with open_store(tmp_path / "s.sqlite3") as store:
+        store.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+        readers = [f"p{i}@example.org" for i in range(1000)]
+        assert store.outbox.last_sent_to(readers, ["VE"]) == {}

@@ -56,9 +56,11 @@ def guarded(cls: C) -> C:
     return cls
 
 
-def parts(values: Sequence[str]) -> Iterator[Sequence[str]]:
-    for i in range(0, len(values), _PART):
-        yield values[i : i + _PART]
+def parts(values: Sequence[str], times: int = 1) -> Iterator[Sequence[str]]:
+    """`values` in parts small enough to be bound `times` over in one query."""
+    size = _PART // times
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 def marks(values: Sequence[str]) -> str:

@@ -44,7 +44,7 @@ class SqliteOutbox:
     ) -> dict[tuple[str, str], tuple[str, str]]:
         wanted = set(keys)
         out: dict[tuple[str, str], tuple[str, str]] = {}
-        for part in parts(list(recipients)):
+        for part in parts(list(recipients), times=2):
             rows = self.db.execute(
                 "SELECT recipient, advisory, version, key, max(seq) FROM ("
                 "  SELECT recipient, advisory, version, key, sent_seq AS seq FROM messages"
@@ -81,7 +81,8 @@ class SqliteOutbox:
         self.db.executemany(
             f"""INSERT INTO messages ({_COLUMNS}) VALUES ({", ".join("?" * len(Entry.__slots__))})
                 ON CONFLICT (key) DO UPDATE SET
-                    status = 'queued', next_attempt = excluded.next_attempt,
+                    status = 'queued', version = excluded.version,
+                    next_attempt = excluded.next_attempt,
                     resends = excluded.resends, attempts = 0, created_at = excluded.created_at""",
             [
                 (e.key, e.kind, e.recipient, e.advisory, e.version, e.format, "queued",
@@ -91,6 +92,7 @@ class SqliteOutbox:
         )  # fmt: skip
 
     def carry(self, key: str, recipient: str, advisories: Iterable[Advisory]) -> None:
+        self.db.execute("DELETE FROM carried WHERE key = ?", (key,))
         self.db.executemany(
             "INSERT OR REPLACE INTO carried (key, recipient, advisory, version) "
             "VALUES (?, ?, ?, ?)",
