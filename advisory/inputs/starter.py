@@ -22,7 +22,9 @@ CONFIG: Final = """\
 state = "state.sqlite3"        # what was sent to whom: back it up, never delete it
 advisories = "advisories"      # one TOML file per country's advisory
 timezone = "UTC"               # for the schedule and the dates in messages
-# subscribers_file = "subscribers.csv"   # name,email,countries,min_level,format,sources
+# subscribers_file = "subscribers.csv"   # name,email,countries,min_level,format,sources,frequency
+# trips_file = "trips.csv"     # email,country,start,end: one row per trip
+# trip_lead = "7d"             # a trip concerns its traveller from this long before it starts
 
 [sender]
 address = "advisories@example.org"      # replace with your own
@@ -46,6 +48,8 @@ email = "you@example.org"
 countries = ["VE"]             # ISO codes, or ["*"] for every country
 min_level = 1                  # 1 normal precautions … 4 do not travel
 format = "html"                # "html", "text" or "alert" (a short plain line)
+# frequency = "daily"          # or "weekly": a digest instead of each change at once
+# trips = [ { country = "CO", start = 2027-03-01, end = 2027-03-14 } ]
 """
 
 

@@ -179,3 +179,24 @@ def test_a_row_that_cannot_be_read_keeps_the_problems_found_before_it(project: P
         f"{path}:2: email: not a valid email address",
         f"{path}:4: not valid UTF-8",
     ]
+
+
+def test_csv_readers_choose_their_frequency(project: Project) -> None:
+    people = project.root / "people.csv"
+    with_csv(project, "")
+    people.write_text(
+        "name,email,countries,frequency\n"
+        "Dora,dora@example.org,VE,daily\nWalt,walt@example.org,VE,weekly\n"
+        "Ivo,ivo@example.org,VE,\nHal,hal@example.org,VE,hourly\n",
+        encoding="utf-8",
+    )
+    bad = project.run("check")
+    assert (bad.returncode, bad.stderr) == (
+        2, f"{people}:5: frequency: expected 'immediate', 'daily' or 'weekly'\n"
+    )  # fmt: skip
+    people.write_text(people.read_text().replace(",hourly", ",immediate"))
+    result = project.run("send")
+    assert "due 2, delivered 2" in result.stdout  # Ivo and Hal; the others wait for digests
+    checked = project.run("check").stdout
+    assert '1 reader of the daily digest: sent by `advisory serve` ("0 8 * * *")' in checked
+    assert "1 reader of the weekly digest" in checked
