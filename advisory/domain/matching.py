@@ -29,7 +29,9 @@ def concerning(
     if subscriber.every_country:
         candidates: Iterable[Sequence[Advisory]] = advisories.values()
     else:
-        countries = dict.fromkeys((*subscriber.countries, *travelling))
+        countries: Iterable[str] = subscriber.countries
+        if travelling:
+            countries = dict.fromkeys((*subscriber.countries, *travelling))
         candidates = (advisories[c] for c in countries if c in advisories)
     return (
         a

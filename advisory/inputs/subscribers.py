@@ -133,14 +133,14 @@ class Roster:
                             FROM trips WHERE trips.key = listed.key)
                FROM listed WHERE row IS NOT NULL ORDER BY n"""
             if self._file_trips
-            else "SELECT row, '[]' FROM listed WHERE row IS NOT NULL ORDER BY n"
+            else "SELECT row, NULL FROM listed WHERE row IS NOT NULL ORDER BY n"
         )
         for row, trips in rows:
             name, email, countries, level, fmt, sources, frequency = json.loads(row)
             yield Subscriber.model_construct(
                 name=name, email=email, countries=tuple(countries), min_level=Level(level),
                 format=Format(fmt), sources=tuple(sources), frequency=Frequency(frequency),
-                trips=_trips(json.loads(trips)),
+                trips=_trips(json.loads(trips)) if trips is not None else (),
             )  # fmt: skip
 
     def __len__(self) -> int:

@@ -171,15 +171,20 @@ def plan(
     before: dict[str, Advisory | None] = {}
 
     def due(batch: list[Subscriber]) -> list[_Due]:
-        trips = {sub.key: travel.open_trips(sub, now) for sub in batch if sub.trips}
-        pairs = [(sub, advisory) for sub in batch
-                 for advisory in concerning(sub, scope, trips.get(sub.key, {}))]  # fmt: skip
+        trips = {sub.key: open_now for sub in batch
+                 if sub.trips and (open_now := travel.open_trips(sub, now))}  # fmt: skip
+        pairs = [(sub, advisory) for sub in batch for advisory in
+                 concerning(sub, scope, trips.get(sub.key, ()) if trips else ())]  # fmt: skip
         last = outbox.last_sent_to({sub.key for sub, _ in pairs}, keys)
         previous = [last.get((sub.key, advisory.key)) for sub, advisory in pairs]
         usual_keys = [message_key(sub.key, a.version, sub.format.value) for sub, a in pairs]
-        trip_of = [trips.get(sub.key, {}).get(a.country) for sub, a in pairs]
-        briefings = [_briefing_key(sub, a, trip) for (sub, a), trip in zip(pairs, trip_of,
-                     strict=True)]  # fmt: skip
+        trip_of: list[Trip | None] = [None] * len(pairs)  # the trip open now to its country
+        briefings: list[str | None] = [None] * len(pairs)
+        if trips:
+            trip_of = [trips[sub.key].get(a.country) if sub.key in trips else None
+                       for sub, a in pairs]  # fmt: skip
+            briefings = [_briefing_key(sub, a, trip)
+                         for (sub, a), trip in zip(pairs, trip_of, strict=True)]  # fmt: skip
         briefed = {k for k, e in outbox.entries_for([b for b in briefings if b]).items()
                    if e.sent_at is not None}  # fmt: skip
         # A version a reader had before the one they hold now: the advisory went back to
