@@ -13,7 +13,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import IntEnum, StrEnum
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Final
@@ -330,7 +330,6 @@ def _day(value: Any) -> Any:
 
 
 Day = Annotated[date, BeforeValidator(_day)]
-LONGEST_TRIP: Final = timedelta(days=365)
 
 
 def _publisher(value: str) -> str:
@@ -479,10 +478,6 @@ class Trip(Strict):
         start = info.data.get("start")
         if start is not None and end < start:
             raise PydanticCustomError("trip", "the trip ends before it starts")
-        if start is not None and end - start >= LONGEST_TRIP:
-            raise PydanticCustomError(
-                "trip", "a trip of a year or more: list the country in countries instead"
-            )
         return end
 
 

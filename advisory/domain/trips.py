@@ -19,6 +19,7 @@ from advisory.domain.models import Subscriber, Trip
 __all__ = ["DEFAULT_LEAD", "Travel", "days", "line", "short"]
 
 DEFAULT_LEAD: Final = timedelta(days=7)
+LONGEST: Final = timedelta(days=365)  # a window this long is a stay, not a trip
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,14 @@ class Travel:
         start = datetime.combine(day, time(), self.zone).timestamp()
         end = datetime.combine(day + timedelta(days=1), time(), self.zone).timestamp()
         return opens < end and start < closes
+
+    def too_long(self, trip: Trip) -> str | None:
+        """Why a trip's window is refused, if it is: a year or more belongs in countries."""
+        opens = datetime.combine(trip.start, time()) - self.lead
+        if datetime.combine(trip.end + timedelta(days=1), time()) - opens < LONGEST:
+            return None
+        lead = f", with its lead of {_days(self.lead)}" if self.lead else ""
+        return f"a year or more from the window's opening{lead}: list the country in countries"
 
     def is_closed(self, trip: Trip, now: float) -> bool:
         return self.window(trip)[1] <= now
@@ -95,6 +104,12 @@ def days(start: date, end: date) -> str:
     if start.month != end.month:
         return f"from {start.day} {start:%B} to {_day(end)}"
     return f"from {start.day} to {_day(end)}"
+
+
+def _days(span: timedelta) -> str:
+    if span % timedelta(days=1):
+        return f"{span.total_seconds() / 3600:g} hours"
+    return f"{span.days} day" + ("s" if span.days != 1 else "")
 
 
 def _day(day: date) -> str:

@@ -363,6 +363,9 @@ def _duplicates(config: Config, path: Path) -> list[Problem]:
         seen.setdefault(sub.key, i)
         if not sub.countries and not sub.trips and config.service.trips_file is None:
             out.append(Problem.at(path, f"subscribers[{i}].countries", NOTHING))
+        for n, trip in enumerate(sub.trips):
+            if why := config.travel.too_long(trip):
+                out.append(Problem.at(path, f"subscribers[{i}].trips[{n}].end", why))
     return out
 
 

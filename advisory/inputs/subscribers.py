@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 from pydantic import TypeAdapter, ValidationError
 
 from advisory.domain.models import EmailAddress, Format, Frequency, Level, Subscriber, Trip
+from advisory.domain.trips import Travel
 from advisory.errors import ConfigError, Problem, StorageError
 from advisory.inputs.config import NOTHING, Config
 from advisory.inputs.problems import problems
@@ -177,7 +178,7 @@ def read_roster(config: Config, shard: Shard | None = None) -> Roster:
             if not sub.countries and not sub.trips:
                 roster.mark_bare(sub.key, Problem.at(config.path, f"subscribers[{i}].countries",
                                                      NOTHING))  # fmt: skip
-        _read_trips(roster, config.service.trips_file, shard)
+        _read_trips(roster, config.service.trips_file, shard, config.travel)
     except BaseException:
         roster.close()
         raise
@@ -225,7 +226,7 @@ def _read(
     return roster
 
 
-def _read_trips(roster: Roster, path: Path, shard: Shard | None) -> None:
+def _read_trips(roster: Roster, path: Path, shard: Shard | None, travel: Travel) -> None:
     """The trips file into `roster`: ConfigError with every problem (up to 100)."""
     errors: list[str] = []
     try:
@@ -234,6 +235,8 @@ def _read_trips(roster: Roster, path: Path, shard: Shard | None) -> None:
                 trip, key = _trip(row, where)
                 if isinstance(trip, list):
                     errors.extend(trip)
+                elif why := travel.too_long(trip):
+                    errors.append(Problem.at(where, "end", why))
                 elif not roster.add_trip(key, trip):
                     errors.append(Problem.at(where, "email", "not a subscriber"))
                 if len(errors) >= 100:

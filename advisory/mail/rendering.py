@@ -134,19 +134,20 @@ class Renderer:
         """A digest, highest level first: the reminder of every standing advisory for
         this reader, or (with `changes`) the news of their period and what changed in
         each. `trips`: the reader's trip to each advisory's country, if any."""
-        items = [
-            {**self._about(a, trip, today), "change": change}
-            for a, trip, change in itertools.zip_longest(advisories, trips, changes)
-        ]
-        items.sort(key=lambda i: (-i["advisory"].highest, -i["level"], i["country"]))
-        ordered = [item["advisory"] for item in items]
+        told = sorted(
+            itertools.zip_longest(advisories, trips, changes),
+            key=lambda t: (-t[0].highest, -t[0].level, t[0].country_name),
+        )
+        items = [{**self._about(a, trip, today), "change": change} for a, trip, change in told]
         context = {
             **self._common(subscriber, letterhead),
             "advisories": items,
             "news": bool(changes),
             "trips": [item["trip"] for item in items if item["trip"]],
             "alert_head": ", ".join(
-                f"{a.country_name.upper()}{f' ({a.by})' if a.by else ''} {a.rank}" for a in ordered
+                (f"{short(trip, today or trip.start)}: " if trip else "")
+                + f"{a.country_name.upper()}{f' ({a.by})' if a.by else ''} {a.rank}"
+                for a, trip, _ in told
             ),
         }
         return self._parts("digest_", subscriber, context)

@@ -145,29 +145,40 @@ def _us_item(item: Element) -> Advisory | None:
 
 # "Do Not Travel to:" (level 4) or "Reconsider Travel to:" (3), then a list of places.
 _LISTS: Final = re.compile(r"(do not travel|reconsider travel) to:", re.IGNORECASE)
+# Or, as for Mexico, a section per level ("Level: 4 - Do not travel"), each place in it
+# a paragraph of its own: "State of Colima: Do not travel due to terrorism, crime, …".
+_SECTION: Final = re.compile(r"level: ([1-4])\b.*", re.IGNORECASE)
+_PLACE: Final = re.compile(
+    r"([^:*\n]{2,120}): (do not travel|reconsider travel)\b(?: due to (.+?))?\.?", re.IGNORECASE
+)
+_PHRASES: Final = {"do not travel": Level.DO_NOT_TRAVEL, "reconsider travel": Level.RECONSIDER}
 
 
 def _regions(body: str) -> tuple[Region, ...]:
-    """The places the advice's "Do Not Travel to:" and "Reconsider Travel to:" lists name,
-    each a region at that level ("Amazonas state"), its "due to …" as its summary."""
+    """The places the advice names at level 3 or 4, each a region at that level
+    ("Amazonas state"), its "due to …" as its summary: from the "Do Not Travel to:" and
+    "Reconsider Travel to:" lists, or from the sections of a level each."""
     found: list[tuple[str, Level, str]] = []
     paragraphs = body.split("\n\n")
-    for i, paragraph in enumerate(paragraphs[:-1]):
-        heading = _LISTS.fullmatch(paragraph.strip().strip("*").strip())
-        if heading is None:
-            continue
-        level = (
-            Level.DO_NOT_TRAVEL
-            if heading.group(1).lower() == "do not travel"
-            else (Level.RECONSIDER)
-        )
-        for item in paragraphs[i + 1].splitlines()[:200]:
-            if item.startswith("* "):
-                words = re.sub(r"\s+([,.;:])", r"\1", " ".join(item[2:].replace("*", " ").split()))
-                name, _, why = words.partition(" due to ")
-                found.append(
-                    (name.strip(" .,;:"), level, f"Due to {why.rstrip('.')}." if why else "")
-                )
+    section: Level | None = None
+    for i, paragraph in enumerate(paragraphs):
+        line = paragraph.strip().strip("*").strip()
+        if heading := _SECTION.fullmatch(line):
+            section = Level(int(heading.group(1)))
+        elif (place := _PLACE.fullmatch(line)) and _PHRASES[place.group(2).lower()] == section:
+            why = place.group(3)
+            found.append((place.group(1).strip(), section, f"Due to {why}." if why else ""))
+        elif (heading := _LISTS.fullmatch(line)) and i + 1 < len(paragraphs):
+            level = _PHRASES[heading.group(1).lower()]
+            for item in paragraphs[i + 1].splitlines()[:200]:
+                if item.startswith("* "):
+                    words = " ".join(item[2:].replace("*", " ").split())
+                    name, _, why = re.sub(r"\s+([,.;:])", r"\1", words).partition(" due to ")
+                    found.append(
+                        (name.strip(" .,;:"), level, f"Due to {why.rstrip('.')}." if why else "")
+                    )
+        if len(found) >= 200:
+            break
     return regions_of(found)
 
 

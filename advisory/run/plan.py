@@ -89,6 +89,7 @@ class Job:
     change: Change | None = None  # None for a digest
     trips: tuple[Trip | None, ...] = ()  # the trip each advisory concerns, if any
     briefing: bool = False  # the first message of a trip's window
+    renewed: bool = False  # queued before, queued again to tell a newer version
     changes: tuple[Change | None, ...] = ()  # a digest of news: what changed in each
 
     @property
@@ -126,7 +127,10 @@ class Plan:
         renewed = entry is not None and entry.status != "sent" and entry.version != fresh.version
         if entry is None or force or renewed or entry.status == "cancelled":
             resends = 0 if entry is None else entry.resends + 1
-            return job(replace(fresh, resends=resends), True)
+            made = job(replace(fresh, resends=resends), True)
+            # (a queued one renewed is still a retry; a failed one renewed is new)
+            retried = renewed and entry is not None and entry.status == "queued"
+            return replace(made, renewed=True) if retried else made
         if entry.status == "sent":
             self.counts.already_sent += 1
         elif entry.status == "failed":
@@ -206,7 +210,10 @@ def plan(
             if was and was not in before:
                 before[was] = outbox.advisory(was)
             change = what_changed(before.get(was), advisory)
-            briefs = briefing is not None and briefing not in briefed
+            # Due until delivered; sent again as itself by --force.
+            briefs = briefing is not None and (
+                briefing not in briefed or (force and last_message == briefing)
+            )
             holds = False  # counted as already sent, whatever the reader's frequency
             if briefing is not None and briefs:
                 key = briefing  # once per trip, whatever the reader had before
@@ -379,7 +386,7 @@ def plan_run(
 
     def chunks() -> Iterator[list[Job]]:
         for chunk in alerts.chunks:
-            yield [job for job in chunk if not (retries_only and job.new)]
+            yield [job for job in chunk if not (retries_only and job.new and not job.renewed)]
         for digest in digests:
             for chunk in digest.chunks:
                 yield [job for job in chunk if not job.new]

@@ -34,8 +34,9 @@ def errors(project: Project, capsys: pytest.CaptureFixture[str]) -> list[str]:
     ("change", "expected"),
     [
         (("end = 2026-12-10", "end = 2026-12-01"), "trips[0].end: the trip ends before it starts"),
-        (("end = 2026-12-10", "end = 2027-12-03"),
-         "trips[0].end: a trip of a year or more: list the country in countries instead"),
+        (("end = 2026-12-10", "end = 2027-11-26"),  # 359 days, and the week before
+         "trips[0].end: a year or more from the window's opening, with its lead of 7 days: "
+         "list the country in countries"),
         (('country = "VE"', 'country = "XX"'),
          "trips[0].country: not an ISO 3166-1 alpha-2 country code"),
         (("start = 2026-12-03", 'start = "3 Dec"'),
@@ -75,6 +76,7 @@ def test_every_bad_row_of_the_trips_file_is_named_by_line(
         "nobody@example.org,VE,2027-01-04,2027-01-09\n"
         "TARA@example.org,VE,2027-01-09,2027-01-04\n"
         "tara@example.org,ZZ,2027-01-04,4 Jan\n"
+        "tara@example.org,VE,2027-01-04,2028-01-04\n"
         "not-an-address,VE,2027-01-04,2027-01-09\n",
     )
     assert errors(project, capsys) == [
@@ -82,7 +84,9 @@ def test_every_bad_row_of_the_trips_file_is_named_by_line(
         f"{path}:4: end: the trip ends before it starts",
         f"{path}:5: country: not an ISO 3166-1 alpha-2 country code",
         f"{path}:5: end: expected a date, e.g. 2026-12-03",
-        f"{path}:6: email: not a valid email address",
+        f"{path}:6: end: a year or more from the window's opening, with its lead of 7 days: "
+        "list the country in countries",
+        f"{path}:7: email: not a valid email address",
     ]
 
 

@@ -51,7 +51,7 @@ def test_forced_resend_is_a_new_copy(project: Project) -> None:
 def test_shipped_example_delivers_the_venezuela_advisory(tmp_path: Path) -> None:
     """What `make run` does, on a copy of the shipped config: Venezuela to its three
     readers, the regional Colombia example to those it reaches, and the traveller's
-    briefing (her trip's window is open until 30 November 2027)."""
+    briefing (her trip's window is open until 28 November 2027)."""
     shutil.copytree(ROOT / "config", tmp_path / "config")
     config = tmp_path / "config" / "advisory.toml"
     now = {"ADVISORY_NOW": "2026-12-01"}
@@ -69,7 +69,7 @@ def test_shipped_example_delivers_the_venezuela_advisory(tmp_path: Path) -> None
     assert dana["Subject"].startswith("Before your trip: Colombia travel advisory")
     assert (
         body(dana).splitlines()[0]
-        == "You travel to Colombia from 7 December 2026 to 30 November 2027."
+        == "You travel to Colombia from 7 December 2026 to 28 November 2027."
     )
     assert "Border departments (fictional): Level 4" in body(dana)
     check = run_cli("check", config=config, env=now)

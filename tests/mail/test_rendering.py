@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from pathlib import Path
 
 import pytest
 from support.models import HEAD, RENDERER, advisory, reader
 
-from advisory.domain.models import TOKEN_MARK, Format, Level, Risk
+from advisory.domain.models import TOKEN_MARK, Format, Level, Region, Risk, Trip
 from advisory.errors import TemplateError
 from advisory.mail.rendering import ALERT_MAX, TEMPLATES, Renderer, alert_text
 
@@ -128,3 +129,24 @@ def test_a_higher_regional_level_is_shown_in_every_format() -> None:
     assert len(alert) <= ALERT_MAX
     plain = advisory(country="CO", level=2, title="Colombia", summary="Crime is common.")
     assert "in parts" not in RENDERER.render(plain, reader(countries=["CO"]), HEAD).subject
+
+
+def test_a_digest_names_each_trip_and_each_regional_level_in_every_format() -> None:
+    """A traveller's digest: the trip first in the emails, beside its country in the
+    alert; the subject and alert show the level in parts."""
+    trip = Trip(country="VE", start=date(2026, 12, 3), end=date(2026, 12, 10))
+    colombia = advisory(country="CO", level=2, title="Colombia", summary="Some crime.",
+                        regions=[Region(name="Border", level=Level.DO_NOT_TRAVEL)])  # fmt: skip
+    told = [advisory(), colombia]
+    on = date(2026, 11, 28)
+    for fmt in Format:
+        sub = reader(fmt, countries=["CO"], trips=[trip.model_dump()])
+        got = RENDERER.render_digest(told, sub, HEAD, changes=[None, None], trips=[trip, None],
+                                     today=on)  # fmt: skip
+        assert got.subject == "Travel advisory updates: Venezuela L4, Colombia L2 (L4 in parts)"
+        if fmt is Format.ALERT:
+            assert got.text.strip() == (
+                "NEWS: TRIP 3-10 DEC: VENEZUELA L4, COLOMBIA L2 (L4 in parts)"
+            )
+        else:
+            assert got.text.splitlines()[0] == "You travel to Venezuela from 3 to 10 December 2026."

@@ -267,6 +267,19 @@ def test_the_us_do_not_travel_list_is_regions_at_level_4() -> None:
     assert russia.regions == ()  # no list: the whole country is at level 4
 
 
+def test_the_us_sections_of_a_level_each_are_regions_at_their_level() -> None:
+    """Mexico's page: a "Level: 4 - Do not travel" section, then "Level: 3 - Reconsider
+    travel", each place a paragraph of its own; the level-2 places add nothing."""
+    [mexico] = us_state_advisories(rss(rss_item(archived("mexico_L2_2025-08-12"))))
+    assert (mexico.level, mexico.highest) == (Level.CAUTION, Level.DO_NOT_TRAVEL)
+    levels = [(r.name, r.level.value) for r in mexico.regions]
+    assert levels[0] == ("State of Colima", 4) and levels[6] == ("State of Baja California", 3)
+    assert [level for _, level in levels] == [4] * 6 + [3] * 8
+    assert mexico.regions[0].summary == "Due to terrorism, crime, and kidnapping."
+    # A reader who asked for level 4 hears of Mexico now: six states are do-not-travel.
+    assert mexico.in_parts == Level.DO_NOT_TRAVEL
+
+
 def test_region_names_that_fold_to_nothing_or_to_each_other_never_make_a_page_unreadable() -> None:
     document = json.loads((FIXTURES / "canada" / "cta-cap-co_excerpt_2026-10-06.json").read_text())
     box = '<div class="AdvisoryContainer RegionalAdv"><h3>{} - Avoid all travel</h3><p>x</p></div>'
@@ -290,4 +303,9 @@ def test_reading_regions_stays_linear_on_hostile_pages() -> None:
     page["details"]["summary"] = f"<p>{pointing}</p><ul>{places}</ul>"
     turkey = gov_uk_advisory(page)
     assert turkey is not None and len(turkey.regions) == 100
+    item = archived("mexico_L2_2025-08-12")
+    sections = "".join(f"<h4>Level: 4 - Do not travel</h4><p>Place {n}: Do not travel due to "
+                       f"{'crime, ' * 2000}.</p>" for n in range(300))  # fmt: skip
+    [mexico] = us_state_advisories(rss(rss_item(item, body=sections)))
+    assert len(mexico.regions) == 100
     assert time.monotonic() - started < 5
