@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
+import json
 import os
 import sys
 import time
@@ -17,9 +19,19 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from pydantic import TypeAdapter, ValidationError
+
 from advisory import __version__, logs
 from advisory.domain.countries import country_name, is_country
-from advisory.domain.models import Advisory, Format, Frequency, Level, Subscriber, Trip
+from advisory.domain.models import (
+    Advisory,
+    EmailAddress,
+    Format,
+    Frequency,
+    Level,
+    Subscriber,
+    Trip,
+)
 from advisory.domain.publishers import FILES, PUBLISHERS
 from advisory.domain.text import outside, plural
 from advisory.errors import AdvisoryError, ConfigError, Problem, TemplateError, UsageError
@@ -183,6 +195,7 @@ def _skipped(counts: Counts) -> str:
         f"{counts.already_sent} already sent" if counts.already_sent else "",
         f"{counts.waiting} waiting for a retry" if counts.waiting else "",
         f"{counts.failed_before} failed earlier (see status)" if counts.failed_before else "",
+        f"{counts.suppressed} suppressed" if counts.suppressed else "",
     ]
     return ", ".join(p for p in parts if p)
 
@@ -223,7 +236,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     _print_readers(c, roster, now)
     with open_store(c.service.state, readonly=True) as store:
         _print_plan(plan_for(_purpose(c, Purpose(), now), roster, setup.advisories,
-                             store.outbox, now, travel=c.travel), "would send")  # fmt: skip
+                             store.outbox, now, travel=c.travel,
+                             suppressed=store.suppressions.among), "would send")  # fmt: skip
     return 0
 
 
@@ -247,7 +261,8 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
         with setup.roster, open_store(config.service.state, readonly=True) as store:
             now = setup.clock()
             the_plan = plan_for(_purpose(config, purpose, now), setup.roster, setup.advisories,
-                                store.outbox, now, travel=config.travel)  # fmt: skip
+                                store.outbox, now, travel=config.travel,
+                                suppressed=store.suppressions.among)  # fmt: skip
             _print_plan(the_plan, "dry run: would send")
         return 0
     counts = asyncio.run(_send(setup, purpose))
@@ -420,6 +435,61 @@ def cmd_exposed(args: argparse.Namespace) -> int:
         when = f"on {day.isoformat()}" if day else "now"
         print(f"{plural(len(rows), 'traveller')} {when} at level {args.min_level} or above"
               + (f" in {country_name(country)}" if country else ""))  # fmt: skip
+    return 0
+
+
+def _address(value: str) -> str:
+    try:
+        return _ADDRESS.validate_python(value.strip()).lower()
+    except ValidationError:
+        raise UsageError(f"{value!r}: not a valid email address") from None
+
+
+_ADDRESS: TypeAdapter[str] = TypeAdapter(EmailAddress)
+
+
+def cmd_suppress(args: argparse.Namespace) -> int:
+    address = _address(args.email)
+    config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
+    with open_store(config.service.state) as store:  # never behind a run's lock
+        added = store.suppressions.suppress(address, "operator", time.time(), args.reason or "")
+    print(f"{address}: {'suppressed' if added else 'was already suppressed'}")
+    return 0
+
+
+def cmd_unsuppress(args: argparse.Namespace) -> int:
+    address = _address(args.email)
+    config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
+    with open_store(config.service.state) as store:
+        removed = store.suppressions.unsuppress(address)
+    print(f"{address}: {'no longer suppressed' if removed else 'was not suppressed'}")
+    return 0
+
+
+def cmd_suppressions(args: argparse.Namespace) -> int:
+    config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
+    state = config.service.state
+    if not state.exists() and not RunLock(state).path.exists():
+        listed = []
+    else:
+        with open_store(state, readonly=True) as store:
+            listed = store.suppressions.listed()
+    rows = [{"address": s.address, "reason": s.reason,
+             "since": datetime.fromtimestamp(s.since, UTC).isoformat(timespec="seconds"),
+             "detail": s.detail} for s in listed]  # fmt: skip
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, ["address", "reason", "since", "detail"],
+                                lineterminator="\n")  # fmt: skip
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        line = "{:<36} {:<12} {:<25} {}"
+        print(line.format("ADDRESS", "REASON", "SINCE", "DETAIL"))
+        for row in rows:
+            print(line.format(row["address"], row["reason"], row["since"], row["detail"][:60]))
+        print(plural(len(rows), "address", "addresses") + " suppressed")
     return 0
 
 
@@ -599,6 +669,21 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--at", metavar="DATE", help="the travellers of that day (default: now)")
     c.add_argument("--format", choices=exposure.FORMATS, default="table", help="table, csv or json")
     c.set_defaults(run=cmd_exposed)
+
+    c = command("suppress", "put an address on the suppression list: it receives nothing")
+    c.add_argument("email", metavar="EMAIL", help="the address")
+    c.add_argument("--reason", metavar="TEXT", help="why, kept beside it")
+    c.set_defaults(run=cmd_suppress)
+
+    c = command("unsuppress", "take an address off the suppression list")
+    c.add_argument("email", metavar="EMAIL", help="the address")
+    c.set_defaults(run=cmd_unsuppress)
+
+    c = command("suppressions", "every suppressed address: why, since when")
+    c.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="table, csv or json"
+    )
+    c.set_defaults(run=cmd_suppressions)
 
     c = command("status", "what the state file holds: sent, queued, failed, last errors")
     c.set_defaults(run=cmd_status)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections.abc import Callable, Hashable
 from contextlib import suppress
@@ -39,6 +40,9 @@ FLUSH_BATCH: Final = 1000  # or this many outcomes, whichever comes first
 PROGRESS_EVERY: Final = 0.25  # seconds between two reports to `progress`
 
 Progress = Callable[[Counts], None]
+# A permanent refusal of the address itself (RFC 3463 5.1.x: no such mailbox, bad
+# address syntax, the domain does not exist…): the address is suppressed as bounced.
+_NO_SUCH_ADDRESS: Final = re.compile(r"(?<![\d.])5\.1\.\d{1,3}(?![\d.])")
 
 
 class _Pacer:
@@ -95,6 +99,7 @@ class Delivery:
         self.attempted = 0
         self._remembered: set[str] = set()  # advisory versions kept in this run
         self._pending: list[Attempt] = []  # outcomes not yet written
+        self._bounced: list[tuple[str, float, str]] = []  # addresses refused as unknown
         self._unrecorded: StateError | None = None
         self._shown = 0.0  # when `progress` was last told
 
@@ -169,10 +174,13 @@ class Delivery:
         if self._pending and self._unrecorded is None:
             try:
                 self.store.outbox.record_many(self._pending)
+                for address, at, why in self._bounced:
+                    self.store.suppressions.suppress(address, "bounced", at, why)
             except StateError as e:
                 self._unrecorded = e
                 raise
             self._pending.clear()
+            self._bounced.clear()
 
     def _failed(self, job: Job, error: DeliveryError) -> None:
         at = self.clock()
@@ -182,6 +190,8 @@ class Delivery:
         if not permanent:
             retry_at = next_attempt(attempts, at, job.entry.created_at, self.give_up, self.rng)
         kind: Outcome = "permanent" if permanent else "temporary"
+        if permanent and _NO_SUCH_ADDRESS.search(error.reason):
+            self._bounced.append((job.entry.recipient, at, error.reason))
         self.note(Attempt(job.entry.key, kind, at, error.reason, retry_at))
         if retry_at is None:
             self.counts.failed += 1

@@ -142,6 +142,8 @@ class Plan:
         return None
 
 
+# Which of these readers' addresses are on the suppression list.
+Suppressed = Callable[[Collection[str]], set[str]]
 # What a reader holds of an advisory: its version, and the message that brought it.
 _Held = tuple[str, str]
 # A message that is due: its fresh outbox entry, and how to make its job from an entry.
@@ -158,6 +160,7 @@ def plan(
     countries: Collection[str] | None = None,
     force: bool = False,
     shard: Shard | None = None,
+    suppressed: Suppressed | None = None,
 ) -> Plan:
     """Alerts due now: new versions, the briefings of trips, retries whose time has
     come, and what to cancel. Readers of a digest get no alert, but a trip's briefing,
@@ -238,7 +241,7 @@ def plan(
             out.append((fresh, partial(_alert_job, sub, advisory, change, trip, briefs)))
         return out
 
-    return _streamed(roster, outbox, queued, due, now=now, force=force)
+    return _streamed(roster, outbox, queued, due, now=now, force=force, suppressed=suppressed)
 
 
 def _briefing_key(sub: Subscriber, advisory: Advisory, trip: Trip | None) -> str | None:
@@ -266,6 +269,7 @@ def plan_digest(
     *,
     digest: Digest = "digest",
     travel: Travel | None = None,
+    suppressed: Suppressed | None = None,
 ) -> Plan:
     """One digest per reader per period: for `digest`, every reader is reminded of
     every advisory standing for them; for `daily` and `weekly`, their readers are told
@@ -318,7 +322,7 @@ def plan_digest(
                 out.append((fresh, partial(_digest_job, sub, told, changes, on)))
         return out
 
-    return _streamed(roster, outbox, queued, due, now=now)
+    return _streamed(roster, outbox, queued, due, now=now, suppressed=suppressed)
 
 
 def _streamed(
@@ -329,15 +333,20 @@ def _streamed(
     *,
     now: float,
     force: bool = False,
+    suppressed: Suppressed | None = None,
 ) -> Plan:
     """A plan over the roster, CHUNK at a time: what `due` wants, filed by what the
-    outbox knows; what was `queued` and is no longer wanted ends up `stale`."""
+    outbox knows; what was `queued` and is no longer wanted ends up `stale`. The
+    `suppressed` readers get nothing (and what was queued for them is cancelled)."""
     out = Plan()
     out.counts.readers = len(roster) if isinstance(roster, Sized) else 0
 
     def chunks() -> Iterator[list[Job]]:
         for batch in _batched(roster, CHUNK):
             out.counts.planned += len(batch)
+            if suppressed is not None and (quiet := suppressed([s.key for s in batch])):
+                out.counts.suppressed += sum(s.key in quiet for s in batch)
+                batch = [s for s in batch if s.key not in quiet]
             wanted = due(batch)
             known = outbox.entries_for([fresh.key for fresh, _ in wanted])
             jobs = []
@@ -365,6 +374,7 @@ def plan_run(
     force: bool = False,
     retries_only: bool = False,
     shard: Shard | None = None,
+    suppressed: Suppressed | None = None,
 ) -> Plan:
     """What a `send`, `retry` or scheduled check does: due alerts and due retries.
 
@@ -374,11 +384,21 @@ def plan_run(
     """
     advisories = list(advisories)
     alerts = plan(roster, advisories, outbox, now, travel=travel, countries=countries,
-                  force=force, shard=shard)  # fmt: skip
+                  force=force, shard=shard, suppressed=suppressed)  # fmt: skip
     queued = {e.version.partition(":")[0] for e in outbox.entries(status="queued")
               if e.kind == "digest"}  # fmt: skip
     digests = [
-        plan_digest(roster, advisories, outbox, now, period, shard, digest=name, travel=travel)
+        plan_digest(
+            roster,
+            advisories,
+            outbox,
+            now,
+            period,
+            shard,
+            digest=name,
+            travel=travel,
+            suppressed=suppressed,
+        )
         for name, period in (periods or {}).items()
         if period is not None and countries is None and name in queued
     ]
@@ -435,14 +455,15 @@ def plan_for(
     now: float,
     shard: Shard | None = None,
     travel: Travel | None = None,
+    suppressed: Suppressed | None = None,
 ) -> Plan:
     """The plan of a run for `purpose`."""
     if purpose.job == "digest":
         period = purpose.period(purpose.digest) or "never"
         return plan_digest(roster, advisories, outbox, now, period, shard,
-                           digest=purpose.digest, travel=travel)  # fmt: skip
+                           digest=purpose.digest, travel=travel, suppressed=suppressed)  # fmt: skip
     return plan_run(
         roster, advisories, outbox, now, periods=purpose.periods, travel=travel,
         countries=purpose.countries, force=purpose.force, retries_only=purpose.job == "retry",
-        shard=shard,
+        shard=shard, suppressed=suppressed,
     )  # fmt: skip

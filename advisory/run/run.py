@@ -83,7 +83,8 @@ async def run(
         raise
     with roster:
         part = part_of(config, shard)
-        plan = plan_for(purpose, roster, advisories, store.outbox, clock(), shard, config.travel)
+        plan = plan_for(purpose, roster, advisories, store.outbox, clock(), shard, config.travel,
+                        store.suppressions.among)  # fmt: skip
         delivery = Delivery(
             part, store, open_transport(part),
             renderer or Renderer(timezone=config.service.timezone),

@@ -9,7 +9,7 @@ an unchanged document costs a 304 and a publisher's noise never reaches a reader
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal, Protocol, Self
@@ -25,11 +25,15 @@ __all__ = [
     "Outcome",
     "PublisherCache",
     "PublisherState",
+    "Reason",
     "Status",
     "Store",
+    "Suppression",
+    "Suppressions",
 ]
 
 Status = Literal["queued", "sent", "failed", "cancelled"]
+Reason = Literal["unsubscribed", "bounced", "complained", "operator"]
 Outcome = Literal["sent", "temporary", "permanent"]
 
 
@@ -137,6 +141,33 @@ class Outbox(Protocol):
         """Log attempts and their outcomes in one durable transaction."""
 
 
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """An address that receives nothing: why, since when, and what was said."""
+
+    address: str
+    reason: Reason
+    since: float
+    detail: str = ""
+
+
+class Suppressions(Protocol):
+    """The addresses that receive nothing, whatever the config says. Written outside any
+    run (a reader's click, an operator's command): never behind the run lock."""
+
+    def suppress(self, address: str, reason: Reason, now: float, detail: str = "") -> bool:
+        """Suppress `address` (durably, at once); False if it already was."""
+
+    def unsuppress(self, address: str) -> bool:
+        """Lift it (durably, at once); False if it was not suppressed."""
+
+    def among(self, addresses: Collection[str]) -> set[str]:
+        """Which of these (lower-cased) addresses are suppressed."""
+
+    def listed(self) -> list[Suppression]:
+        """Every suppression, oldest first."""
+
+
 class PublisherCache(Protocol):
     """What was fetched from the official publishers, and each one's current view."""
 
@@ -192,6 +223,9 @@ class Store(Protocol):
 
     @property
     def publishers(self) -> PublisherCache: ...
+
+    @property
+    def suppressions(self) -> Suppressions: ...
 
     @property
     def where(self) -> str:

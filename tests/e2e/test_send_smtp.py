@@ -203,11 +203,11 @@ def test_untrusted_certificate_is_refused(project: Project, smtpd_tls: Server) -
 
 
 def test_permanent_refusal_fails_one_recipient_only(smtp_project: Project, smtpd: Server) -> None:
-    smtpd.handler.refuse["pager@example.org"] = "550 5.1.1 No such mailbox"
+    smtpd.handler.refuse["pager@example.org"] = "554 5.7.1 Refused by policy"
     result = smtp_project.run("send")
     assert result.returncode == 1
     assert "due 4, delivered 3, failed 1 (0 queued for retry, 1 failed for good)" in result.stdout
-    assert "pager@example.org: delivery failed: 550" in result.stderr
+    assert "pager@example.org: delivery failed: 554" in result.stderr
     with sqlite3.connect(smtp_project.state) as db:
         rows = dict(db.execute("SELECT recipient, status FROM messages WHERE format = 'alert'"))
     assert rows == {"pager@example.org": "failed"}

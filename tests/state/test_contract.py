@@ -177,3 +177,17 @@ def test_the_publishers_cache_keeps_documents_sightings_and_current_views(store:
     with store.transaction():
         cache.forget_sightings(before=10.0)
     assert cache.sightings(view.key) == {"p1": 20.0}
+
+
+def test_the_suppression_list_keeps_one_entry_per_address(store: Store) -> None:
+    assert store.suppressions.suppress("Ana@Example.org", "unsubscribed", 10.0, "one click")
+    assert not store.suppressions.suppress("ana@example.org", "bounced", 20.0)  # kept as was
+    assert store.suppressions.suppress("ben@example.org", "operator", 5.0)
+    assert store.suppressions.among(["ana@example.org", "cy@example.org"]) == {"ana@example.org"}
+    assert [(s.address, s.reason, s.since, s.detail) for s in store.suppressions.listed()] == [
+        ("ben@example.org", "operator", 5.0, ""),
+        ("ana@example.org", "unsubscribed", 10.0, "one click"),
+    ]
+    assert store.suppressions.unsuppress("ana@example.org")
+    assert not store.suppressions.unsuppress("ana@example.org")
+    assert store.suppressions.among(["ana@example.org"]) == set()

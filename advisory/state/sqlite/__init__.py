@@ -15,6 +15,7 @@ from advisory.state.sqlite.lock import RunLock
 from advisory.state.sqlite.migrations import EMPTIED, migrate, pending
 from advisory.state.sqlite.outbox import SqliteOutbox
 from advisory.state.sqlite.publisher_cache import SqlitePublisherCache
+from advisory.state.sqlite.suppressions import SqliteSuppressions
 
 __all__ = ["RunLock", "SqliteStore", "create"]
 
@@ -48,6 +49,7 @@ class SqliteStore:
             raise StateError(f"{path}: cannot open the state file: {e.strerror}") from None
         self._outbox = SqliteOutbox(self.db, path)
         self._publishers = SqlitePublisherCache(self.db, path)
+        self._suppressions = SqliteSuppressions(self.db, path)
 
     @property
     def outbox(self) -> SqliteOutbox:
@@ -56,6 +58,10 @@ class SqliteStore:
     @property
     def publishers(self) -> SqlitePublisherCache:
         return self._publishers
+
+    @property
+    def suppressions(self) -> SqliteSuppressions:
+        return self._suppressions
 
     def _writer(self, path: Path, new: bool, used: bool) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -128,6 +128,17 @@ MIGRATIONS: Final = (
         );
         CREATE INDEX carried_recipient ON carried (recipient);
     """),
+    # Who receives nothing, whatever the config says: unsubscribed, bounced, complained,
+    # or put there by the operator.
+    Migration("0007-suppressions", """
+        CREATE TABLE suppressions (
+            address     TEXT PRIMARY KEY,   -- lower-cased, as the outbox's recipients
+            reason      TEXT NOT NULL
+                        CHECK (reason IN ('unsubscribed', 'bounced', 'complained', 'operator')),
+            since       REAL NOT NULL,
+            detail      TEXT NOT NULL DEFAULT ''
+        );
+    """),
 )  # fmt: skip
 _LEGACY: Final = {1: 1, 2: 2}  # user_version before steps were named -> steps it had
 
