@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import types
+import typing
 from collections.abc import Iterator
 
 import pytest
@@ -39,6 +41,9 @@ def config_keys(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
         if field.exclude:
             continue
         inner = field.annotation
+        if isinstance(inner, types.UnionType):  # an optional table: its keys too
+            tables = [t for t in typing.get_args(inner) if t is not type(None)]
+            inner = tables[0] if len(tables) == 1 else inner
         if isinstance(inner, type) and issubclass(inner, BaseModel):  # a table: its keys
             yield from config_keys(inner, f"{prefix}{name}.")
         else:

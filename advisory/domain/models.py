@@ -157,7 +157,8 @@ class Letterhead:
 
     An `unsubscribe` URI holding `{token}` gets each reader's own token there: an HMAC
     of their address under `secret`, so the endpoint knows who asks and nobody can
-    unsubscribe someone else by guessing.
+    unsubscribe someone else by guessing. With a `page` (the service's own web page,
+    `PUBLIC_URL/unsubscribe/{token}`) that page comes first and is one click (RFC 8058).
     """
 
     address: str
@@ -165,6 +166,7 @@ class Letterhead:
     reply_to: str | None = None
     unsubscribe: str | None = None
     secret: bytes | None = field(default=None, repr=False)
+    page: str | None = None
 
     @property
     def domain(self) -> str:
@@ -173,14 +175,28 @@ class Letterhead:
     @property
     def unsubscribe_link(self) -> str | None:
         """The URI as templates show it, `TOKEN_MARK` where the reader's token goes."""
-        return self.unsubscribe.replace(TOKEN_FIELD, TOKEN_MARK) if self.unsubscribe else None
+        link = self.page or self.unsubscribe
+        return link.replace(TOKEN_FIELD, TOKEN_MARK) if link else None
+
+    @property
+    def one_click(self) -> bool:
+        """Whether messages say `List-Unsubscribe-Post: List-Unsubscribe=One-Click`."""
+        return self.page is not None
+
+    @property
+    def list_unsubscribe(self) -> str | None:
+        """The `List-Unsubscribe` header's value, `TOKEN_MARK` for the token: the page
+        first, then the configured address (RFC 2369 lists them by preference)."""
+        links = [link.replace(TOKEN_FIELD, TOKEN_MARK) for link in (self.page, self.unsubscribe)
+                 if link]  # fmt: skip
+        return ", ".join(f"<{link}>" for link in links) or None
 
     def token(self, key: str) -> str:
-        """The reader's unsubscribe token (22 URL-safe characters), "" if the URI takes none.
+        """The reader's unsubscribe token (22 URL-safe characters), "" if no URI takes one.
 
         Without a secret (a preview, a dry run) a visible stand-in of the same length.
         """
-        if not self.unsubscribe or TOKEN_FIELD not in self.unsubscribe:
+        if not any(TOKEN_FIELD in (link or "") for link in (self.page, self.unsubscribe)):
             return ""
         if self.secret is None:
             return "x" * 22

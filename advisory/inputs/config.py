@@ -203,6 +203,31 @@ def _source_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _listen(value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise PydanticCustomError("listen", 'expected HOST:PORT, e.g. "127.0.0.1:8080"')
+    _host(host.strip("[]"))
+    return value
+
+
+def _public_url(value: str) -> str:
+    """How readers reach the endpoint: https, or http on this machine only (a trial)."""
+    return _source_url(value)
+
+
+class Http(Strict):
+    """The web endpoint `serve` answers on: one-click unsubscribe, health."""
+
+    listen: Annotated[str, Field(max_length=300), AfterValidator(_listen)] = "127.0.0.1:8080"
+    public_url: Annotated[str, Field(max_length=500), AfterValidator(_public_url)]
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class Source(Strict):
     """One place advisories come from, and which of its countries are followed."""
 
@@ -229,6 +254,7 @@ class Config(Strict):
     delivery: Delivery = Field(default_factory=dict, validate_default=True)
     smtp: Smtp = Field(default_factory=dict, validate_default=True)
     schedule: Schedule = Field(default_factory=dict, validate_default=True)
+    http: Http | None = None
     subscribers: Annotated[tuple[Subscriber, ...], Field(strict=False, max_length=10_000)] = ()
     # None listed: the advisory files alone, as before sources existed.
     sources: Annotated[tuple[Source, ...], Field(strict=False, max_length=4)] = ()
@@ -247,7 +273,8 @@ class Config(Strict):
         """Who the service writes as, and how a reader stops the messages."""
         s, secret = self.sender, self.token_secret
         key = secret.get_secret_value().encode() if secret else None
-        return Letterhead(s.address, s.name, s.reply_to, s.unsubscribe, key)
+        page = f"{self.http.public_url}/unsubscribe/{TOKEN_FIELD}" if self.http else None
+        return Letterhead(s.address, s.name, s.reply_to, s.unsubscribe, key, page)
 
     @property
     def travel(self) -> Travel:
@@ -325,7 +352,7 @@ def _with_secrets(config: Config, env: Mapping[str, str]) -> Config:
 
 
 def _takes_token(config: Config) -> bool:
-    return TOKEN_FIELD in (config.sender.unsubscribe or "")
+    return config.http is not None or TOKEN_FIELD in (config.sender.unsubscribe or "")
 
 
 def _token_problems(

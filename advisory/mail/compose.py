@@ -86,8 +86,10 @@ def compose(rendered: Rendered, letterhead: Letterhead, reader: Reader) -> Envel
     msg["Message-ID"] = msgid
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
-    if link := letterhead.unsubscribe_link:
-        msg["List-Unsubscribe"] = f"<{link.replace(TOKEN_MARK, reader.token)}>"
+    if links := letterhead.list_unsubscribe:
+        msg["List-Unsubscribe"] = links.replace(TOKEN_MARK, reader.token)
+        if letterhead.one_click:
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text, cte="quoted-printable")
     if html is not None:
         msg.add_alternative(html, subtype="html", cte="quoted-printable")

@@ -122,7 +122,7 @@ class Splicer:
         text = rendered.subject + rendered.text + (rendered.html or "")
         if NAME_MARK in text or ADDRESS_MARK in rendered.subject or TOKEN_MARK in rendered.subject:
             return None  # the reader's name is in the body: compose each one in full
-        link = self.letterhead.unsubscribe or ""
+        link = (self.letterhead.list_unsubscribe or "").replace(TOKEN_MARK, "x" * 22)
         if len(link) > 900 or not link.isascii():
             return None  # the email package would fold or encode List-Unsubscribe
         stand_in = Reader("x", "x@example.org", "x", _EPOCH, token=TOKEN_MARK)
@@ -143,8 +143,8 @@ class Splicer:
         # One encoded word per name is fine while short; a long one is folded as the
         # `email` package folds it (a 300-character name is no 1,200-character line).
         raw = to.encode("ascii") if len(to) <= 72 else to_field(reader.name, reader.address)
-        link = head.unsubscribe_link
-        extra = f"List-Unsubscribe: <{link.replace(TOKEN_MARK, reader.token)}>\r\n" if link else ""
+        links = head.list_unsubscribe
+        extra = f"List-Unsubscribe: {links.replace(TOKEN_MARK, reader.token)}\r\n" if links else ""
         data = template.fill(
             raw, date_bytes, msgid.encode(),
             extra.encode("ascii"), reader.address, reader.token,

@@ -119,6 +119,10 @@ class Delivery:
                         self.store.outbox.remember(advisory, self.clock())
                         self._remembered.add(advisory.version)
             self.store.outbox.enqueue(job.entry for job in new)
+            if self.head.one_click:  # the web endpoint finds each link's reader
+                self.store.suppressions.register(
+                    {(self.head.token(job.entry.recipient), job.entry.recipient) for job in new}
+                )
             for job in carrying:
                 self.store.outbox.carry(job.entry.key, job.entry.recipient, job.carries)
 

@@ -1,33 +1,39 @@
-"""`advisory serve`: APScheduler wiring for the check and digest jobs, and a clean stop.
+"""`advisory serve`: APScheduler wiring for the check and digest jobs, the web endpoint
+(`[http]`) in the same event loop, and a clean stop.
 
 Each run re-reads the advisory files and goes through the same plan/deliver code as
 `advisory send`. Jobs never overlap (one instance, late runs coalesced). The first
 SIGTERM or SIGINT stops new work and lets in-flight deliveries finish; a second one
-exits at once (SQLite keeps the state file valid either way).
+exits at once (SQLite keeps the state file valid either way). The web endpoint stops
+first: its listener closes, the requests in flight finish, then the runs do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import time
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from advisory.domain.schedule import cron_trigger
 from advisory.domain.text import plural
-from advisory.errors import AdvisoryError
+from advisory.errors import AdvisoryError, ConfigError
 from advisory.inputs.config import Config
 from advisory.logs import Log
 from advisory.mail.rendering import Renderer
 from advisory.publishers.reading import Round
 from advisory.run.plan import DIGESTS, Digest, Purpose
 from advisory.run.run import hold, run
+from advisory.service.web import application
 from advisory.state import Store, open_store
 
 __all__ = ["serve"]
@@ -44,6 +50,22 @@ class Service:
         self.stop = asyncio.Event()
         self.running: set[asyncio.Task[None]] = set()
         self.turn = asyncio.Lock()  # the check and the digest take turns, never skip
+        self.started = time.time()
+        self.last_check: float | None = None  # when a check last finished
+        self.period = 900.0  # seconds between two checks, for the health of the service
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy while the last check finished within three check periods (or the
+        first is not yet due that long) and the state answers."""
+        since = self.last_check if self.last_check is not None else self.started
+        fresh = time.time() - since <= 3 * self.period
+        try:
+            counts = self.store.outbox.counts()
+        except AdvisoryError:
+            return False, {"status": "error", "last_check": self.last_check}
+        said = {"status": "ok" if fresh else "stale", "last_check": self.last_check,
+                "queued": counts.get("queued", 0), "failed": counts.get("failed", 0)}  # fmt: skip
+        return fresh, said
 
     async def check(self) -> None:
         """Alert on new or changed advisories, and deliver the retries that are due."""
@@ -90,6 +112,8 @@ class Service:
             return
         finally:
             self.running.discard(task)
+        if purpose.job == "check":
+            self.last_check = time.time()
         for line in counts.errors:
             self.log("delivery", line, job=job)
         failed = counts.retrying + counts.failed
@@ -102,6 +126,38 @@ class Service:
             job=job, due=counts.due, delivered=counts.delivered, failed=failed,
             left=counts.left, already_sent=counts.already_sent, seconds=round(duration, 3),
         )  # fmt: skip
+
+
+def _period(config: Config, tz: ZoneInfo) -> float:
+    """Seconds between two scheduled checks (the shortest gap of the next few)."""
+    trigger = cron_trigger(config.schedule.check, tz)
+    fires: list[datetime] = []
+    fire = trigger.get_next_fire_time(None, datetime.now(tz))
+    while fire is not None and len(fires) < 4:
+        fires.append(fire)
+        fire = trigger.get_next_fire_time(fire, fire)
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fires)]
+    return min(gaps, default=86400.0)
+
+
+async def _listen(config: Config, store: Store, service: Service) -> web.AppRunner:
+    """The web endpoint, listening before anything is scheduled: a port in use is a
+    one-line error (exit 2) and nothing is sent."""
+    assert config.http is not None
+    runner = web.AppRunner(
+        application(config.letterhead, store, service.health),
+        access_log=None, handle_signals=False, shutdown_timeout=2 * config.smtp.timeout + 5,
+    )  # fmt: skip
+    await runner.setup()
+    host, port = config.http.address
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as e:
+        await runner.cleanup()
+        raise ConfigError(
+            f"{config.path}: http.listen: cannot listen on {config.http.listen}: {e.strerror or e}"
+        ) from None
+    return runner
 
 
 def serve(config: Config, renderer: Renderer, *, check_every: float | None, log: Log) -> int:
@@ -134,6 +190,8 @@ async def _serve(
         if check_every
         else cron_trigger(config.schedule.check, tz)
     )
+    service.period = float(check_every) if check_every else _period(config, tz)
+    runner = await _listen(config, store, service) if config.http else None
     scheduler = AsyncIOScheduler(
         timezone=tz,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -151,10 +209,13 @@ async def _serve(
     scheduler.start()
     every = f"every {check_every:g}s" if check_every else f'"{config.schedule.check}"'
     digests = "".join(f', {name} "{cron}"' for name, cron in crons.items() if cron)
-    log("started", f"check {every}{digests} ({config.service.timezone})")
+    http = f"; http on {config.http.listen}" if config.http else ""
+    log("started", f"check {every}{digests} ({config.service.timezone}){http}")
 
     await service.stop.wait()
     scheduler.pause()  # no new runs; shutting down now would cancel the one in flight
+    if runner is not None:
+        await runner.cleanup()  # the listener closes; requests in flight finish
     if service.running:
         # A message in flight may need a connection and a transaction: each up to the timeout.
         await asyncio.wait(service.running, timeout=2 * config.smtp.timeout + 5)

@@ -167,6 +167,12 @@ class Suppressions(Protocol):
     def listed(self) -> list[Suppression]:
         """Every suppression, oldest first."""
 
+    def register(self, tokens: Iterable[tuple[str, str]]) -> None:
+        """(token, address) of the readers whose messages carry an unsubscribe link."""
+
+    def address_of(self, token: str) -> str | None:
+        """The address a token was registered for, if any."""
+
 
 class PublisherCache(Protocol):
     """What was fetched from the official publishers, and each one's current view."""

@@ -11,7 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from support.mail import both, headers_and_parts
-from support.models import HEAD, RENDERER, advisory, reader
+from support.models import HEAD, ONE_CLICK, RENDERER, advisory, reader
 from support.project import parse
 
 from advisory.domain.changes import what_changed
@@ -31,17 +31,20 @@ READERS = [
 ]
 
 
+@pytest.mark.parametrize("head", [HEAD, ONE_CLICK], ids=["token-uri", "one-click"])
 @pytest.mark.parametrize("fmt", list(Format))
 @pytest.mark.parametrize(("name", "address"), READERS)
-def test_fast_path_matches_the_email_package(fmt: Format, name: str, address: str) -> None:
+def test_fast_path_matches_the_email_package(
+    fmt: Format, name: str, address: str, head: Letterhead
+) -> None:
     sub = reader(fmt, name=name, email=address, countries=["VE", "CO"], min_level=3)
     old, new = advisory(level=3, risks=["crime"]), advisory(risks=["crime", "detention"])
     change = what_changed(old, new)
     for render in (
-        lambda s: RENDERER.render(new, s, HEAD, change),
-        lambda s: RENDERER.render_digest([new, advisory(country="CO", level=3)], s, HEAD),
+        lambda s: RENDERER.render(new, s, head, change),
+        lambda s: RENDERER.render_digest([new, advisory(country="CO", level=3)], s, head),
     ):
-        fast, slow = both(sub, render)
+        fast, slow = both(sub, render, head=head)
         assert headers_and_parts(parse(fast.data)) == headers_and_parts(parse(slow.data))
         assert (fast.recipient, fast.sender, fast.message_id) == (
             slow.recipient, slow.sender, slow.message_id,
@@ -97,3 +100,20 @@ def test_tokens_are_per_reader_and_hidden_without_a_uri_that_asks_for_one() -> N
     assert HEAD.token("li@example.org") in theirs  # the address's case does not matter
     plain = Letterhead(HEAD.address, HEAD.name, None, "https://example.org/u", HEAD.secret)
     assert plain.token(sub.key) == ""
+
+
+def test_one_click_headers_are_on_every_message_and_the_page_first() -> None:
+    for fmt in Format:
+        sub = reader(fmt)
+        fast, slow = both(sub, lambda s: RENDERER.render(advisory(), s, ONE_CLICK), head=ONE_CLICK)
+        for envelope in (fast, slow):
+            msg = parse(envelope.data)
+            token = ONE_CLICK.token(sub.key)
+            assert msg["List-Unsubscribe"] == (
+                f"<https://alerts.example.org/unsubscribe/{token}>, <mailto:stop@example.org>"
+            )
+            assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+            text = msg.get_body(preferencelist=("plain",))
+            assert text is not None
+            if fmt is not Format.ALERT:  # (an alert is its 160 characters, no footer)
+                assert f"https://alerts.example.org/unsubscribe/{token}" in text.get_content()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from advisory.domain.models import Subscriber
+from advisory.domain.models import Letterhead, Subscriber
 from advisory.mail.compose import Envelope, Reader, compose
 from advisory.mail.splice import Splicer
 from support.models import HEAD
@@ -15,18 +15,21 @@ WHEN = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 
 def headers_and_parts(msg: EmailMessage) -> tuple[dict[str, str], list[tuple[str, str]]]:
     names = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "Auto-Submitted",
-             "X-Auto-Response-Suppress", "List-Unsubscribe", "MIME-Version")  # fmt: skip
+             "X-Auto-Response-Suppress", "List-Unsubscribe", "List-Unsubscribe-Post",
+             "MIME-Version")  # fmt: skip
     head = {name: str(msg[name]) for name in names}
     parts = [(p.get_content_type(), p.get_content()) for p in msg.walk() if not p.is_multipart()]
     return head, parts
 
 
-def both(sub: Subscriber, render: object, group: object = "g") -> tuple[Envelope, Envelope]:
+def both(
+    sub: Subscriber, render: object, group: object = "g", head: Letterhead = HEAD
+) -> tuple[Envelope, Envelope]:
     assert callable(render)
-    splicer = Splicer(HEAD)
+    splicer = Splicer(head)
     template = splicer.template(group, render, sub)  # type: ignore[arg-type]
     assert template is not None
-    reader = Reader(sub.name, sub.email, "k", WHEN, HEAD.token(sub.key))
+    reader = Reader(sub.name, sub.email, "k", WHEN, head.token(sub.key))
     fast = splicer.envelope(template, reader)
-    slow = compose(render(sub), HEAD, reader)
+    slow = compose(render(sub), head, reader)
     return fast, slow

@@ -25,6 +25,11 @@ HEAD = Letterhead(
     "advisories@example.org", "Travel Advisory Service", None, "https://example.org/u?t={token}",
     SECRET,
 )  # fmt: skip
+# With the service's own page: one click (RFC 8058), the mailto: second.
+ONE_CLICK = Letterhead(
+    "advisories@example.org", "Travel Advisory Service", None, "mailto:stop@example.org",
+    SECRET, "https://alerts.example.org/unsubscribe/{token}",
+)  # fmt: skip
 RENDERER = Renderer()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -20,9 +21,13 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
 
 
 @contextmanager
-def serving(project: Project, *args: str) -> Iterator[subprocess.Popen[str]]:
+def serving(
+    project: Project, *args: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
     argv = [sys.executable, "-m", "advisory", "serve", "--config", str(project.config), *args]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ADVISORY_")}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=full_env | (env or {}))  # fmt: skip
     try:
         yield proc
     finally:

@@ -139,6 +139,14 @@ MIGRATIONS: Final = (
             detail      TEXT NOT NULL DEFAULT ''
         );
     """),
+    # Whose each unsubscribe token is: written as messages carrying one are queued, so
+    # the web endpoint finds the reader of a link without holding the list.
+    Migration("0008-tokens", """
+        CREATE TABLE tokens (
+            token       TEXT PRIMARY KEY,   -- HMAC of the address: unforgeable, not readable
+            address     TEXT NOT NULL
+        ) WITHOUT ROWID;
+    """),
 )  # fmt: skip
 _LEGACY: Final = {1: 1, 2: 2}  # user_version before steps were named -> steps it had
 

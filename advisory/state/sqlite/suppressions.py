@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from advisory.domain.text import outside
@@ -41,6 +41,13 @@ class SqliteSuppressions:
             )
             out.update(address for (address,) in rows)
         return out
+
+    def register(self, tokens: Iterable[tuple[str, str]]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO tokens (token, address) VALUES (?, ?)", tokens)
+
+    def address_of(self, token: str) -> str | None:
+        row = self.db.execute("SELECT address FROM tokens WHERE token = ?", (token,)).fetchone()
+        return None if row is None else str(row[0])
 
     def listed(self) -> list[Suppression]:
         rows = self.db.execute(

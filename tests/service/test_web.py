@@ -1,0 +1,149 @@
+"""The web endpoint of a real `advisory serve` subprocess, on a free 127.0.0.1 port,
+delivering to a real SMTP server: one-click unsubscribe (RFC 8058), what GET must not
+do, what a forged link and a hostile request get, and health."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from support.project import VE, Project, config_text, run_cli, smtp_section
+from support.serve import serving, stop, wait_for
+from support.smtp import Server, free_port
+
+SECRET = {"ADVISORY_TOKEN_SECRET": "a-secret-of-twenty-chars"}
+
+
+def with_http(project: Project, smtpd: Server, port: int) -> None:
+    project.write_config(
+        config_text(delivery='transport = "smtp"', smtp=smtp_section(smtpd))
+        + f'\n[http]\nlisten = "127.0.0.1:{port}"\npublic_url = "http://127.0.0.1:{port}"\n'
+    )
+
+
+@pytest.fixture
+def site(project: Project, smtpd: Server) -> Iterator[str]:
+    """`serve` with its endpoint up, after the first check delivered to everyone."""
+    port = free_port()
+    with_http(project, smtpd, port)
+    with serving(project, "--check-every", "0.5", env=SECRET) as proc:
+        wait_for(lambda: len(smtpd.handler.received) == 4)
+        wait_for(lambda: _up(port))
+        yield f"http://127.0.0.1:{port}"
+        code, err = stop(proc)
+        assert code == 0, err
+
+
+def _up(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def link(smtpd: Server, address: str) -> str:
+    """The https (here: loopback http) link of the reader's List-Unsubscribe."""
+    header = smtpd.handler.to(address)[-1]["List-Unsubscribe"]
+    return str(header).split(">")[0].lstrip("<")
+
+
+def raw(site: str, path: str) -> bytes:
+    """The status line the server answers a request for exactly `path`."""
+    host, port = site.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode("latin-1")
+        )
+        return s.recv(200).split(b"\r\n")[0]
+
+
+def suppressed(project: Project) -> list[tuple[str, str]]:
+    out = run_cli("suppressions", "--format", "json", config=project.config)
+    return [(row["address"], row["reason"]) for row in json.loads(out.stdout)]
+
+
+def test_one_click_unsubscribes_and_the_next_change_skips_only_that_reader(
+    project: Project, smtpd: Server, site: str
+) -> None:
+    ben = link(smtpd, "ben@example.org")
+    assert ben.startswith(f"{site}/unsubscribe/")
+    message = smtpd.handler.to("ben@example.org")[-1]
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert str(message["List-Unsubscribe"]).endswith(", <mailto:unsubscribe@example.org>")
+    # A scanner fetching the link changes nothing.
+    page = httpx.get(ben)
+    assert page.status_code == 200 and '<form method="post"' in page.text
+    assert 'lang="en"' in page.text and "<button" in page.text
+    assert suppressed(project) == []
+    # The mail client's one click: RFC 8058's exact body.
+    done = httpx.post(ben, content=b"List-Unsubscribe=One-Click",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert done.status_code == 200 and "You are unsubscribed" in done.text
+    assert httpx.post(ben, content=b"List-Unsubscribe=One-Click").status_code == 200  # again
+    assert suppressed(project) == [("ben@example.org", "unsubscribed")]
+    before = len(smtpd.handler.received)
+    project.advisory("ve", VE.replace("Foreigners risk", "Visitors risk"))
+    wait_for(lambda: len(smtpd.handler.received) == before + 2)  # Ana and the pager
+    later = {r.rcpt_tos[0] for r in smtpd.handler.received[before:]}
+    assert later == {"ana@example.org", "pager@example.org"}
+
+
+def test_a_forged_or_hostile_request_changes_nothing(
+    project: Project, smtpd: Server, site: str
+) -> None:
+    ana = link(smtpd, "ana@example.org")
+    token = ana.rsplit("/", 1)[1]
+    altered = ana[:-1] + ("A" if ana[-1] != "A" else "B")
+    for url in (altered, ana[:-3], f"{site}/unsubscribe/{'x' * 22}"):
+        assert httpx.post(url, content=b"List-Unsubscribe=One-Click").status_code == 404
+        assert httpx.get(url).status_code == 404
+    huge = httpx.post(ana, content=b"x" * 10_000_000)
+    assert huge.status_code == 413
+    # Paths as sent, never normalised into another: `..`, encoded or not, and NUL.
+    assert raw(site, f"/unsubscribe/{token}/../../healthz").startswith(b"HTTP/1.1 404")
+    assert raw(site, "/unsubscribe/%2e%2e/healthz").startswith(b"HTTP/1.1 404")
+    assert raw(site, f"/unsubscribe/{token}%00").startswith(b"HTTP/1.1 404")
+    assert raw(site, f"/unsubscribe/{token[:5]}\x00{token[6:]}")[9:12] == b"400"
+    with httpx.Client() as client:
+        assert client.request("DELETE", ana).status_code == 405
+        assert client.request("PUT", ana).status_code == 405
+    assert suppressed(project) == []
+
+
+def test_health_says_the_last_check_and_what_is_queued(site: str) -> None:
+    answer = httpx.get(f"{site}/healthz")
+    assert answer.status_code == 200
+    said = answer.json()
+    assert said["status"] == "ok" and said["queued"] == 0 and said["failed"] == 0
+    assert isinstance(said["last_check"], float)
+
+
+def test_a_port_in_use_is_one_line_and_nothing_is_sent(project: Project, smtpd: Server) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with_http(project, smtpd, port)
+        result = run_cli("serve", "--check-every", "60", config=project.config, env=SECRET)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{project.config}: http.listen: cannot listen on 127.0.0.1:")
+    assert len(result.stderr.splitlines()) == 1
+    assert smtpd.handler.received == []
+
+
+@pytest.mark.parametrize(
+    ("http", "expected"),
+    [
+        ('listen = "127.0.0.1:8080"', "http.public_url: required field is missing"),
+        ('public_url = "http://alerts.example.org"',
+         "http.public_url: expected an https:// URL (http only to a loopback host)"),
+        ('public_url = "https://alerts.example.org"\nlisten = "8080"',
+         'http.listen: expected HOST:PORT, e.g. "127.0.0.1:8080"'),
+    ],
+)  # fmt: skip
+def test_a_bad_http_section_is_named(project: Project, http: str, expected: str) -> None:
+    project.write_config(config_text() + f"\n[http]\n{http}\n")
+    result = run_cli("check", config=project.config)
+    assert result.returncode == 2
+    assert f"{project.config}: {expected}" in result.stderr.splitlines()
