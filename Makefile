@@ -22,6 +22,13 @@ $(VENV)/.runtime: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.test: $(VENV)/.runtime
+$(VENV)/.test: $(VENV)/.runtime /usr/bin/chromium
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
+
+# The browser the web pages are tested in: Debian's Chromium, driven by Playwright
+# (never `playwright install`, which downloads a browser of its own).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+/usr/bin/chromium:
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from playwright.sync_api import expect, sync_playwright
 from support.project import VE, Project, config_text, run_cli, smtp_section
 from support.serve import serving, stop, wait_for
 from support.smtp import Server, free_port
@@ -147,3 +148,34 @@ def test_a_bad_http_section_is_named(project: Project, http: str, expected: str)
     result = run_cli("check", config=project.config)
     assert result.returncode == 2
     assert f"{project.config}: {expected}" in result.stderr.splitlines()
+
+
+def test_a_reader_unsubscribes_in_two_clicks_of_a_real_browser(
+    project: Project, smtpd: Server, site: str
+) -> None:
+    """Debian's Chromium, driven by Playwright: the link from the message (one click),
+    the page's button (two), on a 320-pixel screen, without JavaScript."""
+    url = link(smtpd, "ana@example.org")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        try:
+            page = browser.new_page(
+                viewport={"width": 320, "height": 640}, java_script_enabled=False
+            )
+            page.goto(url)
+            assert page.locator("html").get_attribute("lang") == "en"
+            button = page.get_by_role("button", name="Unsubscribe")
+            assert button.is_visible()
+            assert suppressed(project) == []  # looking is not asking
+            button.click()
+            expect(page.get_by_role("heading", name="You are unsubscribed")).to_be_visible()
+            fits = browser.new_page(viewport={"width": 320, "height": 640})
+            fits.goto(url)
+            assert fits.evaluate("document.documentElement.scrollWidth") <= 320
+        finally:
+            browser.close()
+    assert suppressed(project) == [("ana@example.org", "unsubscribed")]
