@@ -33,6 +33,7 @@ from advisory.mail.rendering import Renderer
 from advisory.publishers.reading import Round
 from advisory.run.plan import DIGESTS, Digest, Purpose
 from advisory.run.run import hold, run
+from advisory.service.notify import notify
 from advisory.service.web import application
 from advisory.state import Store, open_store
 
@@ -176,6 +177,7 @@ async def _serve(
         signals.append(signum)
         if len(signals) == 1:
             log("stopping", f"{signal.Signals(signum).name}: finishing deliveries in flight")
+            notify("STOPPING=1")
             service.stop.set()
         else:
             log("stopping", "second signal: exiting now; undelivered messages stay queued")
@@ -211,6 +213,7 @@ async def _serve(
     digests = "".join(f', {name} "{cron}"' for name, cron in crons.items() if cron)
     http = f"; http on {config.http.listen}" if config.http else ""
     log("started", f"check {every}{digests} ({config.service.timezone}){http}")
+    notify("READY=1")
 
     await service.stop.wait()
     scheduler.pause()  # no new runs; shutting down now would cancel the one in flight

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import sqlite3
 import time
 from collections import Counter
+from pathlib import Path
 
-from support.project import VE, Project, body, config_text, many, run_cli, smtp_section
+from support.project import ROOT, VE, Project, body, config_text, many, run_cli, smtp_section
 from support.serve import serving, stop, wait_for
 from support.smtp import Server
 
@@ -231,3 +233,24 @@ def test_serve_sends_each_digest_reader_their_period_and_a_restart_nothing_more(
         code, err = stop(proc)
     assert code == 0, err
     assert len(got) == 4
+
+
+def test_systemd_hears_ready_then_stopping_over_its_socket(
+    smtp_project: Project, smtpd: Server, tmp_path: Path
+) -> None:
+    """`Type=notify`: a real datagram socket where $NOTIFY_SOCKET points."""
+    where = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(where))
+        systemd.settimeout(20)
+        with serving(
+            smtp_project, "--check-every", "60", env={"NOTIFY_SOCKET": str(where)}
+        ) as proc:
+            assert systemd.recv(4096) == b"READY=1"
+            wait_for(lambda: len(smtpd.handler.received) == 4)
+            proc.send_signal(signal.SIGTERM)
+            assert systemd.recv(4096) == b"STOPPING=1"
+            _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    unit = (ROOT / "contrib" / "advisory.service").read_text()
+    assert "Type=notify" in unit and "advisory serve" in unit
