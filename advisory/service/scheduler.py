@@ -33,6 +33,7 @@ from advisory.mail.rendering import Renderer
 from advisory.publishers.reading import Round
 from advisory.run.plan import DIGESTS, Digest, Purpose
 from advisory.run.run import hold, run
+from advisory.service.metrics import Metrics
 from advisory.service.notify import notify
 from advisory.service.web import application
 from advisory.state import Store, open_store
@@ -54,6 +55,7 @@ class Service:
         self.started = time.time()
         self.last_check: float | None = None  # when a check last finished
         self.period = 900.0  # seconds between two checks, for the health of the service
+        self.metrics = Metrics(store)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy while the last check finished within three check periods (or the
@@ -79,6 +81,8 @@ class Service:
 
     def _tell(self, rounds: list[Round], job: str) -> None:
         for found in rounds:
+            if found.errors:
+                self.metrics.fetch_failed(found.kind, len(found.errors))
             for event, line in found.said():
                 self.log(event, line, job=job, source=found.kind)
 
@@ -115,6 +119,7 @@ class Service:
             self.running.discard(task)
         if purpose.job == "check":
             self.last_check = time.time()
+        self.metrics.ran(purpose.job, counts, time.monotonic() - started)
         for line in counts.errors:
             self.log("delivery", line, job=job)
         failed = counts.retrying + counts.failed
@@ -146,7 +151,7 @@ async def _listen(config: Config, store: Store, service: Service) -> web.AppRunn
     one-line error (exit 2) and nothing is sent."""
     assert config.http is not None
     runner = web.AppRunner(
-        application(config.letterhead, store, service.health),
+        application(config.letterhead, store, service.health, service.metrics.text),
         access_log=None, handle_signals=False, shutdown_timeout=2 * config.smtp.timeout + 5,
     )  # fmt: skip
     await runner.setup()

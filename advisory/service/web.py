@@ -31,10 +31,14 @@ _POLICY: Final = "default-src 'none'; style-src 'unsafe-inline'; form-action 'se
 
 # (healthy, what /healthz says): from the service, which knows its last check.
 Health = Callable[[], tuple[bool, dict[str, Any]]]
+# The metrics in Prometheus's text format, as at this moment.
+Scrape = Callable[[], bytes]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def application(head: Letterhead, store: Store, health: Health) -> web.Application:
+def application(
+    head: Letterhead, store: Store, health: Health, scrape: Scrape | None = None
+) -> web.Application:
     """The endpoint's routes, over the open state `store`."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(default_templates()),
@@ -77,6 +81,13 @@ def application(head: Letterhead, store: Store, health: Health) -> web.Applicati
         healthy, said = health()
         return web.json_response(said, status=200 if healthy else 503)
 
+    async def metrics(request: web.Request) -> web.Response:
+        if scrape is None:
+            return page("not_found.html", 404)
+        response = web.Response(body=scrape())
+        response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+        return response
+
     @web.middleware
     async def plain_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         """aiohttp's own 404, 405 and 413 as short pages; anything else, one 500."""
@@ -94,5 +105,6 @@ def application(head: Letterhead, store: Store, health: Health) -> web.Applicati
         web.get("/unsubscribe/{token}", ask, allow_head=False),
         web.post("/unsubscribe/{token}", unsubscribe),
         web.get("/healthz", healthz, allow_head=False),
+        web.get("/metrics", metrics, allow_head=False),
     ])  # fmt: skip
     return app

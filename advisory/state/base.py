@@ -167,6 +167,9 @@ class Suppressions(Protocol):
     def listed(self) -> list[Suppression]:
         """Every suppression, oldest first."""
 
+    def by_reason(self) -> dict[str, int]:
+        """Reason -> how many addresses are suppressed for it."""
+
     def register(self, tokens: Iterable[tuple[str, str]]) -> None:
         """(token, address) of the readers whose messages carry an unsubscribe link."""
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from prometheus_client.parser import text_string_to_metric_families
 from support.project import VE, Project, config_text, run_cli, smtp_section
 from support.serve import serving, stop, wait_for
 from support.smtp import Server, free_port
@@ -179,3 +180,23 @@ def test_a_reader_unsubscribes_in_two_clicks_of_a_real_browser(
         finally:
             browser.close()
     assert suppressed(project) == [("ana@example.org", "unsubscribed")]
+
+
+def test_metrics_are_prometheus_text_a_parser_reads(
+    project: Project, smtpd: Server, site: str
+) -> None:
+    httpx.post(link(smtpd, "ben@example.org"), content=b"List-Unsubscribe=One-Click")
+    answer = httpx.get(f"{site}/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(answer.text)
+        for s in family.samples
+    }
+    assert samples[("advisory_messages", (("status", "sent"),))] == 4
+    assert samples[("advisory_messages", (("status", "queued"),))] == 0
+    assert samples[("advisory_deliveries_total", (("job", "check"),))] == 4
+    assert samples[("advisory_suppressions", (("reason", "unsubscribed"),))] == 1
+    assert samples[("advisory_check_duration_seconds_count", ())] >= 1
+    assert ("advisory_delivery_failures_total", (("kind", "permanent"),)) in samples

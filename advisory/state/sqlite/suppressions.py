@@ -42,6 +42,9 @@ class SqliteSuppressions:
             out.update(address for (address,) in rows)
         return out
 
+    def by_reason(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT reason, count(*) FROM suppressions GROUP BY reason"))
+
     def register(self, tokens: Iterable[tuple[str, str]]) -> None:
         self.db.executemany("INSERT OR IGNORE INTO tokens (token, address) VALUES (?, ?)", tokens)
 
