@@ -167,6 +167,7 @@ class Letterhead:
     unsubscribe: str | None = None
     secret: bytes | None = field(default=None, repr=False)
     page: str | None = None
+    bounce: str | None = None  # the envelope sender; with `{token}`, each reader's own (VERP)
 
     @property
     def domain(self) -> str:
@@ -177,6 +178,15 @@ class Letterhead:
         """The URI as templates show it, `TOKEN_MARK` where the reader's token goes."""
         link = self.page or self.unsubscribe
         return link.replace(TOKEN_FIELD, TOKEN_MARK) if link else None
+
+    @property
+    def takes_token(self) -> bool:
+        """Whether messages carry the reader's token: in a link, or in the envelope."""
+        return any(TOKEN_FIELD in (s or "") for s in (self.page, self.unsubscribe, self.bounce))
+
+    def envelope_sender(self, token: str) -> str:
+        """Where bounces go: `bounce` (with this reader's token), else the From address."""
+        return self.bounce.replace(TOKEN_FIELD, token) if self.bounce else self.address
 
     @property
     def one_click(self) -> bool:
@@ -196,7 +206,7 @@ class Letterhead:
 
         Without a secret (a preview, a dry run) a visible stand-in of the same length.
         """
-        if not any(TOKEN_FIELD in (link or "") for link in (self.page, self.unsubscribe)):
+        if not self.takes_token:
             return ""
         if self.secret is None:
             return "x" * 22

@@ -17,7 +17,15 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+)
 from pydantic_core import PydanticCustomError
 
 from advisory.domain.models import (
@@ -105,6 +113,21 @@ def _unsubscribe(value: str) -> str:
     raise PydanticCustomError("uri", "expected a mailto: or https: address")
 
 
+def _bounce_address(value: str) -> str:
+    """An address, where `{token}` may stand for 22 characters of a reader's token."""
+    if value.count(TOKEN_FIELD) > 1 or TOKEN_FIELD in value.rpartition("@")[2]:
+        raise PydanticCustomError("email", "{token} may stand once, before the @")
+    try:
+        _ADDRESS.validate_python(value.replace(TOKEN_FIELD, "x" * 22))
+    except ValidationError:
+        raise PydanticCustomError("email", "not a valid email address") from None
+    return value
+
+
+_ADDRESS: TypeAdapter[str] = TypeAdapter(EmailAddress)
+BounceAddress = Annotated[str, Field(max_length=320), AfterValidator(_bounce_address)]
+
+
 def _cron(value: str) -> str:
     try:
         cron_trigger(value, ZoneInfo("UTC"))
@@ -154,6 +177,16 @@ class Sender(Strict):
     unsubscribe: Annotated[str, Field(max_length=2000), AfterValidator(_unsubscribe)] | None = None
     # Where an `unsubscribe` URI holding {token} finds the key its tokens are made with.
     token_secret_env: EnvName = "ADVISORY_TOKEN_SECRET"  # noqa: S105 -- a variable's name
+    # The envelope sender, where bounces go; `{token}` in it makes each reader's own (VERP).
+    bounce_address: (
+        Annotated[str, Field(max_length=320), AfterValidator(_bounce_address)] | None
+    ) = None
+
+
+class Bounces(Strict):
+    """Where bounce reports are delivered, read at every check."""
+
+    maildir: FilePath
 
 
 class Delivery(Strict):
@@ -255,6 +288,7 @@ class Config(Strict):
     smtp: Smtp = Field(default_factory=dict, validate_default=True)
     schedule: Schedule = Field(default_factory=dict, validate_default=True)
     http: Http | None = None
+    bounces: Bounces | None = None
     subscribers: Annotated[tuple[Subscriber, ...], Field(strict=False, max_length=10_000)] = ()
     # None listed: the advisory files alone, as before sources existed.
     sources: Annotated[tuple[Source, ...], Field(strict=False, max_length=4)] = ()
@@ -274,7 +308,7 @@ class Config(Strict):
         s, secret = self.sender, self.token_secret
         key = secret.get_secret_value().encode() if secret else None
         page = f"{self.http.public_url}/unsubscribe/{TOKEN_FIELD}" if self.http else None
-        return Letterhead(s.address, s.name, s.reply_to, s.unsubscribe, key, page)
+        return Letterhead(s.address, s.name, s.reply_to, s.unsubscribe, key, page, s.bounce_address)
 
     @property
     def travel(self) -> Travel:
@@ -352,7 +386,7 @@ def _with_secrets(config: Config, env: Mapping[str, str]) -> Config:
 
 
 def _takes_token(config: Config) -> bool:
-    return config.http is not None or TOKEN_FIELD in (config.sender.unsubscribe or "")
+    return config.letterhead.takes_token
 
 
 def _token_problems(

@@ -95,7 +95,7 @@ def compose(rendered: Rendered, letterhead: Letterhead, reader: Reader) -> Envel
         msg.add_alternative(html, subtype="html", cte="quoted-printable")
     return Envelope(
         message_id=msgid,
-        sender=letterhead.address,
+        sender=letterhead.envelope_sender(reader.token),
         recipient=reader.address,
         data=msg.as_bytes(policy=_POLICY),
         delivery_key=f"{reader.key}#{reader.resends}",

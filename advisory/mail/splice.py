@@ -149,4 +149,5 @@ class Splicer:
             raw, date_bytes, msgid.encode(),
             extra.encode("ascii"), reader.address, reader.token,
         )  # fmt: skip
-        return Envelope(msgid, head.address, reader.address, data, f"{reader.key}#{reader.resends}")
+        sender = head.envelope_sender(reader.token)
+        return Envelope(msgid, sender, reader.address, data, f"{reader.key}#{reader.resends}")

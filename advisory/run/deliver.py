@@ -119,7 +119,7 @@ class Delivery:
                         self.store.outbox.remember(advisory, self.clock())
                         self._remembered.add(advisory.version)
             self.store.outbox.enqueue(job.entry for job in new)
-            if self.head.one_click:  # the web endpoint finds each link's reader
+            if self.head.takes_token:  # the endpoint and the bounces find each token's reader
                 self.store.suppressions.register(
                     {(self.head.token(job.entry.recipient), job.entry.recipient) for job in new}
                 )

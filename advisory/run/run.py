@@ -64,14 +64,22 @@ async def run(
         rounds = await refresh(config, store, clock())
         if tell is not None:
             tell(rounds)
+    told: list[str] = []
+    if purpose.fetches and config.bounces and shard is None:
+        from advisory.run.bounces import read_bounces  # only where bounces are read
+
+        _, told = read_bounces(config.bounces.maildir, store, config.sender.bounce_address,
+                               clock=clock)  # fmt: skip
     if purpose.periods is None:  # every shard plans in the periods the run began in
         purpose = purpose.at(config.schedule, config.service.timezone, clock())
     if shard is None and sharded(config):
         if roster is not None:
             roster.close()  # each worker reads its own part
         own = partial(run, config, purpose, store, renderer=renderer, clock=clock)
-        return await workers.run(config, purpose, store, own, stop=stop, progress=progress,
-                                 skew=clock() - time.time())  # fmt: skip
+        counts = await workers.run(config, purpose, store, own, stop=stop, progress=progress,
+                                   skew=clock() - time.time())  # fmt: skip
+        counts.errors[:0] = told
+        return counts
     try:
         if advisories is None:
             advisories = known(config, store.publishers)
@@ -90,7 +98,9 @@ async def run(
             renderer or Renderer(timezone=config.service.timezone),
             clock=clock, progress=progress, stop=stop,
         )  # fmt: skip
-        return await delivery.run(plan)
+        counts = await delivery.run(plan)
+        counts.errors[:0] = told  # what could not be read of the bounce reports
+        return counts
 
 
 def sharded(config: Config) -> bool:
