@@ -42,6 +42,7 @@ from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, read_csv, read_roster
 from advisory.logs import Log
 from advisory.mail.compose import Reader, compose, message_key
+from advisory.mail.dkim import Signer
 from advisory.mail.rendering import Renderer
 from advisory.run import exposure
 from advisory.run.advisories import known
@@ -105,11 +106,21 @@ def _setup(args: argparse.Namespace, *, sharding: bool = False, previewing: bool
         _check_templates(config, advisories, renderer)
     except TemplateError as e:
         problems.extend(e.problems)
+    try:
+        _signer(config)
+    except ConfigError as e:
+        problems.extend(e.problems)
     if problems:
         if roster is not None:
             roster.close()
         raise ConfigError(problems)
     return Setup(config, advisories, renderer, roster, ignored(config.service.advisories), clock)
+
+
+def _signer(config: Config) -> Signer | None:
+    """The DKIM signer of `[dkim]`, its key read (ConfigError if it is not one)."""
+    dkim = config.dkim
+    return Signer.load(dkim.domain, dkim.selector, dkim.key_file, config.path) if dkim else None
 
 
 def _beside(path: Path) -> list[str]:
@@ -232,6 +243,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     for path in setup.ignored:
         print(f"{path}: ignored: only .toml files in the advisory folder are read")
+    if (signer := _signer(c)) is not None:
+        print(f"DKIM: every message signed ({signer.algorithm}); publish in DNS:")
+        print(f"  {signer.record}")
     now = setup.clock()
     _print_readers(c, roster, now)
     with open_store(c.service.state, readonly=True) as store:

@@ -128,6 +128,19 @@ _ADDRESS: TypeAdapter[str] = TypeAdapter(EmailAddress)
 BounceAddress = Annotated[str, Field(max_length=320), AfterValidator(_bounce_address)]
 
 
+def _domain(value: str) -> str:
+    if not re.fullmatch(r"(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
+                        value.lower()):  # fmt: skip
+        raise PydanticCustomError("domain", "expected a domain name, e.g. example.org")
+    return value.lower()
+
+
+def _selector(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?", value):
+        raise PydanticCustomError("selector", "expected a DNS label, e.g. advisory2026")
+    return value
+
+
 def _cron(value: str) -> str:
     try:
         cron_trigger(value, ZoneInfo("UTC"))
@@ -181,6 +194,14 @@ class Sender(Strict):
     bounce_address: (
         Annotated[str, Field(max_length=320), AfterValidator(_bounce_address)] | None
     ) = None
+
+
+class Dkim(Strict):
+    """Sign every message: the signing domain, the selector, and the private key (PEM)."""
+
+    domain: Annotated[str, Field(max_length=253), AfterValidator(_domain)]
+    selector: Annotated[str, Field(max_length=63), AfterValidator(_selector)]
+    key_file: FilePath
 
 
 class Bounces(Strict):
@@ -289,6 +310,7 @@ class Config(Strict):
     schedule: Schedule = Field(default_factory=dict, validate_default=True)
     http: Http | None = None
     bounces: Bounces | None = None
+    dkim: Dkim | None = None
     subscribers: Annotated[tuple[Subscriber, ...], Field(strict=False, max_length=10_000)] = ()
     # None listed: the advisory files alone, as before sources existed.
     sources: Annotated[tuple[Source, ...], Field(strict=False, max_length=4)] = ()
@@ -351,6 +373,7 @@ def load(
             raise ConfigError(Problem.at(path, private, "unknown field"))
     config = validate(Config, data, path, base=path.parent.resolve())
     problems = [
+        *_dkim_problems(config, path),
         *_duplicates(config, path),
         *_source_problems(config, path),
         *_smtp_problems(config, path, env, delivering),
@@ -408,6 +431,16 @@ def _token_problems(
                 f"environment variable {name} holds under 16 characters",
             )
         ]
+    return []
+
+
+def _dkim_problems(config: Config, path: Path) -> list[Problem]:
+    """DMARC passes only on a signature of the From domain or a domain it is under."""
+    if config.dkim is None:
+        return []
+    sender = config.sender.address.rpartition("@")[2].lower()
+    if sender != config.dkim.domain and not sender.endswith("." + config.dkim.domain):
+        return [Problem.at(path, "dkim.domain", f"must be {sender} or a domain it is under")]
     return []
 
 

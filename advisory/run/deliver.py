@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Callable, Hashable
 from contextlib import suppress
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Final
@@ -25,6 +26,7 @@ from advisory.domain.text import plural
 from advisory.errors import DeliveryError, PermanentDeliveryError, StateError
 from advisory.inputs.config import Config
 from advisory.mail.compose import Envelope, Reader, compose
+from advisory.mail.dkim import Signer
 from advisory.mail.rendering import Rendered, Renderer
 from advisory.mail.splice import Splicer
 from advisory.mail.transports import Transport
@@ -87,6 +89,10 @@ class Delivery:
         self.renderer = renderer
         self.head = config.letterhead
         self.splicer = Splicer(self.head)
+        dkim = config.dkim
+        self.signer = (
+            Signer.load(dkim.domain, dkim.selector, dkim.key_file, config.path) if dkim else None
+        )
         self.give_up = config.delivery.give_up_after.total_seconds()
         self.pacer = _Pacer(config.delivery.rate_limit)
         self.clock = clock
@@ -151,8 +157,12 @@ class Delivery:
         )
         template = self.splicer.template(group, render, sub)
         if template is None:
-            return compose(render(sub), self.head, reader)
-        return self.splicer.envelope(template, reader)
+            envelope = compose(render(sub), self.head, reader)
+        else:
+            envelope = self.splicer.envelope(template, reader)
+        if self.signer is None:
+            return envelope
+        return replace(envelope, data=self.signer.sign(envelope.data, self.clock()))
 
     async def attempt(self, job: Job) -> None:
         """Hand one message to the transport and note its outcome."""
