@@ -128,9 +128,11 @@ class Service:
             purpose.job,
             f"{'' if job == purpose.job else job + ': '}due {counts.due}, "
             f"delivered {counts.delivered}, failed {failed}, "
-            f"left {counts.left}; {counts.already_sent} already sent; {duration:.2f}s",
+            f"left {counts.left}; {counts.already_sent} already sent; "
+            f"{counts.suppressed} suppressed; {duration:.2f}s",
             job=job, due=counts.due, delivered=counts.delivered, failed=failed,
-            left=counts.left, already_sent=counts.already_sent, seconds=round(duration, 3),
+            left=counts.left, already_sent=counts.already_sent, suppressed=counts.suppressed,
+            seconds=round(duration, 3),
         )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -15,6 +16,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from support.project import VE, Project, config_text, run_cli, smtp_section
 from support.serve import serving, stop, wait_for
 from support.smtp import Server, free_port
+
+from advisory.inputs import config as config_file
+from advisory.mail.rendering import Renderer
+from advisory.service.scheduler import Service
+from advisory.state import open_store
 
 SECRET = {"ADVISORY_TOKEN_SECRET": "a-secret-of-twenty-chars"}
 
@@ -200,3 +206,15 @@ def test_metrics_are_prometheus_text_a_parser_reads(
     assert samples[("advisory_suppressions", (("reason", "unsubscribed"),))] == 1
     assert samples[("advisory_check_duration_seconds_count", ())] >= 1
     assert ("advisory_delivery_failures_total", (("kind", "permanent"),)) in samples
+
+
+def test_health_turns_unhealthy_after_three_missed_check_periods(project: Project) -> None:
+    config = config_file.load(project.config)
+    with open_store(config.service.state) as store:
+        service = Service(config, Renderer(), store, lambda *_a, **_k: None)
+        service.period = 60.0
+        service.last_check = time.time() - 170
+        assert service.health()[0] and service.health()[1]["status"] == "ok"
+        service.last_check = time.time() - 190  # three periods and more: stale
+        healthy, said = service.health()
+        assert not healthy and said["status"] == "stale"
