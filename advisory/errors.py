@@ -98,11 +98,14 @@ class UnreadableError(SourceError):
 class DeliveryError(AdvisoryError):
     """A message was not accepted; `recipient` and the server's `code` when known."""
 
-    def __init__(self, reason: str, *, recipient: str = "", code: int | None = None) -> None:
+    def __init__(
+        self, reason: str, *, recipient: str = "", code: int | None = None, at_rcpt: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.recipient = recipient
         self.code = code
+        self.at_rcpt = at_rcpt  # the server refused the recipient itself, at RCPT TO
 
 
 class TemporaryDeliveryError(DeliveryError):

@@ -19,6 +19,10 @@ __all__ = ["LIBRARIES", "Log", "LogFormat", "setup"]
 
 LogFormat = Literal["text", "json"]
 LIBRARIES: Final = ("apscheduler", "httpx", "aiosmtplib")
+# Libraries whose complaints are about data from outside, and are told by us instead:
+# aiohttp of each malformed request (the client had its 400), flufl.bounce of a report
+# its detectors choke on (we say once that the report is unreadable). Never a traceback.
+QUIET: Final = ("aiohttp", "flufl")
 # Events that tell of trouble: a failed run, a failed delivery, a publisher's error.
 _LEVELS: Final = {"error": logging.ERROR, "delivery": logging.WARNING, "source": logging.WARNING,
                   "waiting": logging.WARNING}  # fmt: skip
@@ -57,11 +61,12 @@ def setup(fmt: LogFormat = "text", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(_Json() if fmt == "json" else _Text())
     handler.addFilter(_news)
-    for name in ("advisory", *LIBRARIES):
+    for name in ("advisory", *LIBRARIES, *QUIET):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
         logger.propagate = False
-        logger.setLevel(logging.INFO if name == "advisory" else logging.WARNING)
+        level = logging.INFO if name == "advisory" else logging.WARNING
+        logger.setLevel(logging.CRITICAL + 1 if name in QUIET else level)
 
 
 class Log:

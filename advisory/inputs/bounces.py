@@ -13,7 +13,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from pathlib import Path
@@ -46,15 +46,19 @@ class Unreadable:
     why: str
 
 
-def read_reports(folder: Path) -> Iterator[Report | Unreadable]:
-    """Every report waiting in the Maildir's `new/`, oldest name first."""
+def read_reports(
+    folder: Path, skip: Collection[Path] = frozenset()
+) -> Iterator[Report | Unreadable]:
+    """Every report waiting in the Maildir's `new/`, oldest name first; not those in
+    `skip` (found unreadable before, and left there)."""
     new = folder / "new"
     try:
         names = sorted(p.name for p in new.iterdir() if not p.name.startswith("."))
     except OSError:
         return
     for name in names:
-        yield _read(new / name)
+        if new / name not in skip:
+            yield _read(new / name)
 
 
 def handled(report: Report | Unreadable) -> None:

@@ -258,13 +258,14 @@ def _translate(error: BaseException, recipient: str, context: str) -> DeliveryEr
     """The one table from aiosmtplib's errors to ours: 5xx permanent, all else temporary."""
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
         error = error.recipients[0]
+    at_rcpt = isinstance(error, aiosmtplib.SMTPRecipientRefused)
     if isinstance(error, aiosmtplib.SMTPResponseException):
         reason = f"{context}: {error.code} {outside(error.message, 500)}"
         # Only the recipient's or the message's own refusal is permanent; a refused
         # sender is the operator's to fix, and the message stays queued meanwhile.
         permanent = 500 <= error.code < 600 and not isinstance(error, aiosmtplib.SMTPSenderRefused)
         kind = PermanentDeliveryError if permanent else TemporaryDeliveryError
-        return kind(reason, recipient=recipient, code=error.code)
+        return kind(reason, recipient=recipient, code=error.code, at_rcpt=at_rcpt)
     if isinstance(error, ssl.SSLError | ssl.CertificateError):
         return TemporaryDeliveryError(f"{context}: TLS: {outside(str(error))}", recipient=recipient)
     if isinstance(error, TimeoutError):

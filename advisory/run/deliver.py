@@ -42,9 +42,10 @@ FLUSH_BATCH: Final = 1000  # or this many outcomes, whichever comes first
 PROGRESS_EVERY: Final = 0.25  # seconds between two reports to `progress`
 
 Progress = Callable[[Counts], None]
-# A permanent refusal of the address itself (RFC 3463 5.1.x: no such mailbox, bad
-# address syntax, the domain does not exist…): the address is suppressed as bounced.
-_NO_SUCH_ADDRESS: Final = re.compile(r"(?<![\d.])5\.1\.\d{1,3}(?![\d.])")
+# A permanent refusal of the address itself, at RCPT (RFC 3463: 5.1.1 no such mailbox,
+# 5.1.2 no such domain, 5.1.3 bad syntax, 5.1.6 moved, 5.1.10 null MX): the address is
+# suppressed as bounced. (5.1.7 and 5.1.8 are about our sender, and suppress nobody.)
+_NO_SUCH_ADDRESS: Final = re.compile(r"(?<![\d.])5\.1\.(?:1|2|3|6|10)(?![\d.])")
 
 
 class _Pacer:
@@ -116,19 +117,19 @@ class Delivery:
         tell of, are in the outbox in one transaction before any of them is attempted."""
         new = [job for job in chunk if job.new]
         carrying = [job for job in chunk if job.carries]  # a retry's news may differ
-        if not new and not carrying:
+        # Every token sent finds its reader (a retry's too, its token made by today's key).
+        tokens = {(self.head.token(job.entry.recipient), job.entry.recipient)
+                  for job in chunk} if self.head.takes_token else set()  # fmt: skip
+        if not new and not carrying and not tokens:
             return
         with self.store.transaction():
+            self.store.suppressions.register(tokens)
             for job in new:
                 for advisory in job.advisories:
                     if advisory.version not in self._remembered:
                         self.store.outbox.remember(advisory, self.clock())
                         self._remembered.add(advisory.version)
             self.store.outbox.enqueue(job.entry for job in new)
-            if self.head.takes_token:  # the endpoint and the bounces find each token's reader
-                self.store.suppressions.register(
-                    {(self.head.token(job.entry.recipient), job.entry.recipient) for job in new}
-                )
             for job in carrying:
                 self.store.outbox.carry(job.entry.key, job.entry.recipient, job.carries)
 
@@ -204,7 +205,7 @@ class Delivery:
         if not permanent:
             retry_at = next_attempt(attempts, at, job.entry.created_at, self.give_up, self.rng)
         kind: Outcome = "permanent" if permanent else "temporary"
-        if permanent and _NO_SUCH_ADDRESS.search(error.reason):
+        if permanent and error.at_rcpt and _NO_SUCH_ADDRESS.search(error.reason):
             self._bounced.append((job.entry.recipient, at, error.reason))
         self.note(Attempt(job.entry.key, kind, at, error.reason, retry_at))
         if retry_at is None:

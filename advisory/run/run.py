@@ -66,10 +66,10 @@ async def run(
             tell(rounds)
     told: list[str] = []
     if purpose.fetches and config.bounces and shard is None:
-        from advisory.run.bounces import read_bounces  # only where bounces are read
+        from advisory.run.bounces import read_bounces, read_waiting  # where bounces are read
 
-        _, told = read_bounces(config.bounces.maildir, store, config.sender.bounce_address,
-                               clock=clock)  # fmt: skip
+        reports = await read_waiting(config.bounces.maildir)
+        _, told = read_bounces(reports, store, config.sender.bounce_address, clock=clock)
     if purpose.periods is None:  # every shard plans in the periods the run began in
         purpose = purpose.at(config.schedule, config.service.timezone, clock())
     if shard is None and sharded(config):

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 from support.project import VE, Project, run_cli
 from support.smtp import Server
@@ -92,3 +93,35 @@ def test_an_address_refused_as_unknown_is_suppressed_as_bounced(
     again = smtp_project.run("send")
     assert "1 suppressed" in again.stdout
     assert smtpd.handler.to("pager@example.org") == []
+
+
+def test_a_refusal_of_our_sender_or_after_the_data_suppresses_nobody(
+    smtp_project: Project, smtpd: Server
+) -> None:
+    smtpd.handler.refuse["pager@example.org"] = (
+        "553 5.1.8 <advisories@example.org>: Sender rejected"
+    )
+    smtpd.handler.refuse_data["ben@example.org"] = "550 5.1.1 said after the data"
+    assert smtp_project.run("send").returncode == 1
+    assert json.loads(smtp_project.run("suppressions", "--format", "json").stdout) == []
+
+
+def test_a_retry_after_the_key_changed_carries_a_link_that_works(
+    smtp_project: Project, smtpd: Server
+) -> None:
+    """The token in a retried message is today's, and the endpoint knows whose it is."""
+    smtp_project.write_config(
+        smtp_project.config.read_text()
+        + '\n[http]\nlisten = "127.0.0.1:1"\npublic_url = "https://alerts.example.org"\n'
+    )
+    smtpd.handler.refuse["ben@example.org"] = "451 4.3.0 Try later"
+    old, new = "an-old-secret-of-20-chars", "a-new-secret-of-20-chars!"
+    smtp_project.run("send", env={"ADVISORY_TOKEN_SECRET": old})
+    smtpd.handler.refuse.clear()
+    later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()  # the retries are due
+    retried = smtp_project.run("retry", env={"ADVISORY_TOKEN_SECRET": new, "ADVISORY_NOW": later})
+    assert "due 2, delivered 2" in retried.stdout, retried.stdout + retried.stderr
+    sent = smtpd.handler.to("ben@example.org")
+    token = str(sent[-1]["List-Unsubscribe"]).split("/unsubscribe/")[1].split(">")[0]
+    with open_store(smtp_project.state, readonly=True) as store:
+        assert store.suppressions.address_of(token) == "ben@example.org"

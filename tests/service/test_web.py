@@ -43,6 +43,7 @@ def site(project: Project, smtpd: Server) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
         code, err = stop(proc)
         assert code == 0, err
+        assert "Traceback" not in err and "Error handling request" not in err
 
 
 def _up(port: int) -> bool:
