@@ -42,7 +42,6 @@ from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, read_csv, read_roster
 from advisory.logs import Log
 from advisory.mail.compose import Reader, compose, message_key
-from advisory.mail.dkim import Signer
 from advisory.mail.rendering import Renderer
 from advisory.run import exposure
 from advisory.run.advisories import known
@@ -54,6 +53,7 @@ from advisory.state.base import PublisherState
 from advisory.state.sqlite import RunLock
 
 if TYPE_CHECKING:
+    from advisory.mail.dkim import Signer
     from advisory.publishers.reading import Round
 
 __all__ = ["main"]
@@ -119,8 +119,11 @@ def _setup(args: argparse.Namespace, *, sharding: bool = False, previewing: bool
 
 def _signer(config: Config) -> Signer | None:
     """The DKIM signer of `[dkim]`, its key read (ConfigError if it is not one)."""
-    dkim = config.dkim
-    return Signer.load(dkim.domain, dkim.selector, dkim.key_file, config.path) if dkim else None
+    if (dkim := config.dkim) is None:
+        return None
+    from advisory.mail.dkim import Signer  # OpenSSL's bindings, only where signing
+
+    return Signer.load(dkim.domain, dkim.selector, dkim.key_file, config.path)
 
 
 def _beside(path: Path) -> list[str]:

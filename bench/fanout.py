@@ -9,6 +9,7 @@ Debian's `postfix` package if smtp-sink is missing, without starting the Postfix
 
     .venv/bin/python bench/fanout.py            # N = 10,000 and 100,000
     .venv/bin/python bench/fanout.py --full     # and 1,000,000
+    .venv/bin/python bench/fanout.py --dkim rsa # every message signed (or ed25519)
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class TreeRss:
         self.thread.join()
 
 
-def project(folder: Path, n: int, port: int) -> Path:
+def project(folder: Path, n: int, port: int, dkim: str = "") -> Path:
     (folder / "advisories").mkdir(parents=True)
     shutil.copy(ROOT / "config" / "advisories" / "ve.toml", folder / "advisories")
     with (folder / "people.csv").open("w", encoding="utf-8") as f:
@@ -129,10 +130,26 @@ def project(folder: Path, n: int, port: int) -> Path:
         'unsubscribe = "https://example.org/unsubscribe?t={token}"\n\n'
         '[delivery]\ntransport = "smtp"\n\n'
         f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
-        f"connections = {SESSIONS}\nprocesses = {PROCESSES}\n",
+        f"connections = {SESSIONS}\nprocesses = {PROCESSES}\n" + _dkim(folder, dkim),
         encoding="utf-8",
     )
     return config
+
+
+def _dkim(folder: Path, kind: str) -> str:
+    """A [dkim] section with a new key of `kind` ("rsa" or "ed25519"), or nothing."""
+    if not kind:
+        return ""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) if kind == "rsa"
+           else ed25519.Ed25519PrivateKey.generate())  # fmt: skip
+    (folder / "dkim.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))  # fmt: skip
+    return '\n[dkim]\ndomain = "example.org"\nselector = "bench"\nkey_file = "dkim.pem"\n'
 
 
 def message_size(config: Path) -> int:
@@ -158,10 +175,10 @@ def reference(n: int, size: int) -> float:
     return n / wall
 
 
-def ours(n: int, folder: Path) -> tuple[float, float, float]:
+def ours(n: int, folder: Path, dkim: str = "") -> tuple[float, float, float]:
     """(messages/s, peak RSS in MB, wall seconds) of one `advisory send`."""
     sink = Sink()
-    config = project(folder, n, sink.port)
+    config = project(folder, n, sink.port, dkim)
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "advisory", "send", "--config", str(config)],
@@ -184,6 +201,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="also N = 1,000,000")
     parser.add_argument("-n", type=int, action="append", help="these N instead")
+    parser.add_argument("--dkim", choices=("rsa", "ed25519"), default="",
+                        help="sign every message with a new key of this kind")  # fmt: skip
     args = parser.parse_args()
     sizes = args.n or [10_000, 100_000, *([1_000_000] if args.full else [])]
     ensure_postfix_tools()
@@ -193,7 +212,7 @@ def main() -> None:
             folder = Path(tmp)
             size = message_size(project(folder / "probe", 1, 25))
             ref = reference(n, size)
-            rate, rss, wall = ours(n, folder / "run")
+            rate, rss, wall = ours(n, folder / "run", args.dkim)
         row = f"{n:>9,} {ref:>10,.0f} {rate:>11,.0f} {rate / ref:>6.3f} {rss:>7.0f}MB {wall:>7.1f}s"
         print(row, flush=True)
 

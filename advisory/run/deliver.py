@@ -18,7 +18,7 @@ from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from advisory.domain.models import Subscriber
 from advisory.domain.retry import next_attempt
@@ -26,7 +26,6 @@ from advisory.domain.text import plural
 from advisory.errors import DeliveryError, PermanentDeliveryError, StateError
 from advisory.inputs.config import Config
 from advisory.mail.compose import Envelope, Reader, compose
-from advisory.mail.dkim import Signer
 from advisory.mail.rendering import Rendered, Renderer
 from advisory.mail.splice import Splicer
 from advisory.mail.transports import Transport
@@ -34,6 +33,9 @@ from advisory.run.counts import MAX_ERROR_LINES, Counts
 from advisory.run.plan import CHUNK, Job, Plan
 from advisory.state import Store
 from advisory.state.base import Attempt, Outcome
+
+if TYPE_CHECKING:
+    from advisory.mail.dkim import Signer
 
 __all__ = ["FLUSH_BATCH", "FLUSH_EVERY", "Delivery"]
 
@@ -90,10 +92,11 @@ class Delivery:
         self.renderer = renderer
         self.head = config.letterhead
         self.splicer = Splicer(self.head)
-        dkim = config.dkim
-        self.signer = (
-            Signer.load(dkim.domain, dkim.selector, dkim.key_file, config.path) if dkim else None
-        )
+        self.signer: Signer | None = None
+        if (dkim := config.dkim) is not None:
+            from advisory.mail.dkim import Signer  # OpenSSL's bindings, only where signing
+
+            self.signer = Signer.load(dkim.domain, dkim.selector, dkim.key_file, config.path)
         self.give_up = config.delivery.give_up_after.total_seconds()
         self.pacer = _Pacer(config.delivery.rate_limit)
         self.clock = clock
