@@ -19,18 +19,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from pydantic import TypeAdapter, ValidationError
-
 from advisory import __version__, logs
 from advisory.domain.countries import country_name, is_country
 from advisory.domain.models import (
     Advisory,
-    EmailAddress,
     Format,
     Frequency,
     Level,
     Subscriber,
     Trip,
+    address_key,
 )
 from advisory.domain.publishers import FILES, PUBLISHERS
 from advisory.domain.text import outside, plural
@@ -457,12 +455,9 @@ def cmd_exposed(args: argparse.Namespace) -> int:
 
 def _address(value: str) -> str:
     try:
-        return _ADDRESS.validate_python(value.strip()).lower()
-    except ValidationError:
+        return address_key(value)
+    except ValueError:
         raise UsageError(f"{value!r}: not a valid email address") from None
-
-
-_ADDRESS: TypeAdapter[str] = TypeAdapter(EmailAddress)
 
 
 def cmd_suppress(args: argparse.Namespace) -> int:

@@ -53,6 +53,7 @@ __all__ = [
     "Strict",
     "Subscriber",
     "Trip",
+    "address_key",
     "region_name",
 ]
 
@@ -324,6 +325,17 @@ def _email_in_full(value: str) -> str:
     except EmailNotValidError:
         raise PydanticCustomError("email", "not a valid email address") from None
     return checked.ascii_email or checked.normalized
+
+
+def address_key(value: str) -> str:
+    """An address as validation keeps it, lower-cased: a reader's one identity (`Subscriber.key`).
+    ValueError if it is not a valid address."""
+    try:
+        if len(value) > 320:
+            raise PydanticCustomError("email", "too long")
+        return _email(value.strip()).lower()
+    except PydanticCustomError:
+        raise ValueError("not a valid email address") from None
 
 
 def _https(value: str) -> str:

@@ -19,9 +19,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from advisory.domain.models import EmailAddress, Format, Frequency, Level, Subscriber, Trip
+from advisory.domain.models import Format, Frequency, Level, Subscriber, Trip, address_key
 from advisory.domain.trips import Travel
 from advisory.errors import ConfigError, Problem, StorageError
 from advisory.inputs.config import NOTHING, Config
@@ -252,17 +252,14 @@ def _read_trips(roster: Roster, path: Path, shard: Shard | None, travel: Travel)
         raise StorageError(f"{path}: cannot keep the checked trips: {e}") from None
 
 
-_ADDRESS: TypeAdapter[str] = TypeAdapter(EmailAddress)
-
-
 def _trip(row: dict[str | Any, str | Any], where: str) -> tuple[Trip | list[Problem], str]:
     """A trips row as (the trip or its problems, the traveller's key)."""
     if None in row:
         return [Problem.at(where, "", "more fields than columns")], ""
     out: list[Problem] = []
     try:
-        key = _ADDRESS.validate_python(row["email"] or "").lower()
-    except ValidationError:
+        key = address_key(row["email"] or "")
+    except ValueError:
         key = ""
         out.append(Problem.at(where, "email", "not a valid email address"))
     data: dict[str, Any] = {"country": row["country"] or ""}
