@@ -241,7 +241,7 @@ class Schedule(Strict):
 
 
 def _source_url(value: str) -> str:
-    """An URL a fetch can use: https, or http to a loopback host (a local mirror)."""
+    """An https URL (a publisher's, or our own public one); http only to a loopback host."""
     try:
         url = urlsplit(value)
         port_ok = url.port is None or 0 < url.port < 65536
@@ -263,16 +263,12 @@ def _listen(value: str) -> str:
     return value
 
 
-def _public_url(value: str) -> str:
-    """How readers reach the endpoint: https, or http on this machine only (a trial)."""
-    return _source_url(value)
-
-
 class Http(Strict):
     """The web endpoint `serve` answers on: one-click unsubscribe, health."""
 
     listen: Annotated[str, Field(max_length=300), AfterValidator(_listen)] = "127.0.0.1:8080"
-    public_url: Annotated[str, Field(max_length=500), AfterValidator(_public_url)]
+    # How readers reach the endpoint: https, or http on this machine only (a trial).
+    public_url: Annotated[str, Field(max_length=500), AfterValidator(_source_url)]
 
     @property
     def address(self) -> tuple[str, int]:

@@ -17,12 +17,12 @@ from advisory.domain.countries import country_name
 from advisory.domain.matching import by_country
 from advisory.domain.models import Advisory, Level, Subscriber
 from advisory.domain.trips import Travel
+from advisory.run.plan import CHUNK
 from advisory.state.base import Outbox
 
 __all__ = ["FORMATS", "Exposure", "exposed", "render"]
 
 FORMATS = ("table", "csv", "json")
-_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,7 @@ def exposed(
     keys = [a.key for group in scope.values() for a in group]
     out: list[Exposure] = []
     travellers = (sub for sub in roster if sub.trips)
-    while batch := list(itertools.islice(travellers, _BATCH)):
+    while batch := list(itertools.islice(travellers, CHUNK)):
         found = [
             (sub, trip, views)
             for sub in batch
