@@ -3,10 +3,18 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test
+.PHONY: run serve test
+
+# The example's links (one-click unsubscribe, acknowledgements) are keyed with the secret
+# in $ADVISORY_TOKEN_SECRET. When you have none, the example runs with this one: its
+# public_url is 127.0.0.1, so its links reach nobody else. A deployment sets its own.
+run serve: export ADVISORY_TOKEN_SECRET ?= example-only-links-on-127.0.0.1
 
 run: $(VENV)/.runtime  ## send the example config's due alerts into var/outbox
 	$(BIN)/advisory send --config config/advisory.toml
+
+serve: $(VENV)/.runtime  ## the example as a service: its web pages on 127.0.0.1:8080
+	$(BIN)/advisory serve --config config/advisory.toml
 
 test: $(VENV)/.test  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check advisory tests bench

@@ -41,7 +41,7 @@ from advisory.inputs.subscribers import Roster, read_csv, read_roster
 from advisory.logs import Log
 from advisory.mail.compose import Reader, compose, message_key
 from advisory.mail.rendering import Renderer
-from advisory.run import exposure
+from advisory.run import answers, exposure
 from advisory.run.advisories import known
 from advisory.run.counts import Counts
 from advisory.run.plan import Job, Plan, Purpose, plan_for
@@ -429,11 +429,7 @@ def cmd_exposed(args: argparse.Namespace) -> int:
     setup = _setup(args, previewing=True)
     config, roster = setup.config, setup.roster
     assert roster is not None
-    country = None
-    if args.country is not None:
-        country = args.country.strip().upper()
-        if not is_country(country):
-            raise UsageError(f"--country: {args.country!r} is not an ISO 3166-1 alpha-2 code")
+    country = None if args.country is None else _country(args.country)
     day = None
     if args.at is not None:
         try:
@@ -443,13 +439,45 @@ def cmd_exposed(args: argparse.Namespace) -> int:
     with roster, open_store(config.service.state, readonly=True) as store:
         rows = exposure.exposed(
             roster, setup.advisories, store.outbox, config.travel, now=setup.clock(), day=day,
-            country=country, min_level=Level(args.min_level),
+            country=country, min_level=Level(args.min_level), answered=answers.answered(store),
         )  # fmt: skip
     sys.stdout.write(exposure.render(rows, args.format))
     if args.format == "table":
         when = f"on {day.isoformat()}" if day else "now"
         print(f"{plural(len(rows), 'traveller')} {when} at level {args.min_level} or above"
               + (f" in {country_name(country)}" if country else ""))  # fmt: skip
+    return 0
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if not is_country(code):
+        raise UsageError(f"--country: {value!r} is not an ISO 3166-1 alpha-2 code")
+    return code
+
+
+def cmd_acks(args: argparse.Namespace) -> int:
+    country = None if args.country is None else _country(args.country)
+    config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
+    state = config.service.state
+    rows: list[answers.Answer] = []
+    if state.exists() or RunLock(state).path.exists():
+        with open_store(state, readonly=True) as store:  # while `serve` runs, too
+            rows = answers.answers(store, country=country, pending=args.pending)
+    sys.stdout.write(answers.render(rows, args.format))
+    if args.format == "table":
+        waiting = sum(not row.acknowledged for row in rows)
+        print(f"{plural(len(rows), 'traveller')} asked to confirm; {waiting} not yet"
+              + (f" ({country_name(country)})" if country else ""))  # fmt: skip
+    return 0
+
+
+def cmd_ack(args: argparse.Namespace) -> int:
+    address, country = _address(args.email), _country(args.country)
+    config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
+    with open_store(config.service.state) as store:  # never behind a run's lock
+        lines = answers.by_phone(store, address, country, time.time(), args.note or "")
+    print("\n".join(lines))
     return 0
 
 
@@ -623,7 +651,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 # Commands that only report: a reader who stops reading them has all they wanted.
-_READING: Final = (cmd_check, cmd_preview, cmd_status, cmd_sources, cmd_extract)
+_READING: Final = (cmd_check, cmd_preview, cmd_status, cmd_sources, cmd_extract, cmd_acks)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -681,6 +709,18 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--at", metavar="DATE", help="the travellers of that day (default: now)")
     c.add_argument("--format", choices=exposure.FORMATS, default="table", help="table, csv or json")
     c.set_defaults(run=cmd_exposed)
+
+    c = command("acks", "who was asked to confirm an alert, and who did, when and how")
+    c.add_argument("--country", metavar="CC", help="only the alerts about this country")
+    c.add_argument("--pending", action="store_true", help="only those not confirmed yet")
+    c.add_argument("--format", choices=exposure.FORMATS, default="table", help="table, csv or json")
+    c.set_defaults(run=cmd_acks)
+
+    c = command("ack", "record a traveller's confirmation taken by phone")
+    c.add_argument("email", metavar="EMAIL", help="the traveller's address")
+    c.add_argument("--country", metavar="CC", required=True, help="the alert's country")
+    c.add_argument("--note", metavar="TEXT", help="what the desk heard, kept beside it")
+    c.set_defaults(run=cmd_ack)
 
     c = command("suppress", "put an address on the suppression list: it receives nothing")
     c.add_argument("email", metavar="EMAIL", help="the address")

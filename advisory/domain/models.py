@@ -35,6 +35,7 @@ from advisory.domain.publishers import FILES, PUBLISHERS, kinds_in_words
 from advisory.domain.text import without_internal
 
 __all__ = [
+    "ACK_MARK",
     "ADDRESS_MARK",
     "NAME_MARK",
     "TOKEN_MARK",
@@ -46,6 +47,7 @@ __all__ = [
     "Frequency",
     "Letterhead",
     "Level",
+    "LevelField",
     "OneLine",
     "Region",
     "Risk",
@@ -149,6 +151,7 @@ class Frequency(StrEnum):
 ADDRESS_MARK: Final = "\ufdd0"
 NAME_MARK: Final = "\ufdd1"
 TOKEN_MARK: Final = "\ufdd2"  # noqa: S105 -- stands for the reader's token
+ACK_MARK: Final = "\ufdd3"  # stands for the token of the reader's acknowledgement link
 TOKEN_FIELD: Final = "{token}"  # noqa: S105 -- where the unsubscribe URI in config wants the token
 
 
@@ -169,6 +172,7 @@ class Letterhead:
     secret: bytes | None = field(default=None, repr=False)
     page: str | None = None
     bounce: str | None = None  # the envelope sender; with `{token}`, each reader's own (VERP)
+    acks: str | None = None  # the public URL acknowledgement links go to (`[escalation]`)
 
     @property
     def domain(self) -> str:
@@ -213,6 +217,22 @@ class Letterhead:
             return "x" * 22
         digest = hmac.digest(self.secret, key.encode(), "sha256")[:16]
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+    def ack_token(self, key: str, version: str) -> str:
+        """The token of a reader's acknowledgement of one advisory version: an HMAC of
+        both, so it names them and nobody can make one for another reader or version."""
+        if self.secret is None:
+            return "x" * 22
+        digest = hmac.digest(self.secret, f"ack\n{key}\n{version}".encode(), "sha256")[:16]
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+    @property
+    def ack_links(self) -> tuple[str, str] | None:
+        """The acknowledgement page and its short form (for the 160-character alert),
+        `ACK_MARK` where the token goes; None without `[escalation]`."""
+        if self.acks is None:
+            return None
+        return f"{self.acks}/ack/{ACK_MARK}", f"{self.acks}/a/{ACK_MARK}"
 
     @property
     def contact(self) -> str:

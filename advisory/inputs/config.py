@@ -31,6 +31,8 @@ from advisory.domain.models import (
     CountryOrAll,
     EmailAddress,
     Letterhead,
+    Level,
+    LevelField,
     OneLine,
     SourceKind,
     Strict,
@@ -45,7 +47,7 @@ from advisory.domain.urls import loopback, secure
 from advisory.errors import ConfigError, Problem
 from advisory.inputs.problems import read_bytes, read_toml, validate
 
-__all__ = ["DEFAULT_PATH", "Config", "config_path", "load", "service_of"]
+__all__ = ["DEFAULT_PATH", "Config", "Escalation", "config_path", "in_words", "load", "service_of"]
 
 DEFAULT_PATH = Path("config/advisory.toml")
 ENV_VAR = "ADVISORY_CONFIG"
@@ -86,12 +88,15 @@ def _duration(value: Any, least: int = 60, most: int = 30 * 86400) -> timedelta:
         raise PydanticCustomError("duration", 'expected a duration such as "90m", "24h" or "2d"')
     seconds = sum(int(n) * _UNITS[unit] for n, unit in parts)
     if not least <= seconds <= most:
-        raise PydanticCustomError("duration", f"must be between {_said(least)} and {_said(most)}")
+        raise PydanticCustomError(
+            "duration", f"must be between {in_words(least)} and {in_words(most)}"
+        )
     return timedelta(seconds=seconds)
 
 
-def _said(seconds: int) -> str:
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+def in_words(seconds: int) -> str:
+    """A duration as messages say it: "30 minutes", "2 hours", "7 days", "0"."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
         if seconds and seconds % size == 0:
             return plural(seconds // size, unit)
     return "0"
@@ -202,6 +207,26 @@ class Dkim(Strict):
     key_file: FilePath
 
 
+def _after(value: Any) -> timedelta:
+    """How long an acknowledgement may take: at least 10 seconds (a trial), at most 7 days."""
+    return _duration(value, least=10, most=7 * 86400)
+
+
+class Escalation(Strict):
+    """Duty of care: alerts at or above `min_level` to a traveller ask for an
+    acknowledgement; `after` without one, a reminder, and the desk is told."""
+
+    min_level: LevelField = Level.DO_NOT_TRAVEL
+    after: Annotated[timedelta, BeforeValidator(_after)] = timedelta(minutes=30)
+    desk: EmailAddress
+    desk_name: OneLine = "Duty desk"
+
+    @property
+    def waits(self) -> str:
+        """`after` in words, as the desk's messages say it."""
+        return in_words(int(self.after.total_seconds()))
+
+
 class Bounces(Strict):
     """Where bounce reports are delivered, read at every check."""
 
@@ -305,6 +330,7 @@ class Config(Strict):
     http: Http | None = None
     bounces: Bounces | None = None
     dkim: Dkim | None = None
+    escalation: Escalation | None = None
     subscribers: Annotated[tuple[Subscriber, ...], Field(strict=False, max_length=10_000)] = ()
     # None listed: the advisory files alone, as before sources existed.
     sources: Annotated[tuple[Source, ...], Field(strict=False, max_length=4)] = ()
@@ -324,7 +350,10 @@ class Config(Strict):
         s, secret = self.sender, self.token_secret
         key = secret.get_secret_value().encode() if secret else None
         page = f"{self.http.public_url}/unsubscribe/{TOKEN_FIELD}" if self.http else None
-        return Letterhead(s.address, s.name, s.reply_to, s.unsubscribe, key, page, s.bounce_address)
+        acks = self.http.public_url if self.http and self.escalation else None
+        return Letterhead(
+            s.address, s.name, s.reply_to, s.unsubscribe, key, page, s.bounce_address, acks
+        )
 
     @property
     def travel(self) -> Travel:
@@ -368,6 +397,7 @@ def load(
     config = validate(Config, data, path, base=path.parent.resolve())
     problems = [
         *_dkim_problems(config, path),
+        *_escalation_problems(config, path),
         *_duplicates(config, path),
         *_source_problems(config, path),
         *_smtp_problems(config, path, env, delivering),
@@ -435,6 +465,20 @@ def _dkim_problems(config: Config, path: Path) -> list[Problem]:
     sender = config.sender.address.rpartition("@")[2].lower()
     if sender != config.dkim.domain and not sender.endswith("." + config.dkim.domain):
         return [Problem.at(path, "dkim.domain", f"must be {sender} or a domain it is under")]
+    return []
+
+
+def _escalation_problems(config: Config, path: Path) -> list[Problem]:
+    """Acknowledgements are asked of travellers, on the web endpoint's pages."""
+    if config.escalation is None:
+        return []
+    if config.http is None:
+        return [Problem.at(path, "escalation", "needs [http]: acknowledgements are made there")]
+    if config.service.trips_file is None and not any(s.trips for s in config.subscribers):
+        return [
+            Problem.at(path, "escalation", "no trips anywhere: acknowledgements are asked of "
+                       "travellers (subscribers' trips, or service.trips_file)")
+        ]  # fmt: skip
     return []
 
 

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from advisory.domain.models import TOKEN_MARK, Letterhead
+from advisory.domain.models import ACK_MARK, TOKEN_MARK, Letterhead
 from advisory.mail.rendering import Rendered
 
 __all__ = ["Envelope", "Reader", "compose", "message_key", "to_field"]
@@ -65,17 +65,18 @@ class Reader:
     date: datetime  # when the message was first queued: its Date header
     token: str = ""  # their unsubscribe token, in place of TOKEN_MARK
     resends: int = 0
+    ack: str = ""  # their acknowledgement token, in place of ACK_MARK
+
+    def fill(self, text: str) -> str:
+        """`text` with this reader's tokens in place of their marks."""
+        return text.replace(TOKEN_MARK, self.token).replace(ACK_MARK, self.ack)
 
 
 def compose(rendered: Rendered, letterhead: Letterhead, reader: Reader) -> Envelope:
     """The whole message, built by the `email` package (the reference for `splice`)."""
     msgid = f"<{reader.key}@{letterhead.domain}>"
-    token = reader.token
-    subject, text = (
-        rendered.subject.replace(TOKEN_MARK, token),
-        rendered.text.replace(TOKEN_MARK, token),
-    )
-    html = rendered.html.replace(TOKEN_MARK, token) if rendered.html is not None else None
+    subject, text = reader.fill(rendered.subject), reader.fill(rendered.text)
+    html = reader.fill(rendered.html) if rendered.html is not None else None
     msg = EmailMessage()
     msg["From"] = Address(_line(letterhead.name), addr_spec=letterhead.address)
     msg["To"] = Address(_line(reader.name), addr_spec=reader.address)

@@ -11,7 +11,7 @@ import itertools
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -20,11 +20,11 @@ import jinja2
 
 from advisory.domain.changes import Change, what_changed
 from advisory.domain.countries import country_name
-from advisory.domain.models import Advisory, Format, Letterhead, Subscriber, Trip
-from advisory.domain.trips import line, short
+from advisory.domain.models import ACK_MARK, Advisory, Format, Letterhead, Subscriber, Trip
+from advisory.domain.trips import days, line, short
 from advisory.errors import TemplateError
 
-__all__ = ["ALERT_MAX", "Rendered", "Renderer", "default_templates"]
+__all__ = ["ALERT_MAX", "Line", "Rendered", "Renderer", "default_templates"]
 
 ALERT_MAX: Final = 160
 TEXT_WIDTH: Final = 72
@@ -32,6 +32,7 @@ TEMPLATES: Final = (
     *(f"{prefix}{name}"
       for prefix in ("", "digest_")
       for name in ("subject.txt", "email.txt", "email.html", "alert.txt")),
+    *(f"desk_{name}" for name in ("subject.txt", "email.txt", "email.html")),
     "layout.html",  # extended by both HTML emails
     "footer.txt",  # included by both text emails
 )  # fmt: skip
@@ -42,6 +43,25 @@ def default_templates() -> Path:
     package = Path(__file__).resolve().parent.parent
     packaged = package / "templates"
     return packaged if packaged.is_dir() else package.parent / "templates"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One traveller as the duty desk reads of them: their trip, what became of the
+    alert, and their acknowledgement, if any."""
+
+    name: str
+    email: str
+    start: date
+    end: date
+    status: str  # the alert's: "sent", "queued" (not delivered yet), "failed"
+    queued_at: float
+    sent_at: float | None = None
+    error: str | None = None  # the server's reply, where it refused
+    asked: bool = False  # the alert asked for an acknowledgement
+    acked_at: float | None = None
+    how: str | None = None  # "web" or "phone"
+    reminded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +102,19 @@ class Renderer:
         except jinja2.TemplateError as e:
             raise TemplateError(f"{self.folder / name}: {e}") from None
 
-    def _parts(self, prefix: str, subscriber: Subscriber, context: dict[str, Any]) -> Rendered:
+    def _parts(
+        self,
+        prefix: str,
+        subscriber: Subscriber,
+        context: dict[str, Any],
+        link: str | None = None,
+    ) -> Rendered:
+        """The message in the reader's format. `link`: the alert's short acknowledgement
+        link, kept whole at its end where it fits beside the alert's first words."""
         subject = " ".join(self._render(f"{prefix}subject.txt", context).split())
         if subscriber.format is Format.ALERT:
-            return Rendered(subject, alert_text(self._render(f"{prefix}alert.txt", context)) + "\n")
+            said = self._render(f"{prefix}alert.txt", context)
+            return Rendered(subject, alert_text(said, link) + "\n")
         text = self._render(f"{prefix}email.txt", context).strip() + "\n"
         html = (
             self._render(f"{prefix}email.html", context)
@@ -104,22 +133,93 @@ class Renderer:
         trip: Trip | None = None,
         briefing: bool = False,
         today: date | None = None,
+        ack: bool = False,
+        reminder: bool = False,
     ) -> Rendered:
         """One alert; `change` says what differs from what this reader last received.
         `trip`: the reader's trip to the country, named first (on `today`); `briefing`:
-        the message that opens its window."""
+        the message that opens its window. `ack`: it asks for an acknowledgement (the
+        letterhead's link); `reminder`: it asks again."""
         change = change or what_changed(None, advisory)
         head = alert_head(advisory, change)
+        links = letterhead.ack_links if ack else None
         context = {
             **self._common(subscriber, letterhead),
             **self._about(advisory, trip, today),
             "change": change,
             "briefing": briefing,
             "alert_head": head,
+            "reminder": reminder,
+            "ack_link": links[0] if links else None,
         }
+        if reminder:
+            context["because"] = (
+                f"You receive this because an alert about {advisory.country_name} asked you "
+                "to confirm that you have read it."
+            )
         if trip is not None and len(tag := short(trip, today or trip.start)) + len(head) < 140:
             context["alert_head"] = f"{tag}: {head}"  # where it fits beside what it says
-        return self._parts("", subscriber, context)
+        return self._parts("", subscriber, context, links[1] if links else None)
+
+    def render_desk(
+        self,
+        duty: str,
+        advisory: Advisory,
+        lines: Sequence[Line],
+        acks: Sequence[Line],
+        desk: Subscriber,
+        letterhead: Letterhead,
+        *,
+        after: str,
+    ) -> Rendered:
+        """A message to the duty desk about one advisory version: the `summary` of the
+        travellers a run told, or the `escalation` of those who have not acknowledged it
+        within `after` (or could not be reached); with the acknowledgements since."""
+        rows = [self._line(line) for line in lines]
+        context = {
+            **self._common(desk, letterhead),
+            **self._about(advisory),
+            "duty": duty,
+            "lines": rows,
+            "acks": [self._line(line) for line in acks],
+            "after": after,
+            "unreachable": sum(row["unreachable"] for row in rows),
+            "desk": True,
+            "because": f"You receive this as the duty desk of {letterhead.name}.",
+        }
+        return self._parts("desk_", desk, context)
+
+    def _line(self, line: Line) -> dict[str, Any]:
+        """A desk message's row, what became of the alert said in words, its times in
+        the service's timezone."""
+        how = "by phone" if line.how == "phone" else "on the web page"
+        if line.status == "failed":
+            said = f"{line.error or 'refused'}"
+        elif line.status != "sent" or line.sent_at is None:
+            said = f"not delivered yet (queued {self.moment(line.queued_at)}" + (
+                f"; the server's last reply: {line.error})" if line.error else ")"
+            )
+        else:
+            said = f"delivered {self.moment(line.sent_at)}"
+        if line.acked_at is not None:
+            said += f"; confirmed {self.moment(line.acked_at)} {how}"
+        elif line.reminded:
+            said += "; reminded"
+        elif line.asked:
+            said += "; asked to confirm"
+        return {
+            "name": line.name,
+            "email": line.email,
+            "trip": days(line.start, line.end).removeprefix("from ").removeprefix("on "),
+            "said": said,
+            "unreachable": line.status == "failed",
+            "acked": self.moment(line.acked_at) if line.acked_at is not None else "",
+            "how": how,
+        }
+
+    def moment(self, at: float) -> str:
+        """'1 December 2026, 14:03 UTC': an instant as messages say it."""
+        return self.when(datetime.fromtimestamp(at, UTC))
 
     def render_digest(
         self,
@@ -181,6 +281,10 @@ class Renderer:
             "min_level": subscriber.min_level,
             "letterhead": letterhead,
             "unsubscribe": letterhead.unsubscribe_link,
+            "because": None,  # what the footer says instead, for a message of another kind
+            "desk": False,
+            "reminder": False,
+            "ack_link": None,
         }
 
     def when(self, issued: date) -> str:
@@ -225,15 +329,22 @@ def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:
     )
 
 
-def alert_text(rendered: str) -> str:
-    """One line of at most ALERT_MAX characters, cut at a word with an ellipsis."""
+def alert_text(rendered: str, link: str | None = None) -> str:
+    """One line of at most ALERT_MAX characters, cut at a word with an ellipsis.
+
+    `link` (an acknowledgement's, `ACK_MARK` for its 22-character token) ends it whole,
+    where the line keeps at least its first 60 characters beside it."""
     line = " ".join(rendered.split())
-    if len(line) <= ALERT_MAX:
-        return line
-    cut = line[: ALERT_MAX - 1]
-    if " " in cut[ALERT_MAX // 2 :]:
+    tail = f" Confirm: {link}" if link else ""
+    room = ALERT_MAX - (len(tail) - len(ACK_MARK) + 22 if tail else 0)
+    if tail and room < 60:
+        room, tail = ALERT_MAX, ""
+    if len(line) <= room:
+        return line + tail
+    cut = line[: room - 1]
+    if " " in cut[room // 2 :]:
         cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:.-") + "…"
+    return cut.rstrip(" ,;:.-") + "…" + tail
 
 
 def _join(names: list[str]) -> str:

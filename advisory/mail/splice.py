@@ -21,7 +21,14 @@ from typing import Final
 
 from markupsafe import escape
 
-from advisory.domain.models import ADDRESS_MARK, NAME_MARK, TOKEN_MARK, Letterhead, Subscriber
+from advisory.domain.models import (
+    ACK_MARK,
+    ADDRESS_MARK,
+    NAME_MARK,
+    TOKEN_MARK,
+    Letterhead,
+    Subscriber,
+)
 from advisory.mail.compose import Envelope, Reader, compose, to_field
 from advisory.mail.rendering import Rendered
 
@@ -29,7 +36,9 @@ __all__ = ["Splicer"]
 
 _QP_ADDRESS: Final = b"=EF=B7=90"  # ADDRESS_MARK, quoted-printable
 _QP_TOKEN: Final = b"=EF=B7=92"  # TOKEN_MARK
-_CUTS: Final = re.compile(b"(" + _QP_ADDRESS + b"|" + _QP_TOKEN + b")")
+_QP_ACK: Final = b"=EF=B7=93"  # ACK_MARK
+_CUTS: Final = re.compile(b"(" + _QP_ADDRESS + b"|" + _QP_TOKEN + b"|" + _QP_ACK + b")")
+_READERS: Final = (ADDRESS_MARK, TOKEN_MARK, ACK_MARK)  # each reader's own, in the body
 _PER_READER: Final = (b"to:", b"date:", b"message-id:", b"list-unsubscribe:")
 _EPOCH: Final = datetime.fromtimestamp(0).astimezone()
 
@@ -64,20 +73,23 @@ class _Template:
         html_at = body.find(b"Content-Type: text/html")
         cuts = _CUTS.split(body)
         self.pieces = cuts[::2]
-        # What goes in each cut: 0 the address, 1 the address escaped for HTML, 2 the token.
+        # What goes in each cut: 0 the address, 1 the address escaped for HTML, 2 the
+        # unsubscribe token, 3 the acknowledgement token.
         self.slots: list[int] = []
         offset = 0
         for piece, cut in zip(cuts[::2], cuts[1::2], strict=False):
             offset += len(piece) + len(cut)
-            self.slots.append(2 if cut == _QP_TOKEN else int(0 <= html_at < offset))
+            tokens = {_QP_TOKEN: 2, _QP_ACK: 3}
+            self.slots.append(tokens.get(cut, int(0 <= html_at < offset)))
 
     def fill(
-        self, to: bytes, date: bytes, msgid: bytes, extra: bytes, address: str, token: str
-    ) -> bytes:
+        self, to: bytes, date: bytes, msgid: bytes, extra: bytes, address: str, token: str,
+        ack: str = "",
+    ) -> bytes:  # fmt: skip
         out = [self.head, b"To: ", to, b"\r\nDate: ", date, b"\r\nMessage-ID: ", msgid, b"\r\n",
                extra, b"\r\n", self.pieces[0]]  # fmt: skip
         if self.slots:
-            values = (_qp(address), _qp(str(escape(address))), _qp(token))
+            values = (_qp(address), _qp(str(escape(address))), _qp(token), _qp(ack))
             for piece, slot in zip(self.pieces[1:], self.slots, strict=True):
                 out += (values[slot], piece)
         return b"".join(out)
@@ -120,14 +132,14 @@ class Splicer:
 
     def _cut(self, rendered: Rendered) -> _Template | None:
         text = rendered.subject + rendered.text + (rendered.html or "")
-        if NAME_MARK in text or ADDRESS_MARK in rendered.subject or TOKEN_MARK in rendered.subject:
+        if NAME_MARK in text or any(mark in rendered.subject for mark in _READERS):
             return None  # the reader's name is in the body: compose each one in full
         link = (self.letterhead.list_unsubscribe or "").replace(TOKEN_MARK, "x" * 22)
         if len(link) > 900 or not link.isascii():
             return None  # the email package would fold or encode List-Unsubscribe
-        stand_in = Reader("x", "x@example.org", "x", _EPOCH, token=TOKEN_MARK)
+        stand_in = Reader("x", "x@example.org", "x", _EPOCH, token=TOKEN_MARK, ack=ACK_MARK)
         template = _Template(compose(rendered, self.letterhead, stand_in).data)
-        if len(template.pieces) - 1 != text.count(ADDRESS_MARK) + text.count(TOKEN_MARK):
+        if len(template.pieces) - 1 != sum(text.count(mark) for mark in _READERS):
             return None  # the encoder split a placeholder: no exact splice
         return template
 
@@ -147,7 +159,7 @@ class Splicer:
         extra = f"List-Unsubscribe: {links.replace(TOKEN_MARK, reader.token)}\r\n" if links else ""
         data = template.fill(
             raw, date_bytes, msgid.encode(),
-            extra.encode("ascii"), reader.address, reader.token,
+            extra.encode("ascii"), reader.address, reader.token, reader.ack,
         )  # fmt: skip
         sender = head.envelope_sender(reader.token)
         return Envelope(msgid, sender, reader.address, data, f"{reader.key}#{reader.resends}")

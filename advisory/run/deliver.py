@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable, Hashable
 from contextlib import suppress
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
-from advisory.domain.models import Subscriber
+from advisory.domain.models import Subscriber, Trip
 from advisory.domain.retry import next_attempt
 from advisory.domain.text import plural
 from advisory.errors import DeliveryError, PermanentDeliveryError, StateError
@@ -32,10 +32,11 @@ from advisory.mail.transports import Transport
 from advisory.run.counts import MAX_ERROR_LINES, Counts
 from advisory.run.plan import CHUNK, Job, Plan
 from advisory.state import Store
-from advisory.state.base import Attempt, Outcome
+from advisory.state.base import Attempt, Outcome, Told
 
 if TYPE_CHECKING:
     from advisory.mail.dkim import Signer
+    from advisory.run.duty import Note
 
 __all__ = ["FLUSH_BATCH", "FLUSH_EVERY", "Delivery"]
 
@@ -91,6 +92,7 @@ class Delivery:
         self.transport = transport
         self.renderer = renderer
         self.head = config.letterhead
+        self.escalation = config.escalation
         self.splicer = Splicer(self.head)
         self.signer: Signer | None = None
         if (dkim := config.dkim) is not None:
@@ -123,23 +125,56 @@ class Delivery:
         # Every token sent finds its reader (a retry's too, its token made by today's key).
         tokens = {(self.head.token(job.entry.recipient), job.entry.recipient)
                   for job in chunk} if self.head.takes_token else set()  # fmt: skip
-        if not new and not carrying and not tokens:
+        told = [t for job in chunk if (t := self.told(job)) is not None]
+        if not new and not carrying and not tokens and not told:
             return
         with self.store.transaction():
             self.store.suppressions.register(tokens)
+            self.store.acks.told(told)
             for job in new:
                 for advisory in job.advisories:
                     if advisory.version not in self._remembered:
                         self.store.outbox.remember(advisory, self.clock())
                         self._remembered.add(advisory.version)
             self.store.outbox.enqueue(job.entry for job in new)
+            for job in new:
+                if (note := job.note) is not None:  # what it tells, with it
+                    self.store.acks.mark(job.entry.key, note.duty,
+                                         [t.told.key for t in note.told], note.acks)  # fmt: skip
             for job in carrying:
                 self.store.outbox.carry(job.entry.key, job.entry.recipient, job.carries)
+
+    def asks(self, job: Job) -> bool:
+        """Whether an alert asks its reader to acknowledge it: a traveller's, in the
+        country of their trip open now, at or above `escalation.min_level`."""
+        return (
+            self.escalation is not None
+            and job.entry.kind == "alert"
+            and bool(job.trips)
+            and job.trips[0] is not None
+            and job.advisories[0].highest >= self.escalation.min_level
+        )
+
+    def told(self, job: Job) -> Told | None:
+        """What the desk hears of an alert to a traveller on a trip (with `[escalation]`)."""
+        if self.escalation is None or job.entry.kind != "alert" or not job.trips:
+            return None
+        if (trip := job.trips[0]) is None:
+            return None
+        sub, advisory = job.subscriber, job.advisories[0]
+        token = self.head.ack_token(sub.key, advisory.version) if self.asks(job) else None
+        return Told(
+            job.entry.key, sub.key, sub.email, sub.name, advisory.key, advisory.version,
+            advisory.country, trip.start.isoformat(), trip.end.isoformat(), token,
+        )  # fmt: skip
 
     def envelope(self, job: Job) -> Envelope:
         """The message's bytes: spliced from its group's template when the templates
         allow, else composed in full."""
+        if job.note is not None:
+            return self._sign(self._duty(job, job.note))
         sub, change, advisories = job.subscriber, job.change, job.advisories
+        asks = self.asks(job)
         date = datetime.fromtimestamp(job.entry.created_at, UTC).astimezone(self.renderer.tz)
         today = date.date()
         # Readers whose messages read alike share one rendering: the same advisories,
@@ -151,19 +186,44 @@ class Delivery:
             render = partial(self.renderer.render_digest, advisories, letterhead=self.head,
                              changes=job.changes, trips=job.trips, today=today)  # fmt: skip
         else:
-            group = (advisories[0].version, change, job.briefing, *alike)
+            group = (advisories[0].version, change, job.briefing, asks, *alike)
             render = partial(
                 self.renderer.render, advisories[0], letterhead=self.head, change=change,
                 trip=job.trips[0] if job.trips else None, briefing=job.briefing, today=today,
+                ack=asks,
             )  # fmt: skip
-        reader = Reader(
-            sub.name, sub.email, job.entry.key, date, self.head.token(sub.key), job.entry.resends
-        )
+        ack = self.head.ack_token(sub.key, advisories[0].version) if asks else ""
+        reader = Reader(sub.name, sub.email, job.entry.key, date, self.head.token(sub.key),
+                        job.entry.resends, ack)  # fmt: skip
         template = self.splicer.template(group, render, sub)
         if template is None:
             envelope = compose(render(sub), self.head, reader)
         else:
             envelope = self.splicer.envelope(template, reader)
+        return self._sign(envelope)
+
+    def _duty(self, job: Job, note: Note) -> Envelope:
+        """A reminder, or a message to the desk: few, each composed in full."""
+        sub, advisory, entry = job.subscriber, job.advisories[0], job.entry
+        at = datetime.fromtimestamp(entry.created_at, UTC).astimezone(self.renderer.tz)
+        reader = Reader(sub.name, sub.email, entry.key, at, self.head.token(sub.key),
+                        entry.resends)  # fmt: skip
+        if note.duty == "reminder":
+            told = note.told[0].told
+            trip = Trip(country=told.country, start=date.fromisoformat(told.start),
+                        end=date.fromisoformat(told.end))  # fmt: skip
+            rendered = self.renderer.render(advisory, sub, self.head, trip=trip,
+                                            today=at.date(), ack=True, reminder=True)  # fmt: skip
+            ack = self.head.ack_token(sub.key, advisory.version)
+            return compose(rendered, self.head, replace(reader, ack=ack))
+        assert self.escalation is not None
+        lines, acks = note.lines()
+        desk = replace(self.head, unsubscribe=None, page=None)  # no list to leave
+        rendered = self.renderer.render_desk(note.duty, advisory, lines, acks, sub, desk,
+                                             after=self.escalation.waits)  # fmt: skip
+        return compose(rendered, desk, reader)
+
+    def _sign(self, envelope: Envelope) -> Envelope:
         if self.signer is None:
             return envelope
         return replace(envelope, data=self.signer.sign(envelope.data, self.clock()))

@@ -1,6 +1,6 @@
 """Who is exposed: every traveller whose trip window includes a moment or a day, in a
-country whose highest level is at least N, and whether the advisory in force reached
-them. What `advisory exposed` prints, as a table, CSV or JSON.
+country whose highest level is at least N, whether the advisory in force reached them,
+and whether they acknowledged it. What `advisory exposed` prints, as a table, CSV or JSON.
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
+from typing import Any
 
 from advisory.domain.countries import country_name
 from advisory.domain.matching import by_country
@@ -20,7 +21,10 @@ from advisory.domain.trips import Travel
 from advisory.run.plan import CHUNK
 from advisory.state.base import Outbox
 
-__all__ = ["FORMATS", "Exposure", "exposed", "render"]
+__all__ = ["FORMATS", "Answered", "Exposure", "exposed", "render", "report"]
+
+# (recipient, advisory key) -> whether the last alert of it that asked was acknowledged.
+Answered = dict[tuple[str, str], bool]
 
 FORMATS = ("table", "csv", "json")
 
@@ -36,6 +40,7 @@ class Exposure:
     start: str
     end: str
     delivered: bool  # the version in force of each of those advisories reached them
+    acknowledged: bool | None = None  # each alert that asked them was; None: none asked
 
 
 def exposed(
@@ -48,8 +53,10 @@ def exposed(
     day: date | None = None,
     country: str | None = None,
     min_level: Level = Level.NORMAL,
+    answered: Answered | None = None,
 ) -> list[Exposure]:
-    """The travellers exposed at `now` (or at any time on `day`), highest level first.
+    """The travellers exposed at `now` (or at any time on `day`), highest level first;
+    `answered`: what they acknowledged.
 
     A country without an advisory has no level, and is not listed.
     """
@@ -77,39 +84,57 @@ def exposed(
                 trip.start.isoformat(),
                 trip.end.isoformat(),
                 all(held.get((sub.key, a.key), ("", ""))[0] == a.version for a in views),
+                _acknowledged(answered or {}, sub, views),
             )
             for sub, trip, views in found
         )
     return sorted(out, key=lambda e: (-e.level, country_name(e.country), e.start, e.email))
 
 
+def _acknowledged(answered: Answered, sub: Subscriber, views: list[Advisory]) -> bool | None:
+    said = [answered[sub.key, a.key] for a in views if (sub.key, a.key) in answered]
+    return all(said) if said else None
+
+
 def render(rows: list[Exposure], fmt: str) -> str:
     """The report in `fmt`: a table readable at 100 columns, CSV, or JSON."""
+    return report(rows, fmt, Exposure.__slots__, _table)
+
+
+def report(
+    rows: Sequence[Any], fmt: str, columns: Sequence[str], table: Callable[[Any], Iterator[str]]
+) -> str:
+    """Dataclass rows as JSON, CSV (true, false, empty for none) or `table`'s lines."""
     if fmt == "json":
         return json.dumps([asdict(row) for row in rows], ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(Exposure.__slots__)
+        writer.writerow(columns)
         for row in rows:
             writer.writerow(
                 ["true" if v is True else "false" if v is False else v
                  for v in asdict(row).values()]
             )  # fmt: skip
         return buffer.getvalue()
-    return "".join(_table(rows))
+    return "".join(table(rows))
+
+
+def said(value: bool | None) -> str:
+    """yes, NO (what needs looking at), or - (nothing to say)."""
+    return "-" if value is None else "yes" if value else "NO"
 
 
 def _table(rows: list[Exposure]) -> Iterator[str]:
-    line = "{:<18} {:<28} {:<14} {:<5} {:<10} {:<10} {}\n"
-    yield line.format("NAME", "EMAIL", "COUNTRY", "LEVEL", "START", "END", "DELIVERED")
+    line = "{:<15} {:<25} {:<14} {:<5} {:<10} {:<10} {:<9} {}\n"
+    yield line.format("NAME", "EMAIL", "COUNTRY", "LEVEL", "START", "END", "DELIVERED", "ACKED")
     for row in rows:
         where = f"{row.country} {country_name(row.country)}"
         yield line.format(
-            _fit(row.name, 18), _fit(row.email, 28), _fit(where, 14), f"L{row.level}",
-            row.start, row.end, "yes" if row.delivered else "NO",
+            fit(row.name, 15), fit(row.email, 25), fit(where, 14), f"L{row.level}",
+            row.start, row.end, said(row.delivered), said(row.acknowledged),
         )  # fmt: skip
 
 
-def _fit(text: str, width: int) -> str:
+def fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -27,6 +27,7 @@ from advisory.state.base import Entry, Outbox
 
 if TYPE_CHECKING:
     from advisory.inputs.config import Schedule
+    from advisory.run.duty import Note
 
 __all__ = [
     "CHUNK",
@@ -55,7 +56,7 @@ class Purpose:
     digest's current period, set when the run begins (every shard of a run plans in
     the same ones)."""
 
-    job: Literal["send", "retry", "check", "digest"] = "send"
+    job: Literal["send", "retry", "check", "digest", "escalate"] = "send"
     countries: tuple[str, ...] | None = None
     force: bool = False
     digest: Digest = "digest"
@@ -91,6 +92,7 @@ class Job:
     briefing: bool = False  # the first message of a trip's window
     renewed: bool = False  # queued before, queued again to tell a newer version
     changes: tuple[Change | None, ...] = ()  # a digest of news: what changed in each
+    note: Note | None = None  # a reminder or a desk message: what it tells (`duty`)
 
     @property
     def carries(self) -> tuple[Advisory, ...]:

@@ -57,7 +57,44 @@ async def run(
     the roster is closed at the end. `shard`: this process's part of a split run.
     `tell` hears what each publisher's fetch found. ConfigError if the list or an
     advisory file is invalid: nothing is sent.
+
+    With `[escalation]`, every run but a digest then does the duty of care: the desk's
+    summary of the travellers it told, and the reminders and escalations due (`duty`);
+    `serve`'s frequent `escalate` run does only that.
     """
+    renderer = renderer or Renderer(timezone=config.service.timezone)
+    counts = Counts()
+    if purpose.job != "escalate":
+        counts = await _alerts(config, purpose, store, roster=roster, advisories=advisories,
+                               shard=shard, renderer=renderer, stop=stop, progress=progress,
+                               tell=tell, clock=clock)  # fmt: skip
+    if config.escalation is None or shard is not None or purpose.job == "digest":
+        return counts
+    if stop is not None and stop.is_set():
+        return counts
+    from advisory.run.duty import plan_duty  # (where there is a desk)
+
+    plan = plan_duty(store, config.escalation, clock(), retries_only=purpose.job == "retry",
+                     suppressed=store.suppressions.among)  # fmt: skip
+    delivery = Delivery(config, store, open_transport(config), renderer, clock=clock, stop=stop)
+    return counts + await delivery.run(plan)
+
+
+async def _alerts(
+    config: Config,
+    purpose: Purpose,
+    store: Store,
+    *,
+    roster: Roster | None = None,
+    advisories: list[Advisory] | None = None,
+    shard: Shard | None = None,
+    renderer: Renderer | None = None,
+    stop: asyncio.Event | None = None,
+    progress: Progress | None = None,
+    tell: Tell | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Counts:
+    """The alerts and digests of a run (what `run` says)."""
     if purpose.fetches and config.publishers and shard is None:
         from advisory.publishers.refresh import refresh  # the network, only where it is used
 

@@ -38,6 +38,16 @@ class _State(Collector):
         for reason in ("unsubscribed", "bounced", "complained", "operator"):
             suppressed.add_metric([reason], reasons.get(reason, 0))
         yield suppressed
+        answers = GaugeMetricFamily(
+            "advisory_acknowledgements",
+            "Travellers' last alerts per advisory that asked to be confirmed, by answer",
+            labels=["answer"],
+        )  # fmt: skip
+        asked = self.store.acks.travellers()
+        confirmed = sum(t.acked_at is not None for t in asked)
+        answers.add_metric(["confirmed"], confirmed)
+        answers.add_metric(["pending"], len(asked) - confirmed)
+        yield answers
 
 
 class Metrics:

@@ -74,6 +74,10 @@ class Service:
         """Alert on new or changed advisories, and deliver the retries that are due."""
         await self._run(Purpose("check"))
 
+    async def escalate(self) -> None:
+        """The reminders and escalations that fell due since the last run (`[escalation]`)."""
+        await self._run(Purpose("escalate"))
+
     async def digest(self, which: Digest = "digest") -> None:
         """Once per period: remind every subscriber of the advisories standing for them
         (`digest`), or tell the readers of a `daily` or `weekly` digest their news."""
@@ -120,6 +124,8 @@ class Service:
         if purpose.job == "check":
             self.last_check = time.time()
         self.metrics.ran(purpose.job, counts, time.monotonic() - started)
+        if purpose.job == "escalate" and not counts.due:
+            return  # every few seconds: said only when it sent something
         for line in counts.errors:
             self.log("delivery", line, job=job)
         failed = counts.retrying + counts.failed
@@ -153,7 +159,8 @@ async def _listen(config: Config, store: Store, service: Service) -> web.AppRunn
     one-line error (exit 2) and nothing is sent."""
     assert config.http is not None
     runner = web.AppRunner(
-        application(config.letterhead, store, service.health, service.metrics.text),
+        application(config.letterhead, store, service.health, service.metrics.text,
+                    service.renderer.moment),
         access_log=None, handle_signals=False, shutdown_timeout=2 * config.smtp.timeout + 5,
     )  # fmt: skip
     await runner.setup()
@@ -206,6 +213,11 @@ async def _serve(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     scheduler.add_job(service.check, check, id="check", next_run_time=datetime.now(tz))
+    if config.escalation is not None:
+        # Often enough that an escalation comes within a tenth of `after` of its time.
+        often = min(60.0, max(1.0, config.escalation.after.total_seconds() / 10))
+        scheduler.add_job(service.escalate, IntervalTrigger(seconds=often, timezone=tz),
+                          id="escalate")  # fmt: skip
     crons = {name: getattr(config.schedule, name) for name in DIGESTS}
     for name, cron in crons.items():
         if cron:
@@ -219,7 +231,8 @@ async def _serve(
     every = f"every {check_every:g}s" if check_every else f'"{config.schedule.check}"'
     digests = "".join(f', {name} "{cron}"' for name, cron in crons.items() if cron)
     http = f"; http on {config.http.listen}" if config.http else ""
-    log("started", f"check {every}{digests} ({config.service.timezone}){http}")
+    desk = f"; escalation to {config.escalation.desk}" if config.escalation else ""
+    log("started", f"check {every}{digests} ({config.service.timezone}){http}{desk}")
     notify("READY=1")
 
     await service.stop.wait()

@@ -18,6 +18,7 @@ from advisory.domain.models import Advisory
 from advisory.domain.text import outside
 
 __all__ = [
+    "Acknowledgements",
     "Attempt",
     "Document",
     "Entry",
@@ -30,9 +31,17 @@ __all__ = [
     "Store",
     "Suppression",
     "Suppressions",
+    "Told",
+    "Traveller",
 ]
 
 Status = Literal["queued", "sent", "failed", "cancelled"]
+# What a message is: an alert or a digest to a reader, a reminder to a traveller to
+# acknowledge one, or the duty desk's summary or escalation of one advisory version.
+Kind = Literal["alert", "digest", "reminder", "summary", "escalation"]
+# How an acknowledgement was made: the reader's button, or the desk's phone call.
+How = Literal["web", "phone"]
+Duty = Literal["summary", "reminder", "escalation"]
 Reason = Literal["unsubscribed", "bounced", "complained", "operator"]
 Outcome = Literal["sent", "temporary", "permanent"]
 
@@ -42,7 +51,7 @@ class Entry:
     """One message in the outbox."""
 
     key: str  # a hash of (recipient, version or period, format): the same message, once
-    kind: str  # "alert" or "digest"
+    kind: Kind
     recipient: str  # the lower-cased address: one identity per person
     advisory: str  # the advisory's key ("VE", "VE@us-state"); "*" for a digest
     version: str  # the advisory version, or the digest's period
@@ -177,6 +186,81 @@ class Suppressions(Protocol):
         """The address a token was registered for, if any."""
 
 
+@dataclass(frozen=True, slots=True)
+class Told:
+    """An alert to a traveller whose trip to its country was open: what the desk hears of."""
+
+    key: str  # the alert's message key
+    recipient: str  # lower-cased
+    email: str  # as the list writes it
+    name: str
+    advisory: str  # the advisory's key
+    version: str
+    country: str
+    start: str  # the trip's days, ISO 8601
+    end: str
+    token: str | None = None  # its acknowledgement token, where the alert asks for one
+
+
+@dataclass(frozen=True, slots=True)
+class Traveller:
+    """A traveller's alert and where it stands: delivered, acknowledged, told of."""
+
+    told: Told
+    status: Status
+    queued_at: float
+    sent_at: float | None
+    error: str | None  # the server's last reply, if it refused or failed
+    acked_at: float | None
+    how: How | None
+    summary: str | None  # the keys of the messages that told of it
+    reminder: str | None
+    escalation: str | None
+    latest: bool  # no later alert of the same advisory was told this traveller
+    format: str = "html"  # the alert's
+
+    @property
+    def asked(self) -> bool:
+        return self.told.token is not None
+
+
+class Acknowledgements(Protocol):
+    """Travellers' alerts, their acknowledgements, and what the desk was told of them.
+    Acknowledgements are written outside any run (a reader's click, a desk's call)."""
+
+    def told(self, rows: Iterable[Told]) -> None:
+        """Alerts to travellers, as they are queued; one queued again for a newer
+        version asks afresh."""
+
+    def asked(self, token: str) -> Traveller | None:
+        """The alert an acknowledgement token was given in, if any."""
+
+    def acknowledge(self, told: Told, at: float, how: How, detail: str = "") -> bool:
+        """Its reader has read that version (durably, at once); False if they had said so."""
+
+    def open(self) -> list[Traveller]:
+        """Alerts the desk is still to hear of, or still to be acknowledged, reminded or
+        escalated (cancelled ones never are)."""
+
+    def told_in(self, key: str) -> list[Traveller]:
+        """The alerts a summary, reminder or escalation `key` tells of."""
+
+    def unreported(self, version: str) -> list[Traveller]:
+        """The acknowledgements of `version` no desk message has told yet."""
+
+    def reported_in(self, key: str) -> list[Traveller]:
+        """The acknowledgements desk message `key` tells."""
+
+    def mark(
+        self, key: str, duty: Duty, told: Iterable[str], acks: Iterable[Traveller] = ()
+    ) -> None:
+        """Message `key` (queued in the same transaction) tells of these alerts and
+        acknowledgements."""
+
+    def travellers(self, *, country: str | None = None) -> list[Traveller]:
+        """Each traveller's latest alert per advisory that asked for an acknowledgement."""
+
+
 class PublisherCache(Protocol):
     """What was fetched from the official publishers, and each one's current view."""
 
@@ -235,6 +319,9 @@ class Store(Protocol):
 
     @property
     def suppressions(self) -> Suppressions: ...
+
+    @property
+    def acks(self) -> Acknowledgements: ...
 
     @property
     def where(self) -> str:

@@ -74,10 +74,11 @@ def test_a_send_signs_each_message_and_check_prints_the_record(tmp_path: Path) -
     assert checked.returncode == 0, checked.stderr
     signer = Signer.load("example.org", "advisory2026", key, config)
     assert f"  {signer.record}" in checked.stdout.splitlines()
-    assert run_cli("send", config=config, env={"ADVISORY_NOW": "2026-12-01"}).returncode == 0
+    env = {"ADVISORY_NOW": "2026-12-01", "ADVISORY_TOKEN_SECRET": "a-secret-of-twenty-chars"}
+    assert run_cli("send", config=config, env=env).returncode == 0
     box = tmp_path / "var" / "outbox" / "new"
     raw = [p.read_bytes() for p in box.iterdir()]
-    assert len(raw) == len(messages(tmp_path / "var" / "outbox")) == 7
+    assert len(raw) == len(messages(tmp_path / "var" / "outbox")) == 10  # the desk's too
     assert all(verified(data, signer) for data in raw)
 
 

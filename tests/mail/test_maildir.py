@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -49,19 +50,36 @@ def test_forced_resend_is_a_new_copy(project: Project) -> None:
 
 
 def test_shipped_example_delivers_the_venezuela_advisory(tmp_path: Path) -> None:
-    """What `make run` does, on a copy of the shipped config: Venezuela to its three
-    readers, the regional Colombia example to those it reaches, and the traveller's
-    briefing (her trip's window is open until 28 November 2027)."""
+    """What `make run` does, on a copy of the shipped config (with the secret the
+    Makefile sets): Venezuela to its three readers and its traveller, whose alert asks
+    them to confirm; the regional Colombia example to those it reaches; the travellers'
+    briefings (their windows are open until 28 November 2027); the desk's summaries. Not
+    confirmed 30 minutes later, the next run reminds them and tells the desk."""
     shutil.copytree(ROOT / "config", tmp_path / "config")
     config = tmp_path / "config" / "advisory.toml"
-    now = {"ADVISORY_NOW": "2026-12-01"}
+    makefile = (ROOT / "Makefile").read_text()
+    [secret] = re.findall(r"^run serve: export ADVISORY_TOKEN_SECRET \?= (\S+)$", makefile, re.M)
+    now = {"ADVISORY_NOW": "2026-12-01T12:00", "ADVISORY_TOKEN_SECRET": secret}
     result = run_cli("send", config=config, env=now)
     assert result.returncode == 0, result.stderr
-    assert "due 7, delivered 7, failed 0" in result.stdout
+    assert "due 10, delivered 10, failed 0" in result.stdout
     box = messages(tmp_path / "var" / "outbox")
-    venezuela = [m for m in box if "Venezuela" in m["Subject"]]
-    assert {m["To"].addresses[0].username for m in venezuela} == {"ana", "ben", "pager"}
-    colombia = [m for m in box if "Colombia" in m["Subject"]]
+    venezuela = [m for m in box if "Venezuela travel advisory" in m["Subject"]]
+    assert {m["To"].addresses[0].username for m in venezuela} == {"ana", "ben", "pager", "sam"}
+    [sam] = [m for m in venezuela if m["To"].addresses[0].username == "sam"]
+    assert "http://127.0.0.1:8080/ack/" in body(sam, "html")
+    assert all("/ack/" not in body(m) for m in venezuela if m is not sam)
+    desk = [m for m in box if m["To"].addresses[0].username == "duty"]
+    assert sorted(m["Subject"].split(",")[0] for m in desk) == [
+        "Travellers told: 1 in Colombia", "Travellers told: 1 in Venezuela"]  # fmt: skip
+    later = run_cli("send", config=config, env=now | {"ADVISORY_NOW": "2026-12-01T12:31"})
+    assert "due 4, delivered 4" in later.stdout, later.stderr
+    box = messages(tmp_path / "var" / "outbox")
+    [escalation] = [m for m in box if m["Subject"].startswith("Not confirmed: 1 traveller in Ven")]
+    assert "Sam Ortiz <sam@example.org>" in body(escalation)
+    assert len([m for m in box if m["To"].addresses[0].username == "sam"]) == 2  # a reminder
+    colombia = [m for m in box if "Colombia travel advisory" in m["Subject"]
+                and not m["Subject"].startswith("Reminder")]  # fmt: skip
     # Level 2, level 4 in parts: Ana (level 3 and up) has it too.
     assert {m["To"].addresses[0].username for m in colombia} == {"ana", "ben", "dana"}
     assert all("Level 4 in parts" in m["Subject"] for m in colombia)
@@ -73,11 +91,11 @@ def test_shipped_example_delivers_the_venezuela_advisory(tmp_path: Path) -> None
     )
     assert "Border departments (fictional): Level 4" in body(dana)
     check = run_cli("check", config=config, env=now)
-    assert check.returncode == 0 and "nothing due (7 already sent)" in check.stdout
+    assert check.returncode == 0 and "nothing due (8 already sent)" in check.stdout
     exposed = run_cli("exposed", "--format", "json", config=config, env=now)
-    assert [(row["email"], row["delivered"]) for row in json.loads(exposed.stdout)] == [
-        ("dana@example.org", True)
-    ]
+    assert [(row["email"], row["delivered"], row["acknowledged"])
+            for row in json.loads(exposed.stdout)] == [
+        ("dana@example.org", True, False), ("sam@example.org", True, False)]  # fmt: skip
 
 
 def test_readme_commands_exist() -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from support.models import HEAD, RENDERER, advisory, reader
+from support.models import ACKS, HEAD, RENDERER, advisory, reader
 
-from advisory.domain.models import TOKEN_MARK, Format, Level, Region, Risk, Trip
+from advisory.domain.models import ACK_MARK, TOKEN_MARK, Format, Level, Region, Risk, Trip
 from advisory.errors import TemplateError
+from advisory.mail.compose import Reader
 from advisory.mail.rendering import ALERT_MAX, TEMPLATES, Renderer, alert_text
 
 ALL_RISK_SETS = [
@@ -150,3 +152,28 @@ def test_a_digest_names_each_trip_and_each_regional_level_in_every_format() -> N
             )
         else:
             assert got.text.splitlines()[0] == "You travel to Venezuela from 3 to 10 December 2026."
+
+
+@pytest.mark.parametrize("public", ["https://alerts.example.org", "https://" + "a" * 80 + ".org"])
+def test_the_alert_keeps_its_acknowledgement_link_whole_where_it_fits(public: str) -> None:
+    head = replace(ACKS, acks=public)
+    trip = Trip(country="VE", start=date(2026, 12, 3), end=date(2026, 12, 10))
+    long = advisory(summary="Foreigners have been arrested arbitrarily " * 8)
+    sub = reader(Format.ALERT)
+    text = RENDERER.render(long, sub, head, trip=trip, today=date(2026, 12, 1), ack=True).text
+    filled = Reader("Ana", sub.email, "k", datetime.now(UTC), ack="T" * 22).fill(text).strip()
+    assert len(filled) <= ALERT_MAX
+    assert filled.startswith("TRIP 3-10 DEC: VENEZUELA L4 DO NOT TRAVEL [detention]:")
+    if len(public) < 40:
+        assert filled.endswith(f"… Confirm: {public}/a/{'T' * 22}")
+    else:  # no room beside the alert's first words: the alert alone, the link in email
+        assert "Confirm" not in filled and filled.endswith("…")
+
+
+def test_only_an_alert_that_asks_carries_the_button() -> None:
+    sub = reader(Format.HTML)
+    plain = RENDERER.render(advisory(), sub, ACKS)
+    asked = RENDERER.render(advisory(), sub, ACKS, ack=True)
+    assert "I have read this" not in (plain.html or "") and "/ack/" not in plain.text
+    assert "I have read this – I am safe" in (asked.html or "")
+    assert f"https://alerts.example.org/ack/{ACK_MARK}" in asked.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from support.mail import both, headers_and_parts
-from support.models import HEAD, ONE_CLICK, RENDERER, advisory, reader
+from support.models import ACKS, HEAD, ONE_CLICK, RENDERER, advisory, reader
 from support.project import parse
 
 from advisory.domain.changes import what_changed
-from advisory.domain.models import Format, Letterhead, Subscriber
+from advisory.domain.models import Format, Letterhead, Subscriber, Trip
 from advisory.mail.rendering import TEMPLATES, Rendered, Renderer, wrap
 from advisory.mail.splice import Splicer
 
@@ -31,7 +32,7 @@ READERS = [
 ]
 
 
-@pytest.mark.parametrize("head", [HEAD, ONE_CLICK], ids=["token-uri", "one-click"])
+@pytest.mark.parametrize("head", [HEAD, ONE_CLICK, ACKS], ids=["token-uri", "one-click", "acks"])
 @pytest.mark.parametrize("fmt", list(Format))
 @pytest.mark.parametrize(("name", "address"), READERS)
 def test_fast_path_matches_the_email_package(
@@ -40,8 +41,10 @@ def test_fast_path_matches_the_email_package(
     sub = reader(fmt, name=name, email=address, countries=["VE", "CO"], min_level=3)
     old, new = advisory(level=3, risks=["crime"]), advisory(risks=["crime", "detention"])
     change = what_changed(old, new)
+    trip = Trip(country="VE", start=date(2026, 12, 3), end=date(2026, 12, 10))
+    asks = head.acks is not None  # a traveller's alert, asking them to confirm
     for render in (
-        lambda s: RENDERER.render(new, s, head, change),
+        lambda s: RENDERER.render(new, s, head, change, trip=trip if asks else None, ack=asks),
         lambda s: RENDERER.render_digest([new, advisory(country="CO", level=3)], s, head),
     ):
         fast, slow = both(sub, render, head=head)

@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 from prometheus_client.parser import text_string_to_metric_families
 from support.project import ROOT, VE, Project, config_text, messages, run_cli, smtp_section
 from support.serve import serving, stop, wait_for
@@ -160,59 +163,100 @@ def test_a_bad_http_section_is_named(project: Project, http: str, expected: str)
     assert f"{project.config}: {expected}" in result.stderr.splitlines()
 
 
-def test_on_the_shipped_example_a_reader_unsubscribes_in_two_clicks_of_a_browser(
-    tmp_path: Path,
-) -> None:
-    """The example config with its [http] uncommented: a message in var/outbox, its link
-    opened in Debian's Chromium (Playwright) on a 320-pixel screen with JavaScript off,
-    the page's button clicked; the next change skips the reader; `suppressions` lists them."""
+@pytest.fixture
+def example(tmp_path: Path) -> Iterator[tuple[Project, subprocess.Popen[str]]]:
+    """The shipped example config on a free port, `serve` checking every half second."""
     shutil.copytree(ROOT / "config", tmp_path / "config")
     config = tmp_path / "config" / "advisory.toml"
     port = free_port()
     config.write_text(
         config.read_text()
-        .replace("# [http]", "[http]")
-        .replace('digest = "0 8 * * MON"', "")  # (no reminder at start: the count stays 7)
-        .replace('# listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{port}"')
-        .replace(
-            '# public_url = "http://127.0.0.1:8080"', f'public_url = "http://127.0.0.1:{port}"'
-        )
+        .replace('digest = "0 8 * * MON"', "")  # (no reminder of what stands at start)
+        .replace("127.0.0.1:8080", f"127.0.0.1:{port}")
     )
-    outbox = tmp_path / "var" / "outbox"
     example = Project(tmp_path / "config")
     with serving(example, "--check-every", "0.5", env=SECRET | {"ADVISORY_NOW": ""}) as proc:
-        wait_for(lambda: (outbox / "new").is_dir() and len(messages(outbox)) == 7)
         wait_for(lambda: _up(port))
-        [ben] = [m for m in messages(outbox) if m["To"].addresses[0].username == "ben"
-                 and "Venezuela" in m["Subject"]]  # fmt: skip
-        url = str(ben["List-Unsubscribe"]).split(">")[0].lstrip("<")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                      "--disable-component-update", "--disable-sync", "--no-first-run"],
-            )  # fmt: skip
-            try:
-                page = browser.new_page(viewport={"width": 320, "height": 640},
-                                        java_script_enabled=False)  # fmt: skip
-                page.goto(url)  # click one: the link in the message
-                assert page.locator("html").get_attribute("lang") == "en"
-                assert page.evaluate("document.documentElement.scrollWidth") <= 320
-                assert suppressed(example) == []  # looking is not asking
-                page.get_by_role("button", name="Unsubscribe").click()  # click two
-                expect(page.get_by_role("heading", name="You are unsubscribed")).to_be_visible()
-            finally:
-                browser.close()
-        ve = tmp_path / "config" / "advisories" / "ve.toml"
-        ve.write_text(ve.read_text().replace("level = 4", "level = 3"))
-        wait_for(lambda: len(messages(outbox)) == 8)  # Ana (level 3 and up); Ben no more
-        time.sleep(1.2)  # two more checks: nothing else
+        yield example, proc
         code, err = stop(proc)
-    assert code == 0, err
-    later = [m for m in messages(outbox) if "Level 3" in str(m["Subject"])]
-    assert [m["To"].addresses[0].username for m in later] == ["ana"]
-    listed = run_cli("suppressions", config=config).stdout
+        assert code == 0, err
+
+
+@contextmanager
+def browser() -> Iterator[Page]:
+    """Debian's Chromium (Playwright), a 320-pixel screen, JavaScript off."""
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        try:
+            yield chromium.new_page(viewport={"width": 320, "height": 640},
+                                    java_script_enabled=False)  # fmt: skip
+        finally:
+            chromium.close()
+
+
+def mail_to(outbox: Path, user: str, subject: str) -> list[EmailMessage]:
+    return [m for m in messages(outbox) if m["To"].addresses[0].username == user
+            and subject in str(m["Subject"])]  # fmt: skip
+
+
+def test_on_the_shipped_example_a_reader_unsubscribes_in_two_clicks_of_a_browser(
+    example: tuple[Project, subprocess.Popen[str]],
+) -> None:
+    """A message in var/outbox, its link opened in the browser, the page's button
+    clicked; the next change skips the reader; `suppressions` lists them."""
+    project, _ = example
+    outbox = project.root.parent / "var" / "outbox"
+    wait_for(lambda: (outbox / "new").is_dir() and len(messages(outbox)) == 10)
+    [ben] = mail_to(outbox, "ben", "Venezuela")
+    url = str(ben["List-Unsubscribe"]).split(">")[0].lstrip("<")
+    with browser() as page:
+        page.goto(url)  # click one: the link in the message
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        assert suppressed(project) == []  # looking is not asking
+        page.get_by_role("button", name="Unsubscribe").click()  # click two
+        expect(page.get_by_role("heading", name="You are unsubscribed")).to_be_visible()
+    ve = project.root / "advisories" / "ve.toml"
+    ve.write_text(ve.read_text().replace("level = 4", "level = 3"))
+    wait_for(lambda: len(mail_to(outbox, "ana", "Level 3")) == 1)  # level 3 and up
+    time.sleep(1.2)  # two more checks: nothing else
+    assert mail_to(outbox, "ben", "Level 3") == []
+    listed = run_cli("suppressions", config=project.config).stdout
     assert "ben@example.org" in listed and "unsubscribed" in listed
+
+
+def test_on_the_shipped_example_a_traveller_confirms_in_a_browser(
+    example: tuple[Project, subprocess.Popen[str]],
+) -> None:
+    """The traveller's Venezuela alert, its button followed in the browser, the page's
+    button pressed: `advisory acks` says so, and the desk will not be told of them."""
+    project, _ = example
+    outbox = project.root.parent / "var" / "outbox"
+    wait_for(lambda: (outbox / "new").is_dir() and len(messages(outbox)) == 10)
+    [sam] = mail_to(outbox, "sam", "Venezuela")
+    html = sam.get_body(preferencelist=("html",))
+    assert html is not None
+    with browser() as page:
+        page.set_content(str(html.get_content()))
+        page.get_by_role("link", name="I have read this – I am safe").click()
+        expect(page.get_by_role("heading", name="Please confirm you have read")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        assert _acked(project) == {"sam@example.org": "", "dana@example.org": ""}  # a look
+        page.get_by_role("button", name="I have read this – I am safe").click()
+        expect(page.get_by_role("heading", name="Thank you: you have confirmed")).to_be_visible()
+        expect(page.get_by_text("Venezuela · Level 4 – Do not travel")).to_be_visible()
+    assert _acked(project) == {"sam@example.org": "web", "dana@example.org": ""}
+    listed = run_cli("acks", "--pending", config=project.config).stdout
+    assert "dana@example.org" in listed and "sam@example.org" not in listed
+
+
+def _acked(project: Project) -> dict[str, str]:
+    rows = json.loads(run_cli("acks", "--format", "json", config=project.config).stdout)
+    return {row["email"]: row["how"] for row in rows}
 
 
 def test_metrics_are_prometheus_text_a_parser_reads(

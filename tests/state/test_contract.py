@@ -13,7 +13,7 @@ from support.models import advisory
 
 from advisory.errors import StateBusy
 from advisory.state import open_store
-from advisory.state.base import Attempt, Document, Entry, Store
+from advisory.state.base import Attempt, Document, Entry, Store, Told
 
 ENGINES = ["sqlite"]
 
@@ -191,3 +191,55 @@ def test_the_suppression_list_keeps_one_entry_per_address(store: Store) -> None:
     assert store.suppressions.unsuppress("ana@example.org")
     assert not store.suppressions.unsuppress("ana@example.org")
     assert store.suppressions.among(["ana@example.org"]) == set()
+
+
+def told(key: str, recipient: str = "ana@example.org", version: str = "v1", **more: object) -> Told:
+    fields: dict[str, object] = {"email": recipient.title(), "name": "Ana", "advisory": "VE",
+                                 "country": "VE", "start": "2026-12-03", "end": "2026-12-10",
+                                 "token": f"t-{key}"} | more  # fmt: skip
+    return Told(key, recipient, version=version, **fields)  # type: ignore[arg-type]
+
+
+def test_a_travellers_alert_is_asked_acknowledged_once_and_told_to_the_desk_once(
+    store: Store,
+) -> None:
+    queue(store, entry("k1"), entry("k2", "ben@example.org"))
+    with store.transaction():
+        store.acks.told([told("k1"), told("k2", "ben@example.org", token=None)])
+    found = store.acks.asked("t-k1")
+    assert found is not None and found.told.email == "Ana@Example.Org" and found.asked
+    assert (found.status, found.acked_at, found.latest) == ("queued", None, True)
+    assert store.acks.asked("t-nope") is None
+    assert [t.told.key for t in store.acks.travellers()] == ["k1"]  # only those asked
+    assert store.acks.acknowledge(found.told, 200.0, "web")
+    assert not store.acks.acknowledge(found.told, 300.0, "phone")  # the first is kept
+    again = store.acks.asked("t-k1")
+    assert again is not None and (again.acked_at, again.how) == (200.0, "web")
+    assert [t.told.key for t in store.acks.unreported("v1")] == ["k1"]
+    store.outbox.record_many([Attempt("k1", "sent", 150.0), Attempt("k2", "sent", 150.0)])
+    assert {t.told.key for t in store.acks.open()} == {"k1", "k2"}  # the desk not told yet
+    queue(store, entry("desk1", "duty@example.org", kind="summary"))
+    with store.transaction():
+        store.acks.mark("desk1", "summary", ["k1", "k2"], store.acks.unreported("v1"))
+    assert store.acks.open() == []  # told, and k1 acknowledged: nothing left to do
+    assert [t.told.key for t in store.acks.told_in("desk1")] == ["k1", "k2"]
+    assert [t.told.key for t in store.acks.reported_in("desk1")] == ["k1"]
+    assert store.acks.unreported("v1") == []
+
+
+def test_a_later_alert_of_the_same_advisory_takes_over_the_asking(store: Store) -> None:
+    queue(store, entry("k1"), entry("k2", version="v2"))
+    with store.transaction():
+        store.acks.told([told("k1"), told("k2", version="v2")])
+    first, second = store.acks.asked("t-k1"), store.acks.asked("t-k2")
+    assert first is not None and second is not None
+    assert (first.latest, second.latest) == (False, True)
+    assert [t.told.version for t in store.acks.travellers(country="VE")] == ["v2"]
+    assert store.acks.travellers(country="CO") == []
+    # Queued again for a newer version (a briefing renewed): asks afresh, told afresh.
+    queue(store, entry("desk", "duty@example.org", kind="escalation"))
+    with store.transaction():
+        store.acks.mark("desk", "escalation", ["k2"])
+        store.acks.told([told("k2", version="v3", token="t-k2b")])
+    renewed = store.acks.asked("t-k2b")
+    assert renewed is not None and renewed.escalation is None and renewed.told.version == "v3"

@@ -164,7 +164,7 @@ def test_a_disk_that_fills_under_the_state_mid_run_is_one_line_and_nothing_unrec
             'state = "state.sqlite3"', f'state = "{state}"\nsubscribers_file = "people.csv"'
         )
     )
-    ballast = fill(small_disk, leave=160 * 1024)  # room to start, not to finish
+    ballast = fill(small_disk, leave=224 * 1024)  # room to start, not to finish
     result = project.run("send")
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr

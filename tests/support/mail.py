@@ -29,7 +29,8 @@ def both(
     splicer = Splicer(head)
     template = splicer.template(group, render, sub)  # type: ignore[arg-type]
     assert template is not None
-    reader = Reader(sub.name, sub.email, "k", WHEN, head.token(sub.key))
+    ack = head.ack_token(sub.key, "v1") if head.acks else ""
+    reader = Reader(sub.name, sub.email, "k", WHEN, head.token(sub.key), ack=ack)
     fast = splicer.envelope(template, reader)
     slow = compose(render(sub), head, reader)
     return fast, slow

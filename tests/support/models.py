@@ -30,6 +30,11 @@ ONE_CLICK = Letterhead(
     "advisories@example.org", "Travel Advisory Service", None, "mailto:stop@example.org",
     SECRET, "https://alerts.example.org/unsubscribe/{token}",
 )  # fmt: skip
+# And `[escalation]`: travellers' alerts carry an acknowledgement link.
+ACKS = Letterhead(
+    "advisories@example.org", "Travel Advisory Service", None, "mailto:stop@example.org",
+    SECRET, "https://alerts.example.org/unsubscribe/{token}", None, "https://alerts.example.org",
+)  # fmt: skip
 RENDERER = Renderer()
 
 

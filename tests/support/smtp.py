@@ -38,6 +38,8 @@ class Recorder:
     refuse_sender: str = ""  # reply to MAIL FROM, if set
     refused: list[Received] = field(default_factory=list)  # received, then refused after DATA
     delay: float = 0.0  # seconds before answering DATA: a slow server
+    hold: set[str] = field(default_factory=set)  # addresses whose DATA hangs, never accepted
+    held: list[str] = field(default_factory=list)  # those that arrived, and hung
 
     async def handle_MAIL(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: Any
@@ -61,6 +63,10 @@ class Recorder:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
         await asyncio.sleep(self.delay)
+        if envelope.rcpt_tos[0].lower() in self.hold:
+            self.held.append(envelope.rcpt_tos[0].lower())
+            await asyncio.sleep(60)  # the sender is killed meanwhile: nothing is accepted
+            return "451 4.3.0 held"
         peer = session.peer
         assert isinstance(peer, tuple)
         got = Received(str(envelope.mail_from), list(envelope.rcpt_tos), msg, (peer[0], peer[1]))

@@ -10,6 +10,7 @@ from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 from advisory.errors import StateError
+from advisory.state.sqlite.acks import SqliteAcknowledgements
 from advisory.state.sqlite.db import PRIVATE, failure
 from advisory.state.sqlite.lock import RunLock
 from advisory.state.sqlite.migrations import EMPTIED, migrate, pending
@@ -50,6 +51,7 @@ class SqliteStore:
         self._outbox = SqliteOutbox(self.db, path)
         self._publishers = SqlitePublisherCache(self.db, path)
         self._suppressions = SqliteSuppressions(self.db, path)
+        self._acks = SqliteAcknowledgements(self.db, path)
 
     @property
     def outbox(self) -> SqliteOutbox:
@@ -62,6 +64,10 @@ class SqliteStore:
     @property
     def suppressions(self) -> SqliteSuppressions:
         return self._suppressions
+
+    @property
+    def acks(self) -> SqliteAcknowledgements:
+        return self._acks
 
     def _writer(self, path: Path, new: bool, used: bool) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)

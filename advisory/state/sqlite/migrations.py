@@ -147,6 +147,63 @@ MIGRATIONS: Final = (
             address     TEXT NOT NULL
         ) WITHOUT ROWID;
     """),
+    # Duty of care. The outbox holds reminders and the desk's messages too (a table
+    # rebuilt, as SQLite changes a CHECK; its rows keep their order); `told` is every
+    # alert to a traveller on a trip, with its acknowledgement token and the messages
+    # that told of it; `acks`, who acknowledged which version, when and how.
+    Migration("0009-duty-of-care", """
+        CREATE TABLE messages_0009 (
+            key          TEXT PRIMARY KEY,
+            kind         TEXT NOT NULL
+                         CHECK (kind IN ('alert', 'digest', 'reminder', 'summary', 'escalation')),
+            recipient    TEXT NOT NULL,
+            advisory     TEXT NOT NULL,
+            version      TEXT NOT NULL,
+            format       TEXT NOT NULL,
+            status       TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed', 'cancelled')),
+            created_at   REAL NOT NULL,
+            attempts     INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL,
+            last_error   TEXT,
+            sent_at      REAL,
+            resends      INTEGER NOT NULL DEFAULT 0,
+            sent_seq     INTEGER
+        );
+        INSERT INTO messages_0009 (rowid, key, kind, recipient, advisory, version, format,
+                status, created_at, attempts, next_attempt, last_error, sent_at, resends, sent_seq)
+            SELECT rowid, key, kind, recipient, advisory, version, format, status, created_at,
+                   attempts, next_attempt, last_error, sent_at, resends, sent_seq
+            FROM messages ORDER BY rowid;
+        DROP TABLE messages;
+        ALTER TABLE messages_0009 RENAME TO messages;
+        CREATE INDEX messages_due ON messages (status, next_attempt);
+        CREATE INDEX messages_recipient ON messages (recipient, advisory);
+        CREATE TABLE told (
+            key         TEXT PRIMARY KEY REFERENCES messages (key),  -- the alert
+            recipient   TEXT NOT NULL,
+            email       TEXT NOT NULL,      -- as the list writes it
+            name        TEXT NOT NULL,
+            advisory    TEXT NOT NULL,
+            version     TEXT NOT NULL,
+            country     TEXT NOT NULL,
+            starts      TEXT NOT NULL,      -- the trip's days
+            ends        TEXT NOT NULL,
+            token       TEXT UNIQUE,        -- HMAC of (recipient, version), where it asks
+            summary     TEXT,               -- the desk's summary that told of it
+            reminder    TEXT,               -- the reminder sent ('': none will be)
+            escalation  TEXT                -- the desk's escalation that listed it
+        );
+        CREATE INDEX told_recipient ON told (recipient, advisory);
+        CREATE TABLE acks (
+            recipient   TEXT NOT NULL,
+            version     TEXT NOT NULL,
+            at          REAL NOT NULL,
+            how         TEXT NOT NULL CHECK (how IN ('web', 'phone')),
+            detail      TEXT NOT NULL DEFAULT '',
+            reported    TEXT,               -- the desk message that told of it
+            PRIMARY KEY (recipient, version)
+        );
+    """),
 )  # fmt: skip
 _LEGACY: Final = {1: 1, 2: 2}  # user_version before steps were named -> steps it had
 
