@@ -475,7 +475,10 @@ def cmd_acks(args: argparse.Namespace) -> int:
 def cmd_ack(args: argparse.Namespace) -> int:
     address, country = _address(args.email), _country(args.country)
     config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
-    with open_store(config.service.state) as store:  # never behind a run's lock
+    state = config.service.state
+    if not state.exists() and not RunLock(state).path.exists():  # no state made for this
+        raise UsageError(f"{address}: no alert asked this address to confirm; nothing recorded")
+    with open_store(state) as store:  # never behind a run's lock
         lines = answers.by_phone(store, address, country, time.time(), args.note or "")
     print("\n".join(lines))
     return 0

@@ -54,7 +54,7 @@ def by_phone(store: Store, address: str, country: str, at: float, note: str = ""
     """Record that `address` confirmed every alert about `country` that asked them (the
     last of each advisory), as the desk heard it by phone: one line per alert.
     UsageError where no alert asked them, so that nothing is recorded by mistake."""
-    mine = [t for t in store.acks.travellers() if t.told.recipient == address]
+    mine = [t for t in store.acks.travellers() if t.told.recipient == address]  # (a few)
     if not mine:
         raise UsageError(f"{address}: no alert asked this address to confirm; nothing recorded")
     here = [t for t in mine if t.told.country == country]

@@ -80,10 +80,10 @@ def plan_duty(
             if entry.kind not in DUTIES or (advisory := about(entry.version)) is None:
                 continue
             told = tuple(acks.told_in(entry.key))
-            if not told:
+            reported = tuple(acks.reported_in(entry.key)) if entry.kind != "reminder" else ()
+            if not told and not reported:
                 out.stale.append(entry.key)
                 continue
-            reported = tuple(acks.reported_in(entry.key)) if entry.kind != "reminder" else ()
             note = Note(entry.kind, told, reported)  # type: ignore[arg-type]
             to = desk if entry.kind != "reminder" else _traveller(told[0], entry.format)
             made = out.file(entry, entry, partial(job, note, to, advisory), now=now)
@@ -116,6 +116,9 @@ def _new(
     late = [t for t in waiting if t.reminder is None and t.status == "sent"
             and t.sent_at is not None and t.sent_at + after <= now]  # fmt: skip
     quiet = suppressed([t.told.recipient for t in late]) if suppressed and late else set()
+    if skipped := [t.told.key for t in late if t.told.recipient in quiet]:
+        with store.transaction():  # a suppressed traveller is not reminded, ever
+            store.acks.mark("", "reminder", skipped)
     out: list[Job] = []
     for t in late:
         if t.told.recipient in quiet or (advisory := about(t.told.version)) is None:
@@ -138,11 +141,32 @@ def _new(
                 continue
             since = () if version in reported else tuple(store.acks.unreported(version))
             reported.add(version)
-            key = message_key(desk.key, f"{duty}:{version}:{told[0].told.key}", "html")
-            entry = Entry(key, duty, desk.key, advisory.key, version, "html", "queued", now,
-                          next_attempt=now)  # fmt: skip
-            out.append(Job(desk, entry, True, (advisory,), note=Note(duty, told, since)))
+            out.append(_to_desk(desk, duty, advisory, told, since, now))
+    # Confirmations that came after the desk was told of their travellers: at once,
+    # in a message of their own (others wait for the desk's next message of theirs).
+    late = [t for t in store.acks.unreported() if t.escalation and t.told.version not in reported]
+    after_escalation = sorted(late, key=lambda t: t.told.version)
+    for version, each in groupby(after_escalation, key=lambda t: t.told.version):
+        if (advisory := about(version)) is not None:
+            out.append(_to_desk(desk, "summary", advisory, (), tuple(each), now))
     return out
+
+
+def _to_desk(
+    desk: Subscriber,
+    duty: Duty,
+    advisory: Advisory,
+    told: tuple[Traveller, ...],
+    since: tuple[Traveller, ...],
+    now: float,
+) -> Job:
+    """A message to the desk, keyed by everything it tells: never the same twice."""
+    topic = ",".join([duty, advisory.version, *(t.told.key for t in told),
+                      *(f"{t.told.key}@{t.acked_at}" for t in since)])  # fmt: skip
+    key = message_key(desk.key, topic, "html")
+    entry = Entry(key, duty, desk.key, advisory.key, advisory.version, "html", "queued", now,
+                  next_attempt=now)  # fmt: skip
+    return Job(desk, entry, True, (advisory,), note=Note(duty, told, since))
 
 
 def _traveller(t: Traveller, fmt: str) -> Subscriber:

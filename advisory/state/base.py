@@ -245,8 +245,8 @@ class Acknowledgements(Protocol):
     def told_in(self, key: str) -> list[Traveller]:
         """The alerts a summary, reminder or escalation `key` tells of."""
 
-    def unreported(self, version: str) -> list[Traveller]:
-        """The acknowledgements of `version` no desk message has told yet."""
+    def unreported(self, version: str | None = None) -> list[Traveller]:
+        """The acknowledgements of `version` (of any, if None) no desk message has told yet."""
 
     def reported_in(self, key: str) -> list[Traveller]:
         """The acknowledgements desk message `key` tells."""

@@ -142,6 +142,15 @@ def test_travellers_are_asked_the_desk_is_told_then_reminded_and_escalated_once(
     assert "nothing due" in send(duty, "2026-12-02T12:00")
     assert len(smtpd.handler.received) == before
 
+    # A confirmation after the escalation reaches the desk at the next run, once.
+    assert run_cli("ack", "paul@example.org", "--country", "VE",
+                   config=duty.config).returncode == 0  # fmt: skip
+    assert "due 1, delivered 1" in send(duty, "2026-12-02T12:15")
+    [_, _, confirmed] = desk(smtpd)
+    assert confirmed["Subject"] == "Confirmed: 1 traveller in Venezuela, Level 4 – Do not travel"
+    assert "Paul Pager <paul@example.org>" in body(confirmed) and "Tara" not in body(confirmed)
+    assert "nothing due" in send(duty, "2026-12-02T13:00")
+
 
 def test_an_unreachable_traveller_is_escalated_at_once_with_the_servers_reply(
     duty: Project, smtpd: Server
@@ -261,3 +270,33 @@ def test_a_new_version_asks_afresh(duty: Project, smtpd: Server) -> None:
     [first, second] = smtpd.handler.to("tara@example.org")
     assert ack_link(first) != ack_link(second)
     assert [r["acknowledged"] for r in acks(duty) if r["email"] == "tara@example.org"] == [""]
+
+
+def test_a_second_trip_under_the_same_version_asks_again_and_sending_goes_on(
+    duty: Project, smtpd: Server
+) -> None:
+    """Two briefings of one version (two trips): one token, both alerts recorded."""
+    duty.write_config(duty.config.read_text().replace(
+        'trips = [ { country = "VE", start = 2026-12-03, end = 2026-12-10 } ]\n\n'
+        '[[subscribers]]\nname = "Ted Text"',
+        'trips = [ { country = "VE", start = 2026-12-03, end = 2026-12-05 },\n'
+        '          { country = "VE", start = 2026-12-20, end = 2026-12-25 } ]\n\n'
+        '[[subscribers]]\nname = "Ted Text"', 1))  # fmt: skip
+    send(duty, "2026-12-01T09:00")
+    # The second briefing; and for the others, their reminders and the desk's messages.
+    assert "failed 0" in send(duty, "2026-12-14T09:00")
+    first, second = smtpd.handler.to("tara@example.org")
+    assert second["Subject"].startswith("Before your trip") and ack_link(second) == ack_link(first)
+    assert "nothing due" in send(duty, "2026-12-14T09:01")
+
+
+def test_a_suppressed_traveller_is_not_reminded_but_the_desk_still_hears(
+    duty: Project, smtpd: Server
+) -> None:
+    send(duty, "2026-12-01T09:00")
+    assert run_cli("suppress", "tara@example.org", config=duty.config).returncode == 0
+    send(duty, "2026-12-01T09:31")
+    assert len(smtpd.handler.to("tara@example.org")) == 1  # the alert, no reminder
+    [_, escalation] = desk(smtpd)
+    assert "Tara Traveller <tara@example.org>" in body(escalation)
+    assert "nothing due" in send(duty, "2026-12-01T10:31")

@@ -66,7 +66,7 @@ class SqliteAcknowledgements:
         )  # fmt: skip
 
     def asked(self, token: str) -> Traveller | None:
-        row = self._select("token = ?", token).fetchone()
+        row = self._select("token = ?", token, order="seq DESC").fetchone()  # the last
         return None if row is None else _traveller(row)
 
     def acknowledge(self, told: Told, at: float, how: How, detail: str = "") -> bool:
@@ -84,8 +84,8 @@ class SqliteAcknowledgements:
         rows = self._select("? IN (summary, reminder, escalation)", key)
         return [_traveller(row) for row in rows]
 
-    def unreported(self, version: str) -> list[Traveller]:
-        return self._acks("reported IS NULL AND version = ?", version)
+    def unreported(self, version: str | None = None) -> list[Traveller]:
+        return self._acks("reported IS NULL AND ? IN (version, '*')", version or "*")
 
     def reported_in(self, key: str) -> list[Traveller]:
         return self._acks("reported = ?", key)

@@ -188,12 +188,13 @@ MIGRATIONS: Final = (
             country     TEXT NOT NULL,
             starts      TEXT NOT NULL,      -- the trip's days
             ends        TEXT NOT NULL,
-            token       TEXT UNIQUE,        -- HMAC of (recipient, version), where it asks
+            token       TEXT,               -- HMAC of (recipient, version), where it asks
             summary     TEXT,               -- the desk's summary that told of it
             reminder    TEXT,               -- the reminder sent ('': none will be)
             escalation  TEXT                -- the desk's escalation that listed it
         );
         CREATE INDEX told_recipient ON told (recipient, advisory);
+        CREATE INDEX told_token ON told (token);  -- two trips, one version: one token
         CREATE TABLE acks (
             recipient   TEXT NOT NULL,
             version     TEXT NOT NULL,
