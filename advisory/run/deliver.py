@@ -156,7 +156,11 @@ class Delivery:
         )
 
     def told(self, job: Job) -> Told | None:
-        """What the desk hears of an alert to a traveller on a trip (with `[escalation]`)."""
+        """What the desk hears of an alert to a traveller on a trip (with `[escalation]`);
+        a reminder's, with the token its link has now (the secret may have changed)."""
+        if job.note is not None and job.note.duty == "reminder":
+            told = job.note.told[0].told
+            return replace(told, token=self.head.ack_token(told.recipient, told.version))
         if self.escalation is None or job.entry.kind != "alert" or not job.trips:
             return None
         if (trip := job.trips[0]) is None:

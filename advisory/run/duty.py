@@ -76,8 +76,8 @@ def plan_duty(
 
     def jobs() -> Iterator[list[Job]]:
         due: list[Job] = []
-        for entry in outbox.entries(status="queued"):
-            if entry.kind not in DUTIES or (advisory := about(entry.version)) is None:
+        for entry in outbox.entries(status="queued", kinds=DUTIES):
+            if (advisory := about(entry.version)) is None:
                 continue
             told = tuple(acks.told_in(entry.key))
             reported = tuple(acks.reported_in(entry.key)) if entry.kind != "reminder" else ()

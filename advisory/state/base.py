@@ -111,8 +111,9 @@ class Outbox(Protocol):
     """Every message queued, attempted, sent, failed or cancelled, and the advisory
     versions they told of."""
 
-    def entries(self, *, status: Status) -> list[Entry]:
-        """Every entry with `status`, in the order they were queued (such are few)."""
+    def entries(self, *, status: Status, kinds: Collection[Kind] = ()) -> list[Entry]:
+        """Every entry with `status` (of these `kinds`, if any), in the order they were
+        queued (such are few)."""
 
     def entries_for(self, keys: Sequence[str]) -> dict[str, Entry]:
         """The entries with these keys, if any."""

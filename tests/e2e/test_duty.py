@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from email.message import EmailMessage
 
 import pytest
@@ -300,3 +301,36 @@ def test_a_suppressed_traveller_is_not_reminded_but_the_desk_still_hears(
     [_, escalation] = desk(smtpd)
     assert "Tara Traveller <tara@example.org>" in body(escalation)
     assert "nothing due" in send(duty, "2026-12-01T10:31")
+
+
+def test_a_raise_to_level_four_asks_a_weekly_traveller_at_the_next_check(
+    duty: Project, smtpd: Server
+) -> None:
+    duty.advisory("ve", VE.replace("level = 4", "level = 3"))
+    weekly = 'email = "ted@example.org"\nfrequency = "weekly"'
+    duty.write_config(duty.config.read_text().replace('email = "ted@example.org"', weekly))
+    send(duty, "2026-12-01T09:00")
+    [briefing] = smtpd.handler.to("ted@example.org")  # at once, whatever the frequency
+    assert ack_link(briefing) is None  # level 3: below escalation.min_level
+    duty.advisory("ve", VE)
+    send(duty, "2026-12-01T09:15")  # the next check: the raise does not wait for Monday
+    [_, raised] = smtpd.handler.to("ted@example.org")
+    assert "raised to Level 4" in raised["Subject"] and ack_link(raised) is not None
+
+
+def test_a_reminder_after_the_secret_changed_carries_a_link_that_works(
+    duty: Project, smtpd: Server
+) -> None:
+    """Its token is the one the endpoint will find: made and recorded with today's key."""
+    send(duty, "2026-12-01T09:00")
+    rotated = {
+        "ADVISORY_TOKEN_SECRET": "another-secret-of-twenty",
+        "ADVISORY_NOW": "2026-12-01T09:31",
+    }
+    assert duty.run("send", env=rotated).returncode == 0
+    [alert, reminder] = smtpd.handler.to("tara@example.org")
+    token = (ack_link(reminder) or "").rsplit("/", 1)[1]
+    assert token != (ack_link(alert) or "").rsplit("/", 1)[1]
+    with sqlite3.connect(duty.state) as db:
+        recorded = db.execute("SELECT token FROM told WHERE recipient = 'tara@example.org'")
+        assert [row[0] for row in recorded] == [token]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Final
 
 from advisory.domain.models import Advisory
 from advisory.domain.text import outside
-from advisory.state.base import Attempt, Entry, Status
+from advisory.state.base import Attempt, Entry, Kind, Status
 from advisory.state.sqlite.db import advisory_from, guarded, marks, parts
 
 __all__ = ["SqliteOutbox"]
@@ -24,9 +24,11 @@ class SqliteOutbox:
         self.db = db
         self.path = path
 
-    def entries(self, *, status: Status) -> list[Entry]:
+    def entries(self, *, status: Status, kinds: Collection[Kind] = ()) -> list[Entry]:
+        only = f" AND kind IN ({marks(list(kinds))})" if kinds else ""
         rows = self.db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE status = ? ORDER BY rowid", (status,)
+            f"SELECT {_COLUMNS} FROM messages WHERE status = ?{only} ORDER BY rowid",
+            (status, *kinds),
         )
         return [Entry(*row) for row in rows]
 
