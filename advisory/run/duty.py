@@ -120,16 +120,19 @@ def _new(
         with store.transaction():  # a suppressed traveller is not reminded, ever
             store.acks.mark("", "reminder", skipped)
     out: list[Job] = []
+    reminded: dict[str, str] = {}  # alert -> its reminder, queued with the escalation
     for t in late:
         if t.told.recipient in quiet or (advisory := about(t.told.version)) is None:
             continue
-        key = message_key(t.told.recipient, f"reminder:{t.told.key}", t.format)
+        key = reminded[t.told.key] = message_key(t.told.recipient, f"reminder:{t.told.key}",
+                                                 t.format)  # fmt: skip
         reminder = Entry(key, "reminder", t.told.recipient, advisory.key, t.told.version,
                          t.format, "queued", now, next_attempt=now)  # fmt: skip
         out.append(Job(_traveller(t, t.format), reminder, True, (advisory,),
                        note=Note("reminder", (t,))))  # fmt: skip
-        # (the desk reads that they were reminded, as a retry of its message would)
-        overdue = [replace(o, reminder=key) if o is t else o for o in overdue]
+    # (the desk reads that they were reminded, as a retry of its message would)
+    overdue = [replace(o, reminder=reminded[o.told.key]) if o.told.key in reminded else o
+               for o in overdue]  # fmt: skip
     reported: set[str] = set()  # versions whose acknowledgements a message of this pass tells
     desk_duties: tuple[tuple[Duty, list[Traveller]], ...] = (
         ("summary", summaries), ("escalation", overdue))  # fmt: skip
