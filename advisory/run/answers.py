@@ -88,11 +88,11 @@ def render(rows: list[Answer], fmt: str) -> str:
 
 
 def _table(rows: list[Answer]) -> Iterator[str]:
-    line = "{:<18} {:<28} {:<14} {:<10} {:<10} {:<9} {}\n"
-    yield line.format("NAME", "EMAIL", "COUNTRY", "START", "END", "DELIVERED", "ACKNOWLEDGED")
+    line = "{:<15} {:<25} {:<3} {:<10} {:<10} {:<9} {}\n"
+    yield line.format("NAME", "EMAIL", "CC", "START", "END", "DELIVERED", "CONFIRMED (UTC)")
     for row in rows:
-        where = f"{row.country} {country_name(row.country)}"
         delivered = said(True) if row.delivered else row.status.upper()
-        acked = f"{row.acknowledged} ({row.how})" if row.acknowledged else said(False)
-        yield line.format(fit(row.name, 18), fit(row.email, 28), fit(where, 14), row.start,
+        when = row.acknowledged[:16].replace("T", " ")
+        acked = f"{when} {row.how}" if row.acknowledged else said(False)
+        yield line.format(fit(row.name, 15), fit(row.email, 25), row.country, row.start,
                           row.end, delivered, acked)  # fmt: skip

@@ -79,7 +79,7 @@ def plan_duty(
         for entry in outbox.entries(status="queued", kinds=DUTIES):
             if (advisory := about(entry.version)) is None:
                 continue
-            told = tuple(acks.told_in(entry.key))
+            told = _once(acks.told_in(entry.key))
             reported = tuple(acks.reported_in(entry.key)) if entry.kind != "reminder" else ()
             if not told and not reported:
                 out.stale.append(entry.key)
@@ -170,6 +170,18 @@ def _to_desk(
     entry = Entry(key, duty, desk.key, advisory.key, advisory.version, "html", "queued", now,
                   next_attempt=now)  # fmt: skip
     return Job(desk, entry, True, (advisory,), note=Note(duty, told, since))
+
+
+def _once(rows: list[Traveller]) -> tuple[Traveller, ...]:
+    """Each traveller once per version (the first of their alerts of it): a second trip
+    under the same version shares the first one's reminder and escalation."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for t in rows:
+        if (t.told.recipient, t.told.version) not in seen:
+            seen.add((t.told.recipient, t.told.version))
+            out.append(t)
+    return tuple(out)
 
 
 def _traveller(t: Traveller, fmt: str) -> Subscriber:

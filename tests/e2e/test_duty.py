@@ -150,6 +150,7 @@ def test_travellers_are_asked_the_desk_is_told_then_reminded_and_escalated_once(
     [_, _, confirmed] = desk(smtpd)
     assert confirmed["Subject"] == "Confirmed: 1 traveller in Venezuela, Level 4 – Do not travel"
     assert "Paul Pager <paul@example.org>" in body(confirmed) and "Tara" not in body(confirmed)
+    assert "<title>Confirmed: Venezuela</title>" in body(confirmed, "html")
     assert "nothing due" in send(duty, "2026-12-02T13:00")
 
 
@@ -225,6 +226,9 @@ def test_exposed_and_acks_say_who_confirmed(duty: Project, smtpd: Server) -> Non
     assert said == {"tara@example.org": False, "ted@example.org": False, "paul@example.org": True}
     table = run_cli("acks", config=duty.config).stdout
     assert "3 travellers asked to confirm; 2 not yet" in table
+    assert all(len(line) <= 100 for line in table.splitlines())
+    [paul] = [line for line in table.splitlines() if line.startswith("Paul Pager")]
+    assert paul.split()[-1] == "phone" and "VE" in paul.split()
 
 
 @pytest.mark.parametrize(
@@ -276,7 +280,8 @@ def test_a_new_version_asks_afresh(duty: Project, smtpd: Server) -> None:
 def test_a_second_trip_under_the_same_version_asks_again_and_sending_goes_on(
     duty: Project, smtpd: Server
 ) -> None:
-    """Two briefings of one version (two trips): one token, both alerts recorded."""
+    """Two briefings of one version (two trips): one token, both alerts told to the desk,
+    and one reminder and one escalation for the version, not one per trip."""
     duty.write_config(duty.config.read_text().replace(
         'trips = [ { country = "VE", start = 2026-12-03, end = 2026-12-10 } ]\n\n'
         '[[subscribers]]\nname = "Ted Text"',
@@ -284,11 +289,16 @@ def test_a_second_trip_under_the_same_version_asks_again_and_sending_goes_on(
         '          { country = "VE", start = 2026-12-20, end = 2026-12-25 } ]\n\n'
         '[[subscribers]]\nname = "Ted Text"', 1))  # fmt: skip
     send(duty, "2026-12-01T09:00")
-    # The second briefing; and for the others, their reminders and the desk's messages.
-    assert "failed 0" in send(duty, "2026-12-14T09:00")
-    first, second = smtpd.handler.to("tara@example.org")
+    send(duty, "2026-12-01T09:31")  # reminded, and escalated with the others
+    assert "due 2, delivered 2" in send(duty, "2026-12-14T09:00")  # and the desk's summary
+    first, _, second = smtpd.handler.to("tara@example.org")
     assert second["Subject"].startswith("Before your trip") and ack_link(second) == ack_link(first)
-    assert "nothing due" in send(duty, "2026-12-14T09:01")
+    assert "nothing due" in send(duty, "2026-12-14T10:00")  # not reminded, nor escalated again
+    assert [m["Subject"].split(":")[0] for m in desk(smtpd)] == [
+        "Travellers told", "Not confirmed", "Travellers told"]  # fmt: skip
+    assert "Tara Traveller" in body(desk(smtpd)[2]) and "3 to 5 December" not in body(
+        desk(smtpd)[2]
+    )
 
 
 def test_a_suppressed_traveller_is_not_reminded_but_the_desk_still_hears(

@@ -52,15 +52,23 @@ class SqliteAcknowledgements:
         self.path = path
 
     def told(self, rows: Iterable[Told]) -> None:
+        # An acknowledgement is of a version: a second alert of one (a second trip) is
+        # reminded and escalated only if the first was not. It is told to the desk.
         self.db.executemany(
             """INSERT INTO told (key, recipient, email, name, advisory, version, country,
-                                 starts, ends, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 starts, ends, token, reminder, escalation)
+               SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                   (SELECT max(o.reminder) FROM told o
+                    WHERE o.recipient = ?2 AND o.version = ?6 AND o.key != ?1),
+                   (SELECT max(o.escalation) FROM told o
+                    WHERE o.recipient = ?2 AND o.version = ?6 AND o.key != ?1)
+               WHERE true
                ON CONFLICT (key) DO UPDATE SET
                    email = excluded.email, name = excluded.name, starts = excluded.starts,
                    ends = excluded.ends, token = excluded.token, version = excluded.version,
                    summary = iif(version = excluded.version, summary, NULL),
-                   reminder = iif(version = excluded.version, reminder, NULL),
-                   escalation = iif(version = excluded.version, escalation, NULL)""",
+                   reminder = iif(version = excluded.version, reminder, excluded.reminder),
+                   escalation = iif(version = excluded.version, escalation, excluded.escalation)""",
             [(t.key, t.recipient, t.email, t.name, t.advisory, t.version, t.country, t.start,
               t.end, t.token) for t in rows],
         )  # fmt: skip
