@@ -76,7 +76,13 @@ def plan_duty(
 
     def jobs() -> Iterator[list[Job]]:
         due: list[Job] = []
-        for entry in outbox.entries(status="queued", kinds=DUTIES):
+        queued = outbox.entries(status="queued", kinds=DUTIES)
+        readers = [e.recipient for e in queued if e.kind == "reminder"]
+        quiet = suppressed(readers) if suppressed and readers else set()
+        for entry in queued:
+            if entry.recipient in quiet and entry.kind == "reminder":
+                out.stale.append(entry.key)  # suppressed since: cancelled, as an alert is
+                continue
             if (advisory := about(entry.version)) is None:
                 continue
             told = _once(acks.told_in(entry.key))

@@ -344,3 +344,31 @@ def test_a_reminder_after_the_secret_changed_carries_a_link_that_works(
     with sqlite3.connect(duty.state) as db:
         recorded = db.execute("SELECT token FROM told WHERE recipient = 'tara@example.org'")
         assert [row[0] for row in recorded] == [token]
+
+
+def test_the_desk_hears_whatever_the_suppression_list_says(duty: Project, smtpd: Server) -> None:
+    """The desk's messages are the service's own: no list to leave, no link to leave it.
+    Here the desk is also a subscriber, who unsubscribed from the alerts."""
+    duty.write_config(duty.config.read_text().replace('desk = "duty@example.org"',
+                                                      'desk = "home@example.org"'))  # fmt: skip
+    assert run_cli("suppress", "home@example.org", config=duty.config).returncode == 0
+    send(duty, "2026-12-01T09:00")
+    [summary] = smtpd.handler.to("home@example.org")  # no alert; the desk's summary
+    assert summary["Subject"].startswith("Travellers told")
+    assert summary["List-Unsubscribe"] is None and "nsubscribe" not in body(summary)
+
+
+def test_a_reminder_queued_for_a_reader_suppressed_since_is_cancelled(
+    duty: Project, smtpd: Server
+) -> None:
+    send(duty, "2026-12-01T09:00")
+    smtpd.handler.refuse["tara@example.org"] = "451 4.3.0 try later"
+    send(duty, "2026-12-01T09:31")  # Tara's reminder waits for its retry
+    assert run_cli("suppress", "tara@example.org", config=duty.config).returncode == 0
+    del smtpd.handler.refuse["tara@example.org"]
+    send(duty, "2026-12-01T10:31")
+    assert len(smtpd.handler.to("tara@example.org")) == 1  # the alert alone
+    with sqlite3.connect(duty.state) as db:
+        [(status,)] = db.execute("SELECT status FROM messages WHERE kind = 'reminder' "
+                                 "AND recipient = 'tara@example.org'")  # fmt: skip
+    assert status == "cancelled"
