@@ -11,7 +11,6 @@ and risks are only those the kept sentences justify. Pure: text in, draft out.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
@@ -19,6 +18,7 @@ from typing import Final
 import pycountry
 
 from advisory.domain.models import Level, Risk
+from advisory.domain.text import sentences
 
 __all__ = ["Draft", "extract", "sentences"]
 
@@ -73,20 +73,6 @@ class Draft:
             f"source = {quoted(source)}",
         ]
         return "\n".join(lines) + "\n"
-
-
-_BETWEEN: Final = re.compile(
-    r"(?<=[.!?])(?<!\b[A-Z]\.)\s+(?=[A-Z“\"])|(?<=[.!?][”\"’])\s+(?=[A-Z“\"])"
-)  # after a full stop ("U.S." is none) or a closing quote, before a capital
-
-
-def sentences(text: str) -> list[str]:
-    """The text's sentences, one string each; a line break always ends one."""
-    out = []
-    for line in text.splitlines():
-        line = "".join(c for c in line if unicodedata.category(c) != "Cc")
-        out += [s for s in _BETWEEN.split(" ".join(line.split())) if s]
-    return out
 
 
 def extract(text: str) -> Draft:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from advisory.domain.models import Advisory, Level, Risk
+from advisory.domain.text import plural, sentences
 
-__all__ = ["Change", "what_changed"]
+__all__ = ["SHOWN", "Change", "what_changed"]
+
+SHOWN: Final = 5  # sentences added (and removed) told; the rest in a count
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +26,25 @@ class Change:
     regions_added: tuple[tuple[str, Level], ...] = ()
     regions_removed: tuple[tuple[str, Level], ...] = ()
     regions_moved: tuple[tuple[str, Level, Level], ...] = ()
+    # The sentences of the text (summary, details, regions' summaries) new in this
+    # version, and those gone from the one the reader holds, in the text's order.
+    said: tuple[str, ...] = ()
+    unsaid: tuple[str, ...] = ()
+
+    @property
+    def told(self) -> bool:
+        """Whether a message has anything to say first of what changed."""
+        return bool(self.sentences() or self.said or self.unsaid)
+
+    @property
+    def new_sentences(self) -> tuple[list[str], str]:
+        """The first SHOWN sentences added, and "and 3 more" (or "") for the rest."""
+        return _shown(self.said)
+
+    @property
+    def old_sentences(self) -> tuple[list[str], str]:
+        """The same of the sentences removed."""
+        return _shown(self.unsaid)
 
     @property
     def first(self) -> bool:
@@ -63,8 +86,8 @@ class Change:
                        f"({new.label}).")  # fmt: skip
         for name, level in self.regions_removed:
             out.append(f"No longer advised separately: {name} (was Level {level.value}).")
-        if self.text_updated:
-            out.append("The advisory text was updated.")
+        if self.text_updated and not (self.said or self.unsaid):
+            out.append("The advisory text was updated.")  # its title, or only its layout
         return out
 
     def region_marks(self) -> str:
@@ -80,12 +103,30 @@ class Change:
         )
 
 
+def _shown(told: tuple[str, ...]) -> tuple[list[str], str]:
+    rest = len(told) - SHOWN
+    return list(told[:SHOWN]), (f"and {plural(rest, 'more sentence')}" if rest > 0 else "")
+
+
+def _sentences(advisory: Advisory, regions: set[str]) -> list[str]:
+    """What the advisory says, sentence by sentence; of `regions` (in both versions: a
+    region added or removed is told as such), each under its name."""
+    out = sentences("\n".join([advisory.summary, *advisory.paragraphs]))
+    for region in advisory.regions:
+        if region.name.casefold() in regions:
+            out += [f"{region.name}: {s}" for s in sentences(region.summary)]
+    return out
+
+
 def what_changed(before: Advisory | None, after: Advisory) -> Change:
     if before is None:
         return Change(None, after.level)
     old, new = set(before.risks), set(after.risks)
     was = {r.name.casefold(): r for r in before.regions}  # a name's case is no change
     now = {r.name.casefold(): r for r in after.regions}
+    both = set(was) & set(now)
+    old_text, new_text = _sentences(before, both), _sentences(after, both)
+    had, has = set(old_text), set(new_text)
     return Change(
         previous=before.level,
         level=after.level,
@@ -98,4 +139,6 @@ def what_changed(before: Advisory | None, after: Advisory) -> Change:
         regions_removed=tuple((r.name, r.level) for n, r in was.items() if n not in now),
         regions_moved=tuple((r.name, was[n].level, r.level) for n, r in now.items()
                             if n in was and was[n].level != r.level),
+        said=tuple(dict.fromkeys(s for s in new_text if s not in had)),
+        unsaid=tuple(dict.fromkeys(s for s in old_text if s not in has)),
     )  # fmt: skip

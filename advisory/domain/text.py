@@ -7,9 +7,10 @@ drive a terminal, and never name one of our own markers. Pure.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Final
 
-__all__ = ["INTERNAL", "outside", "plural", "without_internal"]
+__all__ = ["INTERNAL", "outside", "plural", "sentences", "without_internal"]
 
 # Private-use characters and Unicode's noncharacters: meaningless to a reader, and the
 # noncharacters stand for each reader's parts until a message is composed (`models`).
@@ -54,3 +55,17 @@ def outside(text: str, limit: int = 1000) -> str:
 def plural(count: int, word: str, words: str | None = None) -> str:
     """ "1 message", "2 messages", "1 advisory", "3 advisories" (with thousands apart)."""
     return f"{count:,} {word if count == 1 else words or word + 's'}"
+
+
+_BETWEEN: Final = re.compile(
+    r"(?<=[.!?])(?<!\b[A-Z]\.)\s+(?=[A-Z“\"])|(?<=[.!?][”\"’])\s+(?=[A-Z“\"])"
+)  # after a full stop ("U.S." is none) or a closing quote, before a capital
+
+
+def sentences(text: str) -> list[str]:
+    """The text's sentences, one string each; a line break always ends one."""
+    out = []
+    for line in text.splitlines():
+        line = "".join(c for c in line if unicodedata.category(c) != "Cc")
+        out += [s for s in _BETWEEN.split(" ".join(line.split())) if s]
+    return out

@@ -35,6 +35,8 @@ TEMPLATES: Final = (
     *(f"desk_{name}" for name in ("subject.txt", "email.txt", "email.html")),
     "layout.html",  # extended by both HTML emails
     "footer.txt",  # included by both text emails
+    "changed.html",  # what changed, included by alerts and digests
+    "changed.txt",
 )  # fmt: skip
 
 

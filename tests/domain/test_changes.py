@@ -23,7 +23,8 @@ def test_first_alert_has_no_change() -> None:
         ({"level": 4, "risks": ["crime", "unrest"]}, {"level": 2, "risks": ["crime", "health"]},
          ["Level lowered from 4 (Do not travel) to 2 (Exercise increased caution).",
           "Risks added: Health.", "Risks removed: Civil unrest."]),
-        ({}, {"details": "New details."}, ["The advisory text was updated."]),
+        ({}, {"details": "New details."}, []),  # told as sentences added and removed
+        ({}, {"title": "Venezuela: leave now"}, ["The advisory text was updated."]),
         ({}, {}, []),
     ],
 )  # fmt: skip
@@ -95,3 +96,29 @@ def test_each_return_to_a_version_a_reader_had_is_told_once(project: Project) ->
     assert sent[5].startswith("nothing due")
     ids = [m["Message-ID"] for m in messages(project.outbox)]
     assert len(ids) == len(set(ids))
+
+
+def test_the_sentences_added_and_removed_are_told_five_at_most_then_counted() -> None:
+    old = advisory(summary="Do not travel.", details="Crime is high. Roads are poor.")
+    facts = " ".join(f"Fact {n} holds." for n in range(7))
+    new = advisory(summary="Do not travel.", details=f"Roads are poor. {facts}")
+    change = what_changed(old, new)
+    assert change.sentences() == [] and change.told
+    assert change.new_sentences == ([f"Fact {n} holds." for n in range(5)], "and 2 more sentences")
+    assert change.old_sentences == (["Crime is high."], "")
+    text = RENDERER.render(new, reader(Format.TEXT), HEAD, change).text
+    assert (
+        "Added to the advice:\n  + Fact 0 holds.\n" in text and "  + … and 2 more sentences" in text
+    )
+    assert "No longer in the advice:\n  - Crime is high.\n" in text
+    html = RENDERER.render(new, reader(Format.HTML), HEAD, change).html or ""
+    assert "No longer in the advice:</div>" in html and "<del>Crime is high.</del>" in html
+    assert "<ins" in html and "Fact 5" not in html.split("Venezuela: do not travel</h1>")[0]
+
+
+def test_a_regions_new_words_are_told_under_its_name() -> None:
+    region = {"name": "Border areas", "level": 4, "summary": "Armed groups operate."}
+    old = advisory(regions=[region])
+    new = advisory(regions=[{**region, "summary": "Armed groups operate. Mines are laid."}])
+    assert what_changed(old, new).said == ("Border areas: Mines are laid.",)
+    assert what_changed(advisory(), new).said == ()  # a region added is told as such
