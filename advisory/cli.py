@@ -208,6 +208,7 @@ def _skipped(counts: Counts) -> str:
         f"{counts.waiting} waiting for a retry" if counts.waiting else "",
         f"{counts.failed_before} failed earlier (see status)" if counts.failed_before else "",
         f"{counts.suppressed} suppressed" if counts.suppressed else "",
+        f"{counts.minor} held back as minor updates" if counts.minor else "",
     ]
     return ", ".join(p for p in parts if p)
 

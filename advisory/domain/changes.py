@@ -32,6 +32,14 @@ class Change:
     unsaid: tuple[str, ...] = ()
 
     @property
+    def text_only(self) -> bool:
+        """Only the words changed: no level, risk or region a reader would act on."""
+        return not (
+            self.first or self.direction or self.added or self.removed
+            or self.regions_added or self.regions_removed or self.regions_moved
+        )  # fmt: skip
+
+    @property
     def told(self) -> bool:
         """Whether a message has anything to say first of what changed."""
         return bool(self.sentences() or self.said or self.unsaid)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
 from functools import cached_property, lru_cache
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
@@ -268,6 +268,13 @@ def _clean(value: str) -> str:
     return _BIDI.sub("", text)
 
 
+def _note(value: str) -> str:
+    """A change note: one line as written (a line break is refused, not folded)."""
+    if "\n" in value or "\r" in value:
+        raise PydanticCustomError("text", "must be one line")
+    return " ".join(_clean(value).split())
+
+
 def _one_line(value: str) -> str:
     value = " ".join(_clean(value).split())
     if not value:
@@ -372,6 +379,7 @@ CountryOrAll = Annotated[str, Field(max_length=8), AfterValidator(_country_or_al
 EmailAddress = Annotated[str, Field(max_length=320), AfterValidator(_email)]
 HttpsUrl = Annotated[str, Field(max_length=2000), AfterValidator(_https)]
 LevelField = Annotated[Level, Field(strict=False), _exact(int, "a level from 1 to 4")]
+ChangeNote = Annotated[str, Field(max_length=300), AfterValidator(_note)]
 RiskField = Annotated[Risk, Field(strict=False), _exact(str, "a risk name")]
 FormatField = Annotated[Format, Field(strict=False), _exact(str, '"html", "text" or "alert"')]
 FrequencyField = Annotated[
@@ -463,6 +471,15 @@ class Advisory(Strict):
     regions: Annotated[
         tuple[Region, ...], Field(strict=False, max_length=100), AfterValidator(_distinct_regions)
     ] = ()
+    # Editorial controls: a "minor" update (a typo, a link) is recorded and alerts nobody
+    # who holds an earlier version; a change note says what changed, first. Neither is
+    # part of the version: they describe a change, they are not what is advised.
+    update: Literal["major", "minor"] = "major"
+    change_note: ChangeNote = ""
+
+    @property
+    def minor(self) -> bool:
+        return self.update == "minor"
 
     @property
     def highest(self) -> Level:

@@ -161,7 +161,13 @@ class Renderer:
             )
         if trip is not None and len(tag := short(trip, today or trip.start)) + len(head) < 140:
             context["alert_head"] = f"{tag}: {head}"  # where it fits beside what it says
-        return self._parts("", subscriber, context, links[1] if links else None)
+        link = links[1] if links else None
+        # The change note in place of the summary, where the alert holds it whole.
+        room = ALERT_MAX - (len(link) + 31 if link else 0)  # (" Confirm: " and the token)
+        note = advisory.change_note
+        fits = len(f"{context['alert_head']}. Latest update: {note}") <= room
+        context["alert_note"] = note if note and fits else None
+        return self._parts("", subscriber, context, link)
 
     def render_desk(
         self,
@@ -287,6 +293,7 @@ class Renderer:
             "desk": False,
             "reminder": False,
             "ack_link": None,
+            "alert_note": None,
         }
 
     def when(self, issued: date) -> str:

@@ -66,6 +66,11 @@ def advisory(document: dict[str, Any]) -> Advisory | None:
         source=NAME,
         publisher=KIND,
         source_url=f"https://travel.gc.ca/destinations/{slug}" if slug else "",
+        # "Editorial change" is Canada's own word for an update that changes no advice.
+        update="minor"
+        if "editorial" in text_field(data.get("update-metadata")).lower()
+        else "major",
+        change_note=text_field(eng.get("recent-updates")),
     )
 
 

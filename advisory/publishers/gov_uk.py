@@ -101,6 +101,9 @@ def advisory(content: dict[str, Any]) -> Advisory | None:
         source=NAME,
         publisher=KIND,
         source_url=f"https://www.gov.uk{text_field(content.get('base_path'))}",
+        # Its own editorial flags: a minor update alerts nobody on GOV.UK either.
+        update="minor" if text_field(content.get("update_type")) == "minor" else "major",
+        change_note=text_field(details.get("change_description")),
     )
 
 

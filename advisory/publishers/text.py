@@ -138,18 +138,26 @@ def published(
     summary: str = "",
     source_url: str = "",
     risks: tuple[Risk, ...] | None = None,
+    change_note: str = "",
     **fields: Any,
 ) -> Advisory:
     """An advisory from a publisher's text, fitted to what an advisory holds: no control
     characters, each bullet a paragraph of its own (an advisory's paragraphs are folded
     to one line each), the details cut at a paragraph near the limit, an https link or
-    none. Risks and summary are read from the text as published."""
+    none; its change note one line of at most 300 characters, without the publisher's
+    "Latest update:". Risks and summary are read from the text as published."""
     text = printable(details)
     details = re.sub(r"\n(?=\* )", "\n\n", text)
     if len(details) > _DETAILS_LIMIT:
         cut = details.rfind("\n\n", 0, _DETAILS_LIMIT - 100)
         details = details[: cut if cut > 0 else _DETAILS_LIMIT - 100].rstrip() + "\n\n[…]"
+    note = re.sub(
+        r"^\s*latest update\s*:\s*", "", " ".join(printable(change_note).split()), flags=re.I
+    )
+    if len(note) > 300:
+        note = note[:299].rsplit(" ", 1)[0].rstrip(" ,;:.–-") + "…"
     return Advisory(
+        change_note=note,
         title=printable(title)[:300],
         summary=printable(summary)[:1000] or summary_of(text),
         details=details,

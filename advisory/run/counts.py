@@ -21,6 +21,7 @@ class Counts:
     waiting: int = 0  # queued, next attempt later
     failed_before: int = 0  # failed for good in an earlier run
     suppressed: int = 0  # readers on the suppression list: sent nothing
+    minor: int = 0  # readers not alerted of a minor update (they hold an earlier version)
     readers: int = 0  # subscribers in the run's scope
     planned: int = 0  # of those, how many have been planned so far
     errors: list[str] = field(default_factory=list)  # one line per failure, the first few

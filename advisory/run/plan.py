@@ -23,7 +23,7 @@ from advisory.domain.trips import Travel
 from advisory.inputs.subscribers import Shard
 from advisory.mail.compose import message_key
 from advisory.run.counts import Counts
-from advisory.state.base import Entry, Outbox
+from advisory.state.base import Entry, Kind, Outbox
 
 if TYPE_CHECKING:
     from advisory.inputs.config import Schedule
@@ -170,13 +170,17 @@ def plan(
     travel = travel or Travel()
     scope = by_country(a for a in advisories if countries is None or a.country in countries)
     keys = [a.key for group in scope.values() for a in group]
+    alerts: tuple[Kind, ...] = ("alert",)
+    waiting = outbox.entries(status="queued", kinds=alerts)
     queued = {
         e.key
-        for e in outbox.entries(status="queued")
-        if e.kind == "alert"
-        and (countries is None or e.advisory.partition("@")[0] in countries)
+        for e in waiting
+        if (countries is None or e.advisory.partition("@")[0] in countries)
         and (shard is None or e.recipient in shard)
     }
+    # Who has an alert of an advisory still to come: a minor update after it is told.
+    pending = {(e.recipient, e.advisory) for e in waiting}
+    minor = [0]  # readers a minor update was held back from, in this chunk
     before: dict[str, Advisory | None] = {}
 
     def due(batch: list[Subscriber]) -> list[_Due]:
@@ -232,6 +236,10 @@ def plan(
             elif key in had:
                 topic = f"{advisory.version} after {last_message}"
                 key = message_key(sub.key, topic, sub.format.value)
+            if _held_back(advisory, was, change) and not (briefs or holds) and (
+                sub.key, advisory.key) not in pending:  # fmt: skip
+                minor[0] += 1
+                continue  # they hold an earlier version: the next real change tells it
             if (
                 sub.frequency is not Frequency.IMMEDIATE
                 and not (briefs or holds)
@@ -243,7 +251,23 @@ def plan(
             out.append((fresh, partial(_alert_job, sub, advisory, change, trip, briefs)))
         return out
 
-    return _streamed(roster, outbox, queued, due, now=now, force=force, suppressed=suppressed)
+    made = _streamed(roster, outbox, queued, due, now=now, force=force, suppressed=suppressed)
+    planned = made.chunks
+
+    def counted() -> Iterator[list[Job]]:
+        for chunk in planned:
+            made.counts.minor += minor[0]
+            minor[0] = 0
+            yield chunk
+
+    made.chunks = counted()
+    return made
+
+
+def _held_back(advisory: Advisory, held: str, change: Change) -> bool:
+    """A minor update is not news to a reader who holds an earlier version, where only
+    its words changed (a level, a risk or a region is news, whatever the file says)."""
+    return advisory.minor and bool(held) and held != advisory.version and change.text_only
 
 
 def _briefing_key(sub: Subscriber, advisory: Advisory, trip: Trip | None) -> str | None:
@@ -299,8 +323,11 @@ def plan_digest(
                 continue
             if was and was not in before:
                 before[was] = outbox.advisory(was)
+            change = what_changed(before.get(was), advisory)
+            if _held_back(advisory, was, change):
+                continue  # a minor update is no news in a digest either
             fresh.append(advisory)
-            changes.append(what_changed(before.get(was), advisory))
+            changes.append(change)
         return tuple(fresh), tuple(changes)
 
     def due(batch: list[Subscriber]) -> list[_Due]:

@@ -309,3 +309,22 @@ def test_reading_regions_stays_linear_on_hostile_pages() -> None:
     [mexico] = us_state_advisories(rss(rss_item(item, body=sections)))
     assert len(mexico.regions) == 100
     assert time.monotonic() - started < 5
+
+
+def test_the_publishers_change_notes_and_minor_flags_are_read() -> None:
+    uk = json.loads((FIXTURES / "uk" / "govuk_travel_advice_no_parts.json").read_text())
+    read = gov_uk_advisory(uk)
+    assert read is not None and (read.change_note, read.minor) == ("Info about the cold.", False)
+    minor = gov_uk_advisory({**uk, "update_type": "minor"})
+    assert minor is not None and minor.minor and minor.version == read.version
+    long = {**uk["details"], "change_description": "Latest update: " + "word " * 100}
+    cut = gov_uk_advisory({**uk, "details": long})
+    assert cut is not None and len(cut.change_note) <= 300 and cut.change_note.endswith("word…")
+    ca = json.loads((FIXTURES / "canada" / "cta-cap-co_excerpt_2026-10-06.json").read_text())
+    read = canada_advisory(ca)
+    assert read is not None and not read.minor
+    assert read.change_note.startswith("Safety and security section – removed information")
+    editorial = canada_advisory(
+        {**ca, "data": {**ca["data"], "update-metadata": "Editorial change"}}
+    )
+    assert editorial is not None and editorial.minor

@@ -167,3 +167,22 @@ def test_a_digest_retried_after_a_change_carries_what_it_finally_told(
     assert dora["Subject"] == "Travel advisory updates: Venezuela L3, Colombia L2"
     assert "VENEZUELA – LEVEL 3: RECONSIDER TRAVEL\r\n" in body(dora)  # a line of its own
     assert digest(project, "daily", at(1, 9, month=12)).due == 0
+
+
+def test_a_minor_update_is_no_news_in_a_digest_and_the_next_change_tells_it(
+    project: Project,
+) -> None:
+    project.write_config(config_text(subscribers=READERS))
+    check(project, at(23, 9))
+    digest(project, "weekly", at(23, 9))  # Walt's first: Venezuela and Colombia
+    project.advisory("ve", VE.replace("Foreigners risk", "Visitors risk")
+                     + 'update = "minor"\n')  # fmt: skip
+    assert check(project, at(23, 10)).minor == 2  # Ivo and Walt hold the version before
+    assert digest(project, "daily", at(24, 8)).due == 1  # Dora's first, of both
+    assert digest(project, "weekly", at(30, 8)).due == 0  # nothing new for Walt
+    project.advisory("ve", VE.replace("Foreigners risk", "Visitors risk")
+                     .replace("level = 4", "level = 3"))  # fmt: skip
+    assert digest(project, "weekly", at(30, 9)).due == 1  # a real change: news
+    [*_, news] = inbox(project, "walt")
+    told = body(news)
+    assert "lowered" in told and "Visitors risk arbitrary arrest." in told  # the minor's text

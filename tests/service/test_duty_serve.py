@@ -79,7 +79,7 @@ def test_one_reminder_and_one_escalation_of_the_right_traveller_across_a_kill(
     smtpd.handler.hold = set()
     with serving(project, "--check-every", "1", env=SECRET) as proc:
         wait_for(lambda: len(smtpd.handler.to("duty@example.org")) == 2)
-        time.sleep(3)  # several more escalation passes and checks: nothing more
+        time.sleep(1.5)  # more escalation passes and checks: nothing more
         code, err = stop(proc)
     assert code == 0, err
     assert "Traceback" not in err

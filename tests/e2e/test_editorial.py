@@ -1,0 +1,99 @@
+"""Editorial controls, as an operator uses them: `update = "minor"` records a version and
+alerts nobody who holds an earlier one; the next real change is told against what each
+reader holds, with its change note first and the sentences added and removed."""
+
+from __future__ import annotations
+
+import pytest
+from support.project import VE, Project, body, config_text, messages, smtp_section
+from support.smtp import Server
+
+TYPO = VE.replace("Foreigners risk arbitrary arrest.", "Foreigners risk arbitary arrest.")
+FIXED = VE.replace("Foreigners risk arbitrary arrest.", "Foreigners risk arbitrary arrest.")
+
+
+def send(project: Project) -> str:
+    result = project.run("send")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def to(project: Project, user: str, subject: str = "Venezuela") -> list[str]:
+    return [body(m) for m in messages(project.outbox)
+            if m["To"].addresses[0].username == user and subject in str(m["Subject"])]  # fmt: skip
+
+
+def test_a_minor_update_alerts_nobody_and_the_next_change_says_what_changed_first(
+    project: Project,
+) -> None:
+    send(project)  # Venezuela to Ana, Ben and the pager
+    project.advisory("ve", TYPO.replace("Travel to Venezuela has long been advised against.",
+                                        "Travel to Venezuela has long been advised against by"
+                                        " us.") + 'update = "minor"\n')  # fmt: skip
+    assert send(project) == "nothing due (1 already sent, 3 held back as minor updates)\n"
+    # A reader who joins now gets the advisory as it stands, minor edit and all.
+    di = '\n[[subscribers]]\nname = "Di"\nemail = "di@example.org"\ncountries = ["VE"]\n'
+    project.write_config(project.config.read_text() + di + 'format = "text"\n')
+    assert "due 1, delivered 1" in send(project)
+    assert "advised against by us." in to(project, "di")[0]
+    # The real change: raised risks, a change note, a new sentence.
+    risks = 'risks = ["detention", "kidnapping"]'
+    said = "Foreigners risk arbitary arrest. Kidnappings of visitors rose."
+    note = 'change_note = "Kidnapping risk added after attacks on visitors."\n'
+    project.advisory("ve", TYPO.replace('risks = ["detention"]', risks)
+                     .replace("Foreigners risk arbitary arrest.", said) + note)  # fmt: skip
+    assert "due 4, delivered 4" in send(project)
+    [ben] = [b for b in to(project, "ben") if "WHAT CHANGED" in b]
+    head, rest = ben.split("WHAT CHANGED")
+    assert head.strip().endswith("Latest update: Kidnapping risk added after attacks on visitors.")
+    assert "Risks added: Kidnapping or hostage-taking." in rest
+    # Against what Ben holds (before the minor edit): its words are news to him now.
+    added = rest.split("Added to the advice:")[1].split("No longer in the advice:")[0]
+    assert (
+        "+ Foreigners risk arbitary arrest." in added and "+ Kidnappings of visitors rose." in added
+    )
+    assert "- Foreigners risk arbitrary arrest." in rest.split("No longer in the advice:")[1]
+    [pager] = [b for b in to(project, "pager") if "updated" in b]
+    assert pager.startswith("VENEZUELA L4 DO NOT TRAVEL updated (+kidnapping)")
+    [di] = [b for b in to(project, "di") if "WHAT CHANGED" in b]
+    assert "  + Kidnappings of visitors rose." in di  # against what Di held: the minor
+    assert "  - Travel to Venezuela has long been advised against by us." in di
+
+
+def test_a_minor_update_that_changes_the_level_is_told_anyway(project: Project) -> None:
+    send(project)
+    project.advisory("ve", VE.replace("level = 4", "level = 3") + 'update = "minor"\n')
+    assert "due 2, delivered 2" in send(project)  # Ana (level 3 and up) and Ben
+
+
+def test_a_minor_update_after_an_undelivered_alert_still_tells_the_reader(
+    project: Project, smtpd: Server
+) -> None:
+    project.write_config(config_text(delivery='transport = "smtp"', smtp=smtp_section(smtpd)))
+    assert project.run("send").returncode == 0
+    smtpd.handler.refuse["ben@example.org"] = "451 4.3.0 try again later"
+    project.advisory("ve", VE.replace("level = 4", "level = 3"))  # Ben's alert waits for a retry
+    assert project.run("send").returncode == 1
+    project.advisory("ve", VE.replace("level = 4", "level = 3").replace("risk arbitrary", "risk")
+                     + 'update = "minor"\n')  # fmt: skip
+    del smtpd.handler.refuse["ben@example.org"]
+    assert project.run("send", env={"ADVISORY_NOW": "2099-01-01"}).returncode in (0, 1)
+    venezuela = [m for m in smtpd.handler.to("ben@example.org") if "Venezuela" in m["Subject"]]
+    assert len(venezuela) == 2 and "lowered to Level 3" in str(venezuela[1]["Subject"])
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ('update = "small"', "update: expected 'major' or 'minor'"),
+        ('change_note = "one\\ntwo"', "change_note: must be one line"),
+        (f'change_note = "{"x" * 301}"', "change_note: expected at most 300 characters"),
+    ],
+)
+def test_a_bad_editorial_field_is_one_line_and_exit_2(
+    project: Project, line: str, said: str
+) -> None:
+    path = project.advisory("ve", VE + line + "\n")
+    result = project.run("send")
+    assert (result.returncode, result.stderr.splitlines()) == (2, [f"{path}: {said}"])
+    assert not project.outbox.exists()
