@@ -91,7 +91,7 @@ _LEVEL_LABELS: Final = {
 _LEVEL_COLOURS: Final = {
     Level.NORMAL: ("#1f5fa8", "#ffffff"),
     Level.CAUTION: ("#f2c200", "#1a1a1a"),
-    Level.RECONSIDER: ("#d9631e", "#ffffff"),
+    Level.RECONSIDER: ("#b45309", "#ffffff"),
     Level.DO_NOT_TRAVEL: ("#b3121f", "#ffffff"),
 }
 
