@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -601,14 +602,33 @@ def _time(epoch: float | None) -> str:
     return "-" if epoch is None else f"{datetime.fromtimestamp(epoch, UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
+EXTRACT_MAX: Final = 2 * 1024 * 1024  # an article, a bulletin: never a 50 MB dump
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     source = Path(args.file)
     try:
-        text = source.read_text(encoding="utf-8")
+        with source.open("rb") as f:
+            raw = f.read(EXTRACT_MAX + 1)
+        text = raw.decode("utf-8")
     except OSError as e:
         raise ConfigError(Problem.at(source, "", e.strerror or "cannot read")) from None
     except UnicodeDecodeError:
         raise ConfigError(Problem.at(source, "", "not UTF-8 text")) from None
+    if len(raw) > EXTRACT_MAX:
+        raise ConfigError(Problem.at(source, "", "over 2 MB: not an article; extract its text"))
+    if "\x00" in text:
+        raise ConfigError(Problem.at(source, "", "not UTF-8 text"))
+    if not text.strip():
+        raise ConfigError(Problem.at(source, "", "empty: no text to read"))
+    letters = [c for c in text if c.isalpha()]
+    if (
+        letters
+        and sum(c.isascii() or "LATIN" in unicodedata.name(c, "") for c in letters)
+        < len(letters) / 2
+    ):
+        raise ConfigError(Problem.at(source, "", "not in English (or another Latin script): "
+                                     "extract reads English articles"))  # fmt: skip
     from advisory.extract import extract
 
     draft = extract(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 from support.feeds import FIXTURES
@@ -37,7 +38,8 @@ def test_arrests_and_violence_that_are_not_about_travellers_stay_out() -> None:
     )
     draft = extract(text)
     assert [why for _, why in draft.kept] == [
-        "kidnapping", "unrest warning", "advice against travel",
+        "danger to travellers: kidnapping or hostage-taking", "safety advice",
+        "travel advice: level 4",
     ]  # fmt: skip
     assert draft.risks == (Risk.UNREST, Risk.KIDNAPPING) and draft.level == Level(4)
     assert sentences("Talks with U.S. officials. A second one.") == [
@@ -71,3 +73,53 @@ def test_unreadable_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00bad")
     result = run_cli("extract", str(binary))
     assert result.returncode == 2 and result.stderr == f"{binary}: not UTF-8 text\n"
+
+
+def test_a_file_that_is_no_article_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    cases = {
+        "empty.txt": (b"  \n\n", "empty: no text to read"),
+        "nul.txt": (b"text\x00with a NUL", "not UTF-8 text"),
+        "big.txt": (b"Do not travel. " * (3 * 1024 * 1024 // 15),
+                    "over 2 MB: not an article; extract its text"),
+        "ru.txt": ("Не путешествуйте в Венесуэлу. Иностранцев задерживают.".encode(),
+                   "not in English (or another Latin script): extract reads English articles"),
+    }  # fmt: skip
+    for name, (data, said) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        result = run_cli("extract", str(path))
+        assert (result.returncode, result.stderr) == (2, f"{path}: {said}\n"), name
+        assert result.stdout == ""
+
+
+def test_a_text_without_advice_gives_an_honest_draft(tmp_path: Path) -> None:
+    path = tmp_path / "trade.txt"
+    path.write_text("Peru and Chile signed a trade deal on Tuesday. Copper exports rose.\n")
+    result = run_cli("extract", str(path))
+    assert result.returncode == 0
+    assert "# No travel advice found in this text." in result.stdout
+    assert result.stderr == "0 travel-advice sentences kept; review the draft before use\n"
+
+
+def test_regional_advice_is_drafted_as_a_region_with_the_country_level_from_the_rest() -> None:
+    draft = extract(
+        "Exercise a high degree of caution in Colombia due to crime. "
+        "Avoid all travel within 20 km of the border with Venezuela. "
+        "Bogotá hosted a film festival."
+    )
+    assert (draft.country, draft.level) == ("CO", Level.CAUTION)
+    assert draft.regions == [("within 20 km of the border with Venezuela", Level.DO_NOT_TRAVEL)]
+    text = draft.toml("x", date(2026, 12, 1))
+    assert '[[regions]]\nname = "Within 20 km of the border with Venezuela"\nlevel = 4' in text
+
+
+def test_the_level_is_read_from_the_advices_own_words() -> None:
+    for words, level in [
+        ("Reconsider your need to travel to Mali.", 3),
+        ("Avoid non-essential travel to Mali.", 3),
+        ("Exercise a high degree of caution in Mali.", 2),
+        ("Do not travel to Mali.", 4),
+        ("Avoid all travel to Mali.", 4),
+        ("Exercise normal security precautions in Mali.", 1),
+    ]:
+        assert extract(words).level == Level(level), words

@@ -62,10 +62,67 @@ _BETWEEN: Final = re.compile(
 )  # after a full stop ("U.S." is none) or a closing quote, before a capital
 
 
+# Abbreviations after which a capital goes on the same sentence ("Mr. Smith", "Jan. 5").
+_ABBREVIATIONS: Final = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "maj",
+        "rev",
+        "prof",
+        "sen",
+        "rep",
+        "gov",
+        "pres",
+        "no",
+        "nos",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "vs",
+        "approx",
+        "ca",
+        "inc",
+        "ltd",
+        "corp",
+        "co",
+        "jr",
+        "sr",
+        "mt",
+        "ft",
+        "dept",
+        "govt",
+    }
+)
+
+
 def sentences(text: str) -> list[str]:
     """The text's sentences, one string each; a line break always ends one."""
-    out = []
+    out: list[str] = []
     for line in text.splitlines():
         line = "".join(c for c in line if unicodedata.category(c) != "Cc")
-        out += [s for s in _BETWEEN.split(" ".join(line.split())) if s]
+        pieces = [s for s in _BETWEEN.split(" ".join(line.split())) if s]
+        for piece in pieces:
+            last = out[-1].rsplit(" ", 1)[-1].rstrip(".").lower() if out and out[-1] else ""
+            if out and out[-1].endswith(".") and last in _ABBREVIATIONS and piece is not pieces[0]:
+                out[-1] += " " + piece
+            else:
+                out.append(piece)
     return out
