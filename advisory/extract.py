@@ -11,6 +11,8 @@ and risks are only those the kept sentences justify. Pure: text in, draft out.
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,17 +27,20 @@ __all__ = ["Draft", "extract", "sentences"]
 
 # Who the danger is to: the people a travel advisory is for (and where they stay).
 _PEOPLE: Final = (
-    r"\b(foreign(ers?| nationals?| citizens?| tourists?| visitors?| workers?| journalists?"
-    r"| staff| students?| aid workers?| residents?)|tourists?|visitors?|travell?ers?"
-    r"|holidaymakers?|expatriates?|expats?|westerners?|aid workers?|humanitarian (workers?"
-    r"|staff|personnel|convoys?|agencies)|(ngo|international|field) (staff|workers?|teams?)"
+    r"\b(foreign(ers?| (?!terror|polic|minist|affair|office|invest|exchange|currenc|debt"
+    r"|reserve|compan|firm|bank|power|force|troop|government|relation|trade|direct|aid\b)\w+)"
+    r"|tourists?|visitors?|visiting \w+|travell?ers?|holidaymakers?|expatriates?|expats?"
+    r"|westerners?|aid workers?|health workers?|humanitarian (workers?|staff|personnel"
+    r"|convoys?|agencies)|(ngo|international|field) (staff|workers?|teams?)"
     r"|(dual|u\.s\.|us|british|canadian|australian|european|eu|french|german|american|western)"
     r" (nationals?|citizens?|passport holders?|tourists?|students?|visitors?)|americans?"
-    r"|students?|staff|passengers?|hotels?|resorts?|embass(y|ies)|convoys?|journalists?)\b"
+    r"|students?|staff|passengers?|hotels?|guesthouses?|resorts?|embass(y|ies)|journalists?"
+    r"|researchers?|volunteers?|victims?|contractors?|nationals?|drivers?|trekkers?|hikers?"
+    r"|consular|canadians|britons|europeans)\b"
 )
 # A danger, and the risk it is; the first that matches names the sentence's risk.
 _DANGERS: Final = (
-    (Risk.KIDNAPPING, r"\b(kidnap\w*|abduct\w*|hostages?|taken captive)\b"),
+    (Risk.KIDNAPPING, r"\b(kidnap\w*|abduct\w*|hostages?|taken captive|ransom|seized)\b"),
     (
         Risk.DETENTION,
         r"\b(arrest\w*|detain\w*|detention|imprison\w*|jail\w*|held (in|for|without"
@@ -44,43 +49,57 @@ _DANGERS: Final = (
     (
         Risk.TERRORISM,
         r"\b(terror\w*|bomb\w*|explosi\w*|suicide|gunm[ae]n|grenades?|militants?"
-        r"|attack\w*|ied)\b",
+        r"|jihadis\w*|insurgen\w*|attack\w*|ied|fired (on|at)|ambush\w*)\b",
+    ),
+    (
+        Risk.OTHER,
+        r"\b(air ?strikes?|strikes? hit|shelling|shells|missiles?|rockets?|drones?"
+        r"|landmines?|artillery|fighting|armed (clashes|conflict)|hostilities"
+        r"|clashes between|(extremely |very )?(dangerous|unsafe)|armed groups?"
+        r"|among (the|those) (dead|killed|injured)|(have|had) died|death toll"
+        r"|stranded|missing|road closures?|disruptions?|cancel+ed|delayed"
+        r"|suspended (flights|services)|internet)\b",
     ),
     (
         Risk.UNREST,
         r"\b(protests?|protesters?|demonstrat\w*|riot\w*|unrest|clash\w*|curfews?"
-        r"|looting|tear gas|roadblocks?|barricades?)\b",
+        r"|tear gas|roadblocks?|barricades?|state of emergency)\b",
     ),
     (
         Risk.HEALTH,
         r"\b(outbreaks?|cholera|ebola|dengue|malaria|epidemic|measles|mpox|marburg"
-        r"|yellow fever|zika|covid|infections?|cases of)\b",
+        r"|yellow fever|zika|covid|infections?|cases (of|have|were|rose|reported|confirmed))\b",
     ),
     (
         Risk.DISASTER,
-        r"\b(earthquakes?|floods?|flooding|hurricanes?|cyclones?|typhoons?"
-        r"|landslides?|mudslides?|eruptions?|volcan\w*|wildfires?|tsunamis?"
-        r"|storms?|avalanches?|aftershocks?)\b",
+        r"\b(earthquakes?|floods?|flooding|floodwaters?|hurricanes?|cyclones?"
+        r"|typhoons?|landslides?|mudslides?|eruptions?|volcan\w*|wildfires?"
+        r"|tsunamis?|storms?|avalanches?|aftershocks?|heavy rains?|landfall"
+        r"|burst (its|their) banks|under water|swept (away|into|off))\b",
     ),
     (
         Risk.CRIME,
-        r"\b(robb\w*|mugg\w*|theft|thefts|stolen|assault\w*|carjack\w*|pickpocket\w*"
-        r"|scams?|burglar\w*|rapes?|crime|criminals?|piracy|pirates|shot|stabbed)\b",
+        r"\b(robb\w*|mugg\w*|theft|thefts|thie(f|ves)|stolen|assault\w*|carjack\w*"
+        r"|pickpocket\w*|scams?|burglar\w*|rapes?|crime|criminals?|piracy|pirates"
+        r"|shot|stabbed|looting|looted|gangs?|gunpoint)\b",
     ),
 )
 # The words of a danger that happened or threatens (not one that ended or was averted).
 _HARM: Final = (
     r"\b(killed|killing|dead|deaths?|died|injur\w*|wounded|violent\w*|violence|attacked"
-    r"|targeted|threat\w*|risk\w*|spread\w*|rising|rose|surge\w*|confirmed|reported|struck"
-    r"|hit|destroyed|displaced|damaged|blocked|closed|cut off|high|common|frequent\w*"
-    r"|ongoing|continu\w*|erupted|declared|warn\w*|may|could|likely|remain\w*)\b"
+    r"|targeted|threat\w*|risk\w*|spread\w*|rising|risen|rose|rise|surge\w*|increas\w*"
+    r"|sharply|confirmed|reported|struck|hit|destroyed|displac\w*|damaged|blocked|closed"
+    r"|cut|high|common|frequent\w*|ongoing|continu\w*|erupted|declared|warn\w*|may|could"
+    r"|likely|remain\w*|made landfall|winds|burning|burned|intensif\w*|expanded|caused"
+    r"|wounding|injuring|forecasts?|further|expected|planned|imposed|stranded|missing)\b"
 )
 # Not a danger to travellers, whatever its words: business, politics, a danger ended.
 _NOT_OURS: Final = (
-    r"\b(investors?|shareholders?|markets?|shares|bonds?|stocks?|bookings?|airlines? (added|adds"
-    r"|launch\w*)|routes?|budget\w*|parliament|lawmakers|tariffs?|revenue|profits?|scholarships?"
-    r"|expense\w*|funding|donors?|vaccination (campaign|drive)|declared (the )?(outbreak )?over"
-    r"|ended the|corruption|embezzl\w*|bribe\w*|fraud|tax)\b"
+    r"\b(investors?|shareholders?|markets? (rose|fell|closed)|shares|bonds?|stocks?|bookings?"
+    r"|airlines? (added|adds|launch\w*)|budget\w*|parliament|lawmakers|tariffs?|revenue"
+    r"|profits?|scholarships?|expense\w*|funding|donors?|vaccination (campaign|drive)"
+    r"|declared (the )?(outbreak )?over|ended the|corruption|embezzl\w*|bribe\w*|fraud"
+    r"|tax|suspects?)\b"
 )
 # Advice on travel, by the level its words give (the first that matches).
 _LEVELS: Final = (
@@ -104,24 +123,52 @@ _LEVELS: Final = (
     ),
     (Level.NORMAL, r"\bexercise normal (security |safety )?precautions\b"),
 )
-# Safety advice without a level: what a traveller is told to do.
+# Safety advice without a level: what a traveller is told to do to stay safe, as an
+# alert's "actions to take" (an imperative, after any "If …,"), or told of travellers; not
+# the paperwork of a trip (registering it, asking the office, claims).
 _ADVICE: Final = (
-    r"^(avoid|stay|shelter|monitor|keep|remain|carry|register|follow|review|limit|defer"
-    r"|postpone|vary|be (vigilant|alert|aware|prepared)|have a|contact|reconsider|leave|do not"
-    r"|don[’']t|exercise|seek|check|make sure|ensure|consider|plan|maintain|report)\b"
-    r"|\b(should|must|are (advised|urged|encouraged|asked|reminded|required) to|are to|need to)"
-    r" (avoid|stay|shelter|monitor|keep|remain|carry|register|follow|review|limit|defer"
-    r"|postpone|vary|be|have|contact|reconsider|leave|not|exercise|seek|check|make|ensure"
-    r"|consider|maintain|report|travel|move)\b"
+    r"^(if [^,]{0,120}, )?(avoid|stay|shelter|keep|remain|be (vigilant|alert|aware|prepared)"
+    r"|monitor|vary|limit|do not|don[’']t|never|follow|carry|have (a|an|enough)|allow|check"
+    r"|contact your (airline|tour)|respect|review your (personal )?security|travel (only|during"
+    r"|in)|use (only|licensed|registered|toll)|drink|seek|consider|leave|take|plan)\b"
+    r"|\b(should|must|are (advised|urged|encouraged|asked|reminded|told) to|need to)"
+    r" (?!register|contact|submit|apply|complete|update|inform|notify|email|call|book|claim"
+    r"|request|obtain|get approval|seek approval|carry their travel)\w+"
 )
-# Where advice concerns part of a country, and how the text names that part.
+_TRAVELLERS: Final = (
+    r"\b(travell?ers?|visitors?|tourists?|citizens?|nationals?|foreigners?|residents?"
+    r"|passengers?|hikers?|trekkers?|you)\b"
+)
+# Help that is not there: a traveller must know it before going.
+_NO_HELP: Final = (
+    r"\b(limited|no|cannot|unable to|not able to) (provide |offer |give )?(only )?"
+    r"(very )?(limited )?(consular|emergency) (assistance|support|help|access)"
+    r"|consular (assistance|access|support)[^.]{0,60}\b(limited|denied|impossible)"
+    r"|\b(restricted|prohibited|barred) [^.]{0,60}\b(from|road) travel"
+)
+_BOMBS: Final = (
+    r"\b(bomb\w*|explosi\w*|suicide|gunm[ae]n|grenades?|militants?|jihadis\w*|insurgen\w*"
+    r"|armed (group|men))\b"
+)
+_VIOLENT: Final = (
+    r"\b(violent\w*|violence|killed|dead|injur\w*|wounded|tear gas|live (fire|ammunition)"
+    r"|state of emergency|mass|large|planned|expected|nationwide|imposed|blockades?|cut"
+    r"|closures?|disrupt\w*|stranded)\b"
+)
+# Where advice concerns part of a country: its object names a part, not the country.
 _PART: Final = re.compile(
-    r"\b(?:travel|go|trips?)\b\s+(?:to\s+|in\s+|within\s+|near\s+)?(?P<place>(?:within \d[\d,.]*"
-    r" ?(?:km|kilometres|kilometers|miles)\b.*|the (?:(?:northern|southern|eastern|western"
-    r"|north-?\w*|south-?\w*|central|coastal|border) )?(?:states?|provinces?|regions?"
-    r"|districts?|departments?|governorates?|areas?|counties|county|municipalit(?:y|ies)|parts?"
-    r"|border|zones?|prefectures?|territor(?:y|ies)|islands?)\b.*|(?:northern|southern|eastern"
-    r"|western|north-?\w*|south-?\w*|central|coastal|border) \w.*|parts of .*))",
+    r"\b(regions?|provinces?|states|districts?|departments?|areas?|border\w*|parts?|zones?"
+    r"|territor(y|ies)|count(y|ies)|municipalit(y|ies)|governorates?|prefectures?|rivers?"
+    r"|islands?|km|kilomet(re|er)s?|miles|north\w*|south\w*|east\w*|west\w*|central|coastal"
+    r"|cities|city|towns?|capital)\b",
+    re.IGNORECASE,
+)
+# The object of a piece of advice: what follows "travel to", up to where the clause ends.
+_OBJECT: Final = re.compile(
+    r"^\s*(?:travel|go|trips?|visits?)?\s*(?:to|in|throughout|across)?\s*"
+    r"(?P<place>.*?)\s*(?=,? and to |,? but |; |, (?:and |or )?(?:saying|citing|because|due"
+    r"|until|unless|as|where|which|including)\b| (?:until|unless|due to|because|owing to"
+    r"|following|after|while|except)\b|[.!?]*$)",
     re.IGNORECASE,
 )
 
@@ -179,14 +226,42 @@ def extract(text: str) -> Draft:
         if risk is not None:
             risks.add(risk)
         if level is not None:
-            part = _PART.search(plain)
-            if part is not None:
-                regions.append((part.group("place").rstrip(" .;:!"), level))
-            else:
-                levels.append(level)
+            for said, place in _advice(plain):
+                if place:
+                    regions.append((place, said))
+                else:
+                    levels.append(said)
     level = max(levels) if levels else Level.NORMAL
     ordered = tuple(sorted(risks, key=list(Risk).index))
     return Draft(_country(text, [s for s, _ in kept]), level, ordered, kept, regions)
+
+
+def _advice(sentence: str) -> list[tuple[Level, str]]:
+    """Each piece of advice in a sentence: its level, and the part of the country it is
+    for ("" for the whole of it). "Avoid non-essential travel to Lebanon and all travel
+    south of the Litani River" is two: the country at 3, a region at 4."""
+    found = sorted(
+        (m.start(), m.end(), level)
+        for level, words in _LEVELS
+        for m in re.finditer(words, sentence, re.IGNORECASE)
+    )
+    out = []
+    for n, (_, end, level) in enumerate(found):
+        if n and found[n - 1][1] > end - 1:
+            continue  # (a shorter match inside the last one)
+        following = found[n + 1][0] if n + 1 < len(found) else len(sentence)
+        match = _OBJECT.match(sentence[end:following])
+        place = match.group("place").strip(" ,;:") if match else ""
+        place = re.sub(r"^(to|in) ", "", place)
+        regional = bool(place) and _PART.search(place) is not None and not _is_country(place)
+        out.append((level, place if regional else ""))
+    return out
+
+
+def _is_country(place: str) -> bool:
+    """Whether a place names a whole country ("South Sudan", "the country")."""
+    name = re.sub(r"^the ", "", place, flags=re.IGNORECASE)
+    return name.lower() in _COUNTRY_NAMES or name.lower() in ("country", "whole country")
 
 
 def _judge(sentence: str) -> tuple[str, Risk | None, Level | None] | None:
@@ -198,7 +273,10 @@ def _judge(sentence: str) -> tuple[str, Risk | None, Level | None] | None:
     if level is not None:
         return f"travel advice: level {level.value}", risk, level
     people = re.search(_PEOPLE, sentence, re.I) is not None
-    if re.search(_ADVICE, sentence, re.I) and (people or risk is not None):
+    if re.search(_NO_HELP, sentence, re.I):
+        return "help is limited", risk, None
+    advice = re.search(_ADVICE, sentence, re.I)
+    if advice is not None and (advice.start() == 0 or re.search(_TRAVELLERS, sentence, re.I)):
         return "safety advice", risk, None
     if risk is None:
         return None
@@ -206,7 +284,8 @@ def _judge(sentence: str) -> tuple[str, Risk | None, Level | None] | None:
     told = {
         Risk.KIDNAPPING: people,
         Risk.DETENTION: people,
-        Risk.CRIME: people,
+        Risk.CRIME: people or (harm and re.search(r"\b(loot\w*|gangs?)\b", sentence, re.I)),
+        Risk.OTHER: True,
         Risk.TERRORISM: people or (harm and re.search(_BOMBS, sentence, re.I) is not None),
         Risk.UNREST: people or (harm and re.search(_VIOLENT, sentence, re.I) is not None),
         Risk.HEALTH: harm,
@@ -215,44 +294,74 @@ def _judge(sentence: str) -> tuple[str, Risk | None, Level | None] | None:
     return (f"danger to travellers: {risk.label.lower()}", risk, None) if told else None
 
 
-_BOMBS: Final = r"\b(bomb\w*|explosi\w*|suicide|gunm[ae]n|grenades?)\b"
-_VIOLENT: Final = (
-    r"\b(violent\w*|violence|killed|dead|injur\w*|wounded|tear gas|live (fire|ammunition))\b"
-)
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """How a text may name a country: its names and capitals (as a dateline writes them
+    too), and its demonyms, which weigh less ("a Canadian engineer" in Haiti)."""
+
+    names: re.Pattern[str]
+    demonyms: re.Pattern[str] | None
 
 
-def _places() -> dict[str, list[str]]:
+def _pattern(words: Iterable[str]) -> re.Pattern[str] | None:
+    forms = {w for word in words if word.strip() for w in (word, _plain(word))}
+    if not forms:
+        return None
+    return re.compile(r"\b(" + "|".join(map(re.escape, sorted(forms, key=len, reverse=True)))
+                      + r")s?\b")  # fmt: skip
+
+
+def _plain(word: str) -> str:
+    """A name without its accents, as wire copy often has it (San José, San Jose)."""
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+
+
+def _places() -> dict[str, _Names]:
     """Country code -> the names the text may give it: pycountry's, and the capitals and
     demonyms of `places.tsv` (data, kept beside this module)."""
-    out: dict[str, list[str]] = {}
+    names: dict[str, list[str]] = {}
+    demonyms: dict[str, list[str]] = {}
     for country in pycountry.countries:
-        names = {country.name, getattr(country, "common_name", country.name)}
-        out[country.alpha_2] = sorted(n for n in names if "," not in n)
+        given = {country.name, getattr(country, "common_name", country.name)}
+        names[country.alpha_2] = [n for n in given if "," not in n]
     table = Path(__file__).with_name("places.tsv")
-    if table.is_file():
-        for line in table.read_text(encoding="utf-8").splitlines()[1:]:
-            code, capitals, demonyms = [*line.split("\t"), "", ""][:3]
-            out.setdefault(code, []).extend(
-                n for n in (*capitals.split("|"), *demonyms.split("|")) if n.strip()
-            )
+    for line in table.read_text(encoding="utf-8").splitlines()[1:]:
+        code, capitals, adjectives = [*line.split("\t"), "", ""][:3]
+        names.setdefault(code, []).extend(capitals.split("|"))
+        demonyms.setdefault(code, []).extend(adjectives.split("|"))
+    out = {}
+    for code, known in names.items():
+        pattern = _pattern(known)
+        if pattern is not None:
+            out[code] = _Names(pattern, _pattern(demonyms.get(code, ())))
     return out
 
 
 def _country(text: str, kept: list[str]) -> str | None:
-    """The country the advice is about: named most often, by name, capital or demonym,
-    and above all in the sentences kept."""
+    """The country the advice is about: named most often (a name or capital twice what a
+    demonym is), above all in the sentences kept and in a dateline ("CARACAS, March 3")."""
+    head = text.lstrip()[:80]
+    dateline = head.split(",")[0] if "," in head else ""
     counts: dict[str, float] = {}
-    for code, names in _PLACES.items():
-        if not names:
-            continue
-        pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")s?\b")
-        n = len(pattern.findall(text)) + 2 * sum(len(pattern.findall(s)) for s in kept)
+    for code, places in _PLACES.items():
+        n = 0.0
+        for pattern, weight in ((places.names, 2.0), (places.demonyms, 1.0)):
+            if pattern is None:
+                continue
+            n += weight * (len(pattern.findall(text))
+                           + 2 * sum(len(pattern.findall(s)) for s in kept))  # fmt: skip
+        if dateline.isupper() and re.search(places.names.pattern, dateline, re.IGNORECASE):
+            n += 10
         if n:
             counts[code] = n
     return max(counts, key=counts.__getitem__) if counts else None
 
 
 _PLACES: Final = _places()
+_COUNTRY_NAMES: Final = frozenset(
+    n.lower() for c in pycountry.countries
+    for n in (c.name, getattr(c, "common_name", c.name))
+)  # fmt: skip
 
 
 def _name(code: str) -> str:
