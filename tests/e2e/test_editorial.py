@@ -4,8 +4,11 @@ reader holds, with its change note first and the sentences added and removed."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
-from support.project import VE, Project, body, config_text, messages, smtp_section
+from support.project import ROOT, VE, Project, body, config_text, messages, run_cli, smtp_section
 from support.smtp import Server
 
 TYPO = VE.replace("Foreigners risk arbitrary arrest.", "Foreigners risk arbitary arrest.")
@@ -97,3 +100,32 @@ def test_a_bad_editorial_field_is_one_line_and_exit_2(
     result = project.run("send")
     assert (result.returncode, result.stderr.splitlines()) == (2, [f"{path}: {said}"])
     assert not project.outbox.exists()
+
+
+def test_on_the_shipped_example_a_minor_edit_then_a_change_note(tmp_path: Path) -> None:
+    """The example's Venezuela file edited as minor: nothing sent; then with a change
+    note: its readers see it first, with the sentences that changed."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    config = tmp_path / "config" / "advisory.toml"
+    secret = {"ADVISORY_TOKEN_SECRET": "a-secret-of-twenty-chars", "ADVISORY_NOW": "2026-12-01"}
+    assert run_cli("send", config=config, env=secret).returncode == 0
+    ve = tmp_path / "config" / "advisories" / "ve.toml"
+    original = ve.read_text()
+    ve.write_text(original.replace(
+        "bargaining chips.\n\nTravel", "bargaining chips.\n\nTravel to Venezuela is, and has")
+        + 'update = "minor"\n')  # fmt: skip
+    quiet = run_cli("send", config=config, env=secret)
+    assert quiet.stdout.startswith("nothing due") and "held back as minor updates" in quiet.stdout
+    note = 'change_note = "Foreigners are now held for months without charge."\n'
+    ve.write_text(original.replace("bargaining chips.\n\nTravel",
+                                   "bargaining chips. They are held for months without charge."
+                                   "\n\nTravel") + note)  # fmt: skip
+    told = run_cli("send", config=config, env=secret)
+    # Ana, Ben, the pager, Sam (who travels there), and the desk's summary of Sam's alert.
+    assert "due 5, delivered 5" in told.stdout, told.stderr
+    outbox = tmp_path / "var" / "outbox"
+    [ana] = [m for m in messages(outbox) if m["To"].addresses[0].username == "ana"
+             and "updated" in str(m["Subject"])]  # fmt: skip
+    text = body(ana)
+    assert text.index("Latest update: Foreigners are now held") < text.index("WHAT CHANGED")
+    assert "+ They are held for months without charge." in text
