@@ -58,7 +58,8 @@ _DANGERS: Final = (
         r"|clashes between|(extremely |very )?(dangerous|unsafe)|armed groups?"
         r"|among (the|those) (dead|killed|injured)|(have|had) died|death toll"
         r"|stranded|missing|road closures?|disruptions?|cancel+ed|delayed"
-        r"|suspended (flights|services)|internet)\b",
+        r"|suspended (flights|services)|internet|closed to (civilian |all )?traffic"
+        r"|airports? (closed|shut)|closed (its|the) runway|runways?)\b",
     ),
     (
         Risk.UNREST,
@@ -91,7 +92,8 @@ _HARM: Final = (
     r"|sharply|confirmed|reported|struck|hit|destroyed|displac\w*|damaged|blocked|closed"
     r"|cut|high|common|frequent\w*|ongoing|continu\w*|erupted|declared|warn\w*|may|could"
     r"|likely|remain\w*|made landfall|winds|burning|burned|intensif\w*|expanded|caused"
-    r"|wounding|injuring|forecasts?|further|expected|planned|imposed|stranded|missing)\b"
+    r"|wounding|injuring|forecasts?|further|expected|planned|imposed|stranded|missing"
+    r"|issued|recorded|overran|seized)\b"
 )
 # Not a danger to travellers, whatever its words: business, politics, a danger ended.
 _NOT_OURS: Final = (
@@ -130,14 +132,15 @@ _ADVICE: Final = (
     r"^(if [^,]{0,120}, )?(avoid|stay|shelter|keep|remain|be (vigilant|alert|aware|prepared)"
     r"|monitor|vary|limit|do not|don[’']t|never|follow|carry|have (a|an|enough)|allow|check"
     r"|contact your (airline|tour)|respect|review your (personal )?security|travel (only|during"
-    r"|in)|use (only|licensed|registered|toll)|drink|seek|consider|leave|take|plan)\b"
+    r"|in)|use (only|licensed|registered|toll|insect)|drink|seek|consider|leave|take|plan"
+    r"|wash|boil|wear|protect|cover|sleep under|get vaccinated|bring|pack)\b"
     r"|\b(should|must|are (advised|urged|encouraged|asked|reminded|told) to|need to)"
     r" (?!register|contact|submit|apply|complete|update|inform|notify|email|call|book|claim"
     r"|request|obtain|get approval|seek approval|carry their travel)\w+"
 )
 _TRAVELLERS: Final = (
     r"\b(travell?ers?|visitors?|tourists?|citizens?|nationals?|foreigners?|residents?"
-    r"|passengers?|hikers?|trekkers?|you)\b"
+    r"|passengers?|hikers?|trekkers?|you|(road )?movements?|journeys?|road travel)\b"
 )
 # Help that is not there: a traveller must know it before going.
 _NO_HELP: Final = (
@@ -148,7 +151,7 @@ _NO_HELP: Final = (
 )
 _BOMBS: Final = (
     r"\b(bomb\w*|explosi\w*|suicide|gunm[ae]n|grenades?|militants?|jihadis\w*|insurgen\w*"
-    r"|armed (group|men))\b"
+    r"|armed (group|men)|attackers|fighters|claimed responsibility|threat level)\b"
 )
 _VIOLENT: Final = (
     r"\b(violent\w*|violence|killed|dead|injur\w*|wounded|tear gas|live (fire|ammunition)"
@@ -278,10 +281,8 @@ def _judge(sentence: str) -> tuple[str, Risk | None, Level | None] | None:
     advice = re.search(_ADVICE, sentence, re.I)
     if advice is not None and (advice.start() == 0 or re.search(_TRAVELLERS, sentence, re.I)):
         return "safety advice", risk, None
-    if risk is None:
-        return None
     harm = re.search(_HARM, sentence, re.I) is not None
-    told = {
+    told = {  # whether a danger of each kind is one a traveller's advisory tells
         Risk.KIDNAPPING: people,
         Risk.DETENTION: people,
         Risk.CRIME: people or (harm and re.search(r"\b(loot\w*|gangs?)\b", sentence, re.I)),
@@ -290,8 +291,10 @@ def _judge(sentence: str) -> tuple[str, Risk | None, Level | None] | None:
         Risk.UNREST: people or (harm and re.search(_VIOLENT, sentence, re.I) is not None),
         Risk.HEALTH: harm,
         Risk.DISASTER: harm,
-    }.get(risk, False)
-    return (f"danger to travellers: {risk.label.lower()}", risk, None) if told else None
+    }
+    shown = next((r for r, words in _DANGERS if told.get(r) and re.search(words, sentence, re.I)),
+                 None)  # fmt: skip
+    return (f"danger to travellers: {shown.label.lower()}", shown, None) if shown else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,39 +62,8 @@ async def run(
     summary of the travellers it told, and the reminders and escalations due (`duty`);
     `serve`'s frequent `escalate` run does only that.
     """
-    renderer = renderer or Renderer(timezone=config.service.timezone)
-    counts = Counts()
-    if purpose.job != "escalate":
-        counts = await _alerts(config, purpose, store, roster=roster, advisories=advisories,
-                               shard=shard, renderer=renderer, stop=stop, progress=progress,
-                               tell=tell, clock=clock)  # fmt: skip
-    if config.escalation is None or shard is not None or purpose.job == "digest":
-        return counts
-    if stop is not None and stop.is_set():
-        return counts
-    from advisory.run.duty import plan_duty  # (where there is a desk)
-
-    plan = plan_duty(store, config.escalation, clock(), retries_only=purpose.job == "retry",
-                     suppressed=store.suppressions.among)  # fmt: skip
-    delivery = Delivery(config, store, open_transport(config), renderer, clock=clock, stop=stop)
-    return counts + await delivery.run(plan)
-
-
-async def _alerts(
-    config: Config,
-    purpose: Purpose,
-    store: Store,
-    *,
-    roster: Roster | None = None,
-    advisories: list[Advisory] | None = None,
-    shard: Shard | None = None,
-    renderer: Renderer | None = None,
-    stop: asyncio.Event | None = None,
-    progress: Progress | None = None,
-    tell: Tell | None = None,
-    clock: Callable[[], float] = time.time,
-) -> Counts:
-    """The alerts and digests of a run (what `run` says)."""
+    if purpose.job == "escalate":
+        return await _duty(config, purpose, store, renderer, clock, stop, Counts())
     if purpose.fetches and config.publishers and shard is None:
         from advisory.publishers.refresh import refresh  # the network, only where it is used
 
@@ -116,7 +85,7 @@ async def _alerts(
         counts = await workers.run(config, purpose, store, own, stop=stop, progress=progress,
                                    skew=clock() - time.time())  # fmt: skip
         counts.errors[:0] = told
-        return counts
+        return await _duty(config, purpose, store, renderer, clock, stop, counts)
     try:
         if advisories is None:
             advisories = known(config, store.publishers)
@@ -137,7 +106,31 @@ async def _alerts(
         )  # fmt: skip
         counts = await delivery.run(plan)
         counts.errors[:0] = told  # what could not be read of the bounce reports
+    if shard is not None:
         return counts
+    return await _duty(config, purpose, store, renderer, clock, stop, counts)
+
+
+async def _duty(
+    config: Config,
+    purpose: Purpose,
+    store: Store,
+    renderer: Renderer | None,
+    clock: Callable[[], float],
+    stop: asyncio.Event | None,
+    counts: Counts,
+) -> Counts:
+    """With `[escalation]`, after a run's alerts (a digest's aside): the desk's summary of
+    the travellers it told, and the reminders and escalations due (`duty`)."""
+    if config.escalation is None or purpose.job == "digest" or (stop and stop.is_set()):
+        return counts
+    from advisory.run.duty import plan_duty  # (where there is a desk)
+
+    plan = plan_duty(store, config.escalation, clock(), retries_only=purpose.job == "retry",
+                     suppressed=store.suppressions.among)  # fmt: skip
+    renderer = renderer or Renderer(timezone=config.service.timezone)
+    delivery = Delivery(config, store, open_transport(config), renderer, clock=clock, stop=stop)
+    return counts + await delivery.run(plan)
 
 
 def sharded(config: Config) -> bool:
