@@ -134,3 +134,15 @@ def test_the_extractor_meets_its_targets_on_the_labelled_corpus() -> None:
                             capture_output=True, text=True, check=False)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "corpus: 44 articles" in result.stdout
+
+
+def test_the_splitter_keeps_abbreviations_and_ends_at_lines_and_quotes() -> None:
+    text = (
+        "Gen. Ruiz met Mr. Lee on Jan. 5 in St. George's. U.S. citizens were held.\n"
+        "- Avoid the area\n"
+        '"Leave now," he said. It began at 3 p.m. No. 4 road is shut.'
+    )
+    assert sentences(text) == [
+        "Gen. Ruiz met Mr. Lee on Jan. 5 in St. George's.", "U.S. citizens were held.",
+        "- Avoid the area", '"Leave now," he said.', "It began at 3 p.m.", "No. 4 road is shut.",
+    ]  # fmt: skip
