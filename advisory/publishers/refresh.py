@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from advisory.domain.models import Advisory
 from advisory.errors import UnreadableError
 from advisory.inputs.config import Config, Source
 from advisory.publishers import reader
@@ -34,6 +35,7 @@ async def refresh(config: Config, store: Store, now: float) -> list[Round]:
     with store.transaction():
         store.publishers.forget_sightings(now - WINDOW.total_seconds())
         current = store.publishers.current_prints()
+        followed = {a.key: a for a in store.publishers.followed()}
         for found in rounds:
             published = list(found.advisories.items())
             for key, (printed, url) in found.unchanged.items():  # still published: a 304
@@ -48,6 +50,8 @@ async def refresh(config: Config, store: Store, now: float) -> list[Round]:
             for key, (advisory, printed) in published:
                 seen = store.publishers.sightings(key)
                 if is_news(advisory, seen, now, printed, current.get(key)):
+                    if _republished(advisory, followed.get(key)):
+                        advisory = advisory.model_copy(update={"update": "minor"})
                     store.publishers.follow(advisory, printed, now)
                     found.changed.append(key)
                 store.publishers.sighted(key, printed, now, advisory)
@@ -85,3 +89,11 @@ async def _fetch(source: Source, store: Store) -> Round:
         with each_error(source.location, found):
             await reader(source.kind)(source, get, found)
     return found
+
+
+def _republished(advisory: Advisory, before: Advisory | None) -> bool:
+    """GOV.UK moves a page's `public_updated_at` (our `issued`) only for a major update:
+    new words under the same date are its minor update (its content API does not say)."""
+    return (
+        advisory.publisher == "gov-uk" and before is not None and before.issued == advisory.issued
+    )

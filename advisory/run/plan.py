@@ -181,6 +181,7 @@ def plan(
     # Who has an alert of an advisory still to come: a minor update after it is told.
     pending = {(e.recipient, e.advisory) for e in waiting}
     minor = [0]  # readers a minor update was held back from, in this chunk
+    held_back = _holding(outbox)
     before: dict[str, Advisory | None] = {}
 
     def due(batch: list[Subscriber]) -> list[_Due]:
@@ -236,8 +237,8 @@ def plan(
             elif key in had:
                 topic = f"{advisory.version} after {last_message}"
                 key = message_key(sub.key, topic, sub.format.value)
-            if _held_back(advisory, was, change) and not (briefs or holds) and (
-                sub.key, advisory.key) not in pending:  # fmt: skip
+            if (not force and not (briefs or holds) and (sub.key, advisory.key) not in pending
+                    and held_back(advisory, was, change)):  # fmt: skip
                 minor[0] += 1
                 continue  # they hold an earlier version: the next real change tells it
             if (
@@ -264,10 +265,20 @@ def plan(
     return made
 
 
-def _held_back(advisory: Advisory, held: str, change: Change) -> bool:
-    """A minor update is not news to a reader who holds an earlier version, where only
-    its words changed (a level, a risk or a region is news, whatever the file says)."""
-    return advisory.minor and bool(held) and held != advisory.version and change.text_only
+def _holding(outbox: Outbox) -> Callable[[Advisory, str, Change], bool]:
+    """Whether a minor update is held back from a reader who holds version `held`: where
+    only its words changed since (a level, a risk or a region is news, whatever the file
+    says), and every version after theirs was minor (a real change is never skipped)."""
+    known: dict[tuple[str, str], bool] = {}
+
+    def held_back(advisory: Advisory, held: str, change: Change) -> bool:
+        if not (advisory.minor and held and held != advisory.version and change.text_only):
+            return False
+        if (advisory.key, held) not in known:
+            known[advisory.key, held] = outbox.minor_since(advisory.key, held)
+        return known[advisory.key, held]
+
+    return held_back
 
 
 def _briefing_key(sub: Subscriber, advisory: Advisory, trip: Trip | None) -> str | None:
@@ -312,6 +323,7 @@ def plan_digest(
         and (shard is None or e.recipient in shard)
     }
     before: dict[str, Advisory | None] = {}
+    held_back = _holding(outbox)
 
     def news(
         sub: Subscriber, standing: tuple[Advisory, ...], held: dict[tuple[str, str], _Held]
@@ -324,7 +336,7 @@ def plan_digest(
             if was and was not in before:
                 before[was] = outbox.advisory(was)
             change = what_changed(before.get(was), advisory)
-            if _held_back(advisory, was, change):
+            if held_back(advisory, was, change):
                 continue  # a minor update is no news in a digest either
             fresh.append(advisory)
             changes.append(change)

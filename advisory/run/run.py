@@ -81,6 +81,8 @@ async def run(
     if shard is None and sharded(config):
         if roster is not None:
             roster.close()  # each worker reads its own part
+        _seen(store, advisories if advisories is not None else known(config, store.publishers),
+              clock())  # fmt: skip
         own = partial(run, config, purpose, store, renderer=renderer, clock=clock)
         counts = await workers.run(config, purpose, store, own, stop=stop, progress=progress,
                                    skew=clock() - time.time())  # fmt: skip
@@ -95,6 +97,8 @@ async def run(
         if roster is not None:
             roster.close()
         raise
+    if shard is None:
+        _seen(store, advisories, clock())
     with roster:
         part = part_of(config, shard)
         plan = plan_for(purpose, roster, advisories, store.outbox, clock(), shard, config.travel,
@@ -109,6 +113,14 @@ async def run(
     if shard is not None:
         return counts
     return await _duty(config, purpose, store, renderer, clock, stop, counts)
+
+
+def _seen(store: Store, advisories: list[Advisory], now: float) -> None:
+    """Keep each advisory's current version, in the order versions are seen: whether a
+    reader missed only minor updates is read from it (`plan`)."""
+    with store.transaction():
+        for advisory in advisories:
+            store.outbox.remember(advisory, now)
 
 
 async def _duty(

@@ -130,11 +130,15 @@ class Outbox(Protocol):
     def advisory(self, version: str) -> Advisory | None:
         """An advisory version as it was queued, to say what changed since."""
 
+    def minor_since(self, key: str, version: str) -> bool:
+        """Whether every version of advisory `key` kept after `version` is a minor update
+        (true if none is): what a reader who holds `version` has missed is words only."""
+
     def counts(self) -> dict[str, int]:
         """Status -> how many messages have it."""
 
     def remember(self, advisory: Advisory, now: float) -> None:
-        """Keep an advisory version that is queued (once), for `advisory`."""
+        """Keep an advisory version that is queued or current (once), in the order seen."""
 
     def enqueue(self, entries: Iterable[Entry]) -> None:
         """New entries as queued; an existing one (a --force resend, a briefing renewed

@@ -129,3 +129,31 @@ def test_on_the_shipped_example_a_minor_edit_then_a_change_note(tmp_path: Path) 
     text = body(ana)
     assert text.index("Latest update: Foreigners are now held") < text.index("WHAT CHANGED")
     assert "+ They are held for months without charge." in text
+
+
+def test_a_real_change_not_yet_told_is_told_though_a_minor_one_follows(project: Project) -> None:
+    """A weekly reader holds v1; v2 is a real change they have not had yet; v3 a typo fix
+    of it. Their digest tells v3, with v2's news: a minor update hides nothing real."""
+    project.write_config(project.config.read_text() + '\n[[subscribers]]\nname = "Wes"\n'
+                         'email = "wes@example.org"\ncountries = ["VE"]\nfrequency = "weekly"\n'
+                         'format = "text"\n')  # fmt: skip
+    send(project)
+    real = VE.replace("Foreigners risk arbitrary arrest.", "Dual nationals were detained.")
+    project.advisory("ve", real)
+    assert "due 3, delivered 3" in send(project)  # Ana, Ben, the pager; Wes waits
+    project.advisory("ve", real.replace("Dual nationals", "Dual-nationals") + 'update = "minor"\n')
+    assert "held back as minor updates" in send(project)  # those three held v2
+    project.advisory("ve", real.replace("Foreigners risk", "x") + 'update = "minor"\n')
+    result = project.run("send", "--force")
+    assert result.returncode == 0 and "held back" not in result.stdout  # --force sends again
+
+
+def test_a_real_edit_then_a_minor_one_before_any_run_is_told(project: Project) -> None:
+    send(project)
+    real = VE.replace("Foreigners risk arbitrary arrest.", "Dual nationals were detained.")
+    project.advisory("ve", real)
+    project.run("check")  # seen, not sent: it reads only
+    assert send(project).startswith("due 3, delivered 3")  # first send sees v2: told
+    project.advisory("ve", real + 'update = "minor"\n')  # the same words, marked minor now
+    project.advisory("ve", real.replace("Dual", "dual") + 'update = "minor"\n')
+    assert "held back as minor updates" in send(project)

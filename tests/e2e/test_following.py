@@ -514,3 +514,26 @@ def test_an_upgraded_state_keeps_a_flip_flop_quiet_past_the_window(tmp_path: Pat
                 for day in range(1, 45)}  # fmt: skip
         rounds = checks(config, state, days, on=range(1, 45))
     assert [day for day, found in rounds.items() if found.changed] == []
+
+
+def test_a_gov_uk_page_changed_under_the_same_date_is_its_minor_update(project: Project) -> None:
+    """GOV.UK moves `public_updated_at` only for a major update: new words under the old
+    date are held back from the reader who holds the page; a new date is told."""
+    with mirror() as site:
+        Mirror.routes = {INDEX: Reply(json.dumps(gov_uk_index(Venezuela="venezuela")).encode()),
+                         f"{INDEX}/venezuela": uk(UK_L3)}  # fmt: skip
+        only_uk = 'countries = ["VE"]\nformat = "alert"\nsources = ["gov-uk"]'
+        project.write_config(
+            config_text(subscribers=READERS.split("[[subscribers]]\nname = \"Ben")[0]
+                        .replace('countries = ["VE", "CO"]', only_uk.rsplit("\n", 2)[0]))
+            + f'[[sources]]\nkind = "gov-uk"\ncountries = ["VE"]\nurl = "{site}{INDEX}"\n'
+        )  # fmt: skip
+        assert "delivered 1" in project.run("send").stdout
+        page = gov_uk_venezuela(UK_L3, "2026-07-01T19:10:05+01:00", note="A typo fixed.")
+        Mirror.routes[f"{INDEX}/venezuela"] = Reply(json.dumps(page).encode())
+        quiet = project.run("send")
+        assert "held back as minor updates" in quiet.stdout, quiet.stdout + quiet.stderr
+        page = gov_uk_venezuela(UK_L3, "2026-07-09T09:00:00+01:00", note="New advice.")
+        Mirror.routes[f"{INDEX}/venezuela"] = Reply(json.dumps(page).encode())
+        told = project.run("send")
+    assert "due 1, delivered 1" in told.stdout, told.stdout + told.stderr

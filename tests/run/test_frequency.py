@@ -186,3 +186,19 @@ def test_a_minor_update_is_no_news_in_a_digest_and_the_next_change_tells_it(
     [*_, news] = inbox(project, "walt")
     told = body(news)
     assert "lowered" in told and "Visitors risk arbitrary arrest." in told  # the minor's text
+
+
+def test_a_real_change_a_digest_reader_has_not_had_is_told_though_a_minor_one_followed(
+    project: Project,
+) -> None:
+    project.write_config(config_text(subscribers=READERS))
+    check(project, at(23, 9))
+    digest(project, "weekly", at(23, 9))  # Walt holds v1
+    real = VE.replace("Foreigners risk arbitrary arrest.", "Dual nationals were detained.")
+    project.advisory("ve", real)
+    check(project, at(24, 9))  # Ivo told of v2; Walt waits for Monday
+    project.advisory("ve", real.replace("Dual nationals", "Dual-nationals") + 'update = "minor"\n')
+    assert check(project, at(25, 9)).minor == 1  # Ivo, who holds v2; Walt missed v2
+    assert digest(project, "weekly", at(30, 9)).due == 1
+    [*_, news] = inbox(project, "walt")
+    assert "+ Dual-nationals were detained." in body(news)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import suppress
@@ -67,6 +68,14 @@ class SqliteOutbox:
             "SELECT body FROM advisory_versions WHERE version = ?", (version,)
         ).fetchone()
         return None if row is None else advisory_from(row[0])
+
+    def minor_since(self, key: str, version: str) -> bool:
+        rows = self.db.execute(
+            "SELECT body FROM advisory_versions WHERE advisory = ? AND rowid > "
+            "(SELECT rowid FROM advisory_versions WHERE version = ?)",
+            (key, version),
+        )
+        return all(json.loads(body).get("update") == "minor" for (body,) in rows)
 
     def counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, count(*) FROM messages GROUP BY status")
