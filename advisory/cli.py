@@ -610,13 +610,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
     try:
         with source.open("rb") as f:
             raw = f.read(EXTRACT_MAX + 1)
+        if len(raw) > EXTRACT_MAX:
+            raise ConfigError(Problem.at(source, "", "over 2 MB: not an article; extract its text"))
         text = raw.decode("utf-8")
     except OSError as e:
         raise ConfigError(Problem.at(source, "", e.strerror or "cannot read")) from None
     except UnicodeDecodeError:
         raise ConfigError(Problem.at(source, "", "not UTF-8 text")) from None
-    if len(raw) > EXTRACT_MAX:
-        raise ConfigError(Problem.at(source, "", "over 2 MB: not an article; extract its text"))
     if "\x00" in text:
         raise ConfigError(Problem.at(source, "", "not UTF-8 text"))
     if not text.strip():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,7 +23,9 @@ import pycountry
 from advisory.domain.models import Level, Risk
 from advisory.domain.text import sentences
 
-__all__ = ["Draft", "extract", "sentences"]
+__all__ = ["SENTENCE_MAX", "Draft", "extract", "sentences"]
+
+SENTENCE_MAX: Final = 2000
 
 # Who the danger is to: the people a travel advisory is for (and where they stay).
 _PEOPLE: Final = (
@@ -171,7 +173,7 @@ _OBJECT: Final = re.compile(
     r"^\s*(?:travel|go|trips?|visits?)?\s*(?:to|in|throughout|across)?\s*"
     r"(?P<place>.*?)\s*(?=,? and to |,? but |; |, (?:and |or )?(?:saying|citing|because|due"
     r"|until|unless|as|where|which|including)\b| (?:until|unless|due to|because|owing to"
-    r"|following|after|while|except)\b|[.!?]*$)",
+    r"|following|after|while|except)\b|[.!?]*+$)",
     re.IGNORECASE,
 )
 
@@ -262,13 +264,20 @@ def _advice(sentence: str) -> list[tuple[Level, str]]:
 
 
 def _is_country(place: str) -> bool:
-    """Whether a place names a whole country ("South Sudan", "the country")."""
-    name = re.sub(r"^the ", "", place, flags=re.IGNORECASE)
-    return name.lower() in _COUNTRY_NAMES or name.lower() in ("country", "whole country")
+    """Whether a place names a whole country: "South Sudan", "North Korea, calling…",
+    "the country"."""
+    name = re.sub(r"^the ", "", place, flags=re.IGNORECASE).lower()
+    if name.startswith(("country", "whole country")):
+        return True
+    found = _MENTION.match(name)
+    return found is not None and any(weight == 2.0 for _, weight in _OWNERS[found.group(1)])
 
 
 def _judge(sentence: str) -> tuple[str, Risk | None, Level | None] | None:
-    """Why a sentence is kept (the risk it shows, the level its advice gives), or None."""
+    """Why a sentence is kept (the risk it shows, the level its advice gives), or None.
+    A "sentence" of thousands of characters is none: a table, a dump, never advice."""
+    if len(sentence) > SENTENCE_MAX:
+        return None
     level = next((lvl for lvl, words in _LEVELS if re.search(words, sentence, re.I)), None)
     if level is None and re.search(_NOT_OURS, sentence, re.I):
         return None
@@ -297,21 +306,16 @@ def _judge(sentence: str) -> tuple[str, Risk | None, Level | None] | None:
     return (f"danger to travellers: {shown.label.lower()}", shown, None) if shown else None
 
 
-@dataclass(frozen=True, slots=True)
-class _Names:
-    """How a text may name a country: its names and capitals (as a dateline writes them
-    too), and its demonyms, which weigh less ("a Canadian engineer" in Haiti)."""
-
-    names: re.Pattern[str]
-    demonyms: re.Pattern[str] | None
-
-
-def _pattern(words: Iterable[str]) -> re.Pattern[str] | None:
-    forms = {w for word in words if word.strip() for w in (word, _plain(word))}
-    if not forms:
-        return None
-    return re.compile(r"\b(" + "|".join(map(re.escape, sorted(forms, key=len, reverse=True)))
-                      + r")s?\b")  # fmt: skip
+# The names news gives countries that pycountry's do not ("Korea, Republic of").
+_ALSO: Final = {
+    "KP": "North Korea", "KR": "South Korea", "CD": "DR Congo|Democratic Republic of the Congo",
+    "CG": "Republic of the Congo|Congo-Brazzaville", "RU": "Russia", "IR": "Iran", "SY": "Syria",
+    "VE": "Venezuela", "BO": "Bolivia", "TZ": "Tanzania", "VN": "Vietnam", "LA": "Laos",
+    "MD": "Moldova", "CI": "Ivory Coast|Côte d'Ivoire", "CZ": "Czech Republic|Czechia",
+    "GB": "Britain|Great Britain|United Kingdom", "US": "United States", "TR": "Turkey|Türkiye",
+    "MM": "Burma", "MK": "North Macedonia", "PS": "Palestine|Gaza|West Bank", "TW": "Taiwan",
+    "FM": "Micronesia", "BN": "Brunei", "CV": "Cape Verde", "SZ": "Swaziland|Eswatini",
+}  # fmt: skip
 
 
 def _plain(word: str) -> str:
@@ -319,52 +323,75 @@ def _plain(word: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
 
 
-def _places() -> dict[str, _Names]:
-    """Country code -> the names the text may give it: pycountry's, and the capitals and
-    demonyms of `places.tsv` (data, kept beside this module)."""
-    names: dict[str, list[str]] = {}
-    demonyms: dict[str, list[str]] = {}
+def _places() -> dict[str, tuple[set[str], set[str]]]:
+    """Country code -> the names the text may give it (pycountry's, and the capitals of
+    `places.tsv`, data kept beside this module) and its demonyms, each also unaccented."""
+    names: dict[str, set[str]] = {}
+    demonyms: dict[str, set[str]] = {}
     for country in pycountry.countries:
         given = {country.name, getattr(country, "common_name", country.name)}
-        names[country.alpha_2] = [n for n in given if "," not in n]
+        names[country.alpha_2] = {n for n in given if "," not in n}
+    for code, also in _ALSO.items():
+        names[code].update(also.split("|"))
     table = Path(__file__).with_name("places.tsv")
     for line in table.read_text(encoding="utf-8").splitlines()[1:]:
         code, capitals, adjectives = [*line.split("\t"), "", ""][:3]
-        names.setdefault(code, []).extend(capitals.split("|"))
-        demonyms.setdefault(code, []).extend(adjectives.split("|"))
-    out = {}
-    for code, known in names.items():
-        pattern = _pattern(known)
-        if pattern is not None:
-            out[code] = _Names(pattern, _pattern(demonyms.get(code, ())))
-    return out
+        names.setdefault(code, set()).update(c for c in capitals.split("|") if c.strip())
+        demonyms.setdefault(code, set()).update(d for d in adjectives.split("|") if d.strip())
+    return {
+        code: ({w for n in given for w in (n, _plain(n))},
+               {w for d in demonyms.get(code, ()) for w in (d, _plain(d))})
+        for code, given in names.items()
+    }  # fmt: skip
 
 
 def _country(text: str, kept: list[str]) -> str | None:
     """The country the advice is about: named most often (a name or capital twice what a
-    demonym is), above all in the sentences kept and in a dateline ("CARACAS, March 3")."""
+    demonym is), above all in the sentences kept and in a dateline ("CARACAS, March 3").
+    Each mention counts for one country, the longest name that fits ("South Sudan")."""
     head = text.lstrip()[:80]
-    dateline = head.split(",")[0] if "," in head else ""
+    dateline = head.split(",")[0] if "," in head and head.split(",")[0].isupper() else ""
     counts: dict[str, float] = {}
-    for code, places in _PLACES.items():
-        n = 0.0
-        for pattern, weight in ((places.names, 2.0), (places.demonyms, 1.0)):
-            if pattern is None:
-                continue
-            n += weight * (len(pattern.findall(text))
-                           + 2 * sum(len(pattern.findall(s)) for s in kept))  # fmt: skip
-        if dateline.isupper() and re.search(places.names.pattern, dateline, re.IGNORECASE):
-            n += 10
-        if n:
-            counts[code] = n
+    for part, times in ((text, 1), *((s, 2) for s in kept), (dateline, 5)):
+        for name in _named(part):
+            for code, weight in _OWNERS[name]:
+                counts[code] = counts.get(code, 0.0) + weight * times
     return max(counts, key=counts.__getitem__) if counts else None
 
 
+def _named(text: str) -> Iterator[str]:
+    """The country names in `text`, in order, each the longest that fits at its place
+    ("South Sudan", not "Sudan"): a walk over its words, linear in its length."""
+    words = [w.strip(_EDGES).lower() for w in text.split()]
+    i = 0
+    while i < len(words):
+        for n in range(min(_LONGEST, len(words) - i), 0, -1):
+            phrase = " ".join(words[i : i + n])
+            name = phrase if phrase in _OWNERS else phrase[:-1] if phrase[:-1] in _OWNERS else ""
+            if name and (n > 1 or phrase == words[i]):
+                yield name
+                i += n
+                break
+        else:
+            i += 1
+
+
+def _mentions() -> tuple[re.Pattern[str], dict[str, list[tuple[str, float]]]]:
+    """One pattern for every country's names, longest first, and who each name is of."""
+    owners: dict[str, list[tuple[str, float]]] = {}
+    for code, (names, demonyms) in _PLACES.items():
+        for words, weight in ((names, 2.0), (demonyms, 1.0)):
+            for word in words:
+                owners.setdefault(word.lower(), []).append((code, weight))
+    alternatives = sorted(owners, key=len, reverse=True)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, alternatives)) + r")s?\b", re.I)
+    return pattern, owners
+
+
 _PLACES: Final = _places()
-_COUNTRY_NAMES: Final = frozenset(
-    n.lower() for c in pycountry.countries
-    for n in (c.name, getattr(c, "common_name", c.name))
-)  # fmt: skip
+_MENTION, _OWNERS = _mentions()
+_LONGEST: Final = max(len(name.split()) for name in _OWNERS)
+_EDGES: Final = ",.;:!?()[]\"“”‘’'«»—–-"
 
 
 def _name(code: str) -> str:

@@ -146,3 +146,11 @@ def test_the_splitter_keeps_abbreviations_and_ends_at_lines_and_quotes() -> None
         "Gen. Ruiz met Mr. Lee on Jan. 5 in St. George's.", "U.S. citizens were held.",
         "- Avoid the area", '"Leave now," he said.', "It began at 3 p.m.", "No. 4 road is shut.",
     ]  # fmt: skip
+
+
+def test_a_country_within_a_longer_name_and_advice_about_a_whole_country() -> None:
+    texts = ("Clashes in South Sudan.", "Papua New Guinea: floods.", "Equatorial Guinea is calm.")
+    assert [extract(t).country for t in texts] == ["SS", "PG", "GQ"]
+    draft = extract("The ministry advised citizens not to travel to North Korea, calling the "
+                    "risk of detention severe.")  # fmt: skip
+    assert (draft.level, draft.regions) == (Level.DO_NOT_TRAVEL, [])

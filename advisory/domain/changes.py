@@ -116,13 +116,13 @@ def _shown(told: tuple[str, ...]) -> tuple[list[str], str]:
     return list(told[:SHOWN]), (f"and {plural(rest, 'more sentence')}" if rest > 0 else "")
 
 
-def _sentences(advisory: Advisory, regions: set[str]) -> list[str]:
+def _sentences(advisory: Advisory, regions: dict[str, str]) -> list[str]:
     """What the advisory says, sentence by sentence; of `regions` (in both versions: a
-    region added or removed is told as such), each under its name."""
+    region added or removed is told as such), each under its name as it is now."""
     out = sentences("\n".join([advisory.summary, *advisory.paragraphs]))
     for region in advisory.regions:
-        if region.name.casefold() in regions:
-            out += [f"{region.name}: {s}" for s in sentences(region.summary)]
+        if (name := regions.get(region.name.casefold())) is not None:
+            out += [f"{name}: {s}" for s in sentences(region.summary)]
     return out
 
 
@@ -132,7 +132,7 @@ def what_changed(before: Advisory | None, after: Advisory) -> Change:
     old, new = set(before.risks), set(after.risks)
     was = {r.name.casefold(): r for r in before.regions}  # a name's case is no change
     now = {r.name.casefold(): r for r in after.regions}
-    both = set(was) & set(now)
+    both = {n: r.name for n, r in now.items() if n in was}  # (a name's case is no change)
     old_text, new_text = _sentences(before, both), _sentences(after, both)
     had, has = set(old_text), set(new_text)
     return Change(

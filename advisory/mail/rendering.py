@@ -165,7 +165,8 @@ class Renderer:
         # The change note in place of the summary, where the alert holds it whole.
         room = ALERT_MAX - (len(link) + 31 if link else 0)  # (" Confirm: " and the token)
         note = advisory.change_note
-        fits = len(f"{context['alert_head']}. Latest update: {note}") <= room
+        lead = "REMINDER, CONFIRM: " if reminder else ""
+        fits = len(f"{lead}{context['alert_head']}. Latest update: {note}") <= room
         context["alert_note"] = note if note and fits else None
         return self._parts("", subscriber, context, link)
 

@@ -122,3 +122,10 @@ def test_a_regions_new_words_are_told_under_its_name() -> None:
     new = advisory(regions=[{**region, "summary": "Armed groups operate. Mines are laid."}])
     assert what_changed(old, new).said == ("Border areas: Mines are laid.",)
     assert what_changed(advisory(), new).said == ()  # a region added is told as such
+
+
+def test_a_regions_name_in_another_case_changes_no_sentence() -> None:
+    region = {"name": "Border areas", "level": 4, "summary": "Armed groups operate."}
+    old = advisory(regions=[region])
+    new = advisory(regions=[{**region, "name": "Border Areas"}])
+    assert (what_changed(old, new).said, what_changed(old, new).unsaid) == ((), ())

@@ -32,6 +32,11 @@ MEASURE = """() => {
     return [255, 255, 255];
   };
   const out = [];
+  for (const el of document.querySelectorAll(".button")) {  // a control: 3:1 to its card
+    const [a, b] = [lum(behind(el)), lum(behind(el.parentElement.closest("table").parentElement))];
+    out.push({text: "(the button itself)", size: 24, bold: true,
+              ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)});
+  }
   for (const el of document.body.querySelectorAll("*")) {
     const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
     if (!own || !el.checkVisibility()) continue;
