@@ -269,8 +269,8 @@ def _is_country(place: str) -> bool:
     name = re.sub(r"^the ", "", place, flags=re.IGNORECASE).lower()
     if name.startswith(("country", "whole country")):
         return True
-    found = _MENTION.match(name)
-    return found is not None and any(weight == 2.0 for _, weight in _OWNERS[found.group(1)])
+    found = _name_at(_words(name), 0)
+    return found is not None and any(weight == 2.0 for _, weight in _OWNERS[found[0]])
 
 
 def _judge(sentence: str) -> tuple[str, Risk | None, Level | None] | None:
@@ -362,34 +362,44 @@ def _country(text: str, kept: list[str]) -> str | None:
 def _named(text: str) -> Iterator[str]:
     """The country names in `text`, in order, each the longest that fits at its place
     ("South Sudan", not "Sudan"): a walk over its words, linear in its length."""
-    words = [w.strip(_EDGES).lower() for w in text.split()]
+    words = _words(text)
     i = 0
     while i < len(words):
-        for n in range(min(_LONGEST, len(words) - i), 0, -1):
-            phrase = " ".join(words[i : i + n])
-            name = phrase if phrase in _OWNERS else phrase[:-1] if phrase[:-1] in _OWNERS else ""
-            if name and (n > 1 or phrase == words[i]):
-                yield name
-                i += n
-                break
-        else:
+        found = _name_at(words, i)
+        if found is None:
             i += 1
+        else:
+            yield found[0]
+            i += found[1]
 
 
-def _mentions() -> tuple[re.Pattern[str], dict[str, list[tuple[str, float]]]]:
-    """One pattern for every country's names, longest first, and who each name is of."""
+def _words(text: str) -> list[str]:
+    return [w.strip(_EDGES).lower() for w in text.split()]
+
+
+def _name_at(words: list[str], i: int) -> tuple[str, int] | None:
+    """The longest country name (or its plural) that starts at word `i`, and its length."""
+    for n in range(min(_LONGEST, len(words) - i), 0, -1):
+        phrase = " ".join(words[i : i + n])
+        for name in (phrase, phrase[:-1]):
+            if name in _OWNERS:
+                return name, n
+    return None
+
+
+def _owners() -> dict[str, list[tuple[str, float]]]:
+    """Each name (lower-cased) -> the countries it names, a name or capital weighing
+    twice what a demonym does."""
     owners: dict[str, list[tuple[str, float]]] = {}
     for code, (names, demonyms) in _PLACES.items():
         for words, weight in ((names, 2.0), (demonyms, 1.0)):
             for word in words:
                 owners.setdefault(word.lower(), []).append((code, weight))
-    alternatives = sorted(owners, key=len, reverse=True)
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, alternatives)) + r")s?\b", re.I)
-    return pattern, owners
+    return owners
 
 
 _PLACES: Final = _places()
-_MENTION, _OWNERS = _mentions()
+_OWNERS: Final = _owners()
 _LONGEST: Final = max(len(name.split()) for name in _OWNERS)
 _EDGES: Final = ",.;:!?()[]\"“”‘’'«»—–-"
 

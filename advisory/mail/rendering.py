@@ -163,7 +163,7 @@ class Renderer:
             context["alert_head"] = f"{tag}: {head}"  # where it fits beside what it says
         link = links[1] if links else None
         # The change note in place of the summary, where the alert holds it whole.
-        room = ALERT_MAX - (len(link) + 31 if link else 0)  # (" Confirm: " and the token)
+        room = ALERT_MAX - _width(_confirm(link))
         note = advisory.change_note
         lead = "REMINDER, CONFIRM: " if reminder else ""
         fits = len(f"{lead}{context['alert_head']}. Latest update: {note}") <= room
@@ -345,8 +345,8 @@ def alert_text(rendered: str, link: str | None = None) -> str:
     `link` (an acknowledgement's, `ACK_MARK` for its 22-character token) ends it whole,
     where the line keeps at least its first 60 characters beside it."""
     line = " ".join(rendered.split())
-    tail = f" Confirm: {link}" if link else ""
-    room = ALERT_MAX - (len(tail) - len(ACK_MARK) + 22 if tail else 0)
+    tail = _confirm(link)
+    room = ALERT_MAX - _width(tail)
     if tail and room < 60:
         room, tail = ALERT_MAX, ""
     if len(line) <= room:
@@ -359,3 +359,13 @@ def alert_text(rendered: str, link: str | None = None) -> str:
 
 def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _confirm(link: str | None) -> str:
+    """How an alert ends with its acknowledgement link ("" without one)."""
+    return f" Confirm: {link}" if link else ""
+
+
+def _width(text: str) -> int:
+    """Characters `text` takes once composed: `ACK_MARK` stands for a 22-character token."""
+    return len(text) + text.count(ACK_MARK) * 21
