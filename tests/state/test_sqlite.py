@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,7 @@ def test_a_forced_resend_that_fails_keeps_the_record_of_the_delivery(tmp_path: P
     with open_store(tmp_path / "s.sqlite3") as store:
         store.outbox.enqueue([entry()])
         store.outbox.record_many([Attempt("<1@example.org>", "sent", 101.0)])
-        store.outbox.enqueue([entry()])  # --force: queued again
+        store.outbox.enqueue([replace(entry(), resends=1)])  # --force: queued again
         store.outbox.record_many([Attempt("<1@example.org>", "temporary", 102.0, "421", None)])
         held = store.outbox.last_sent_to(["ana@example.org"], ["VE"])
     assert held == {("ana@example.org", "VE"): ("v1", "<1@example.org>")}

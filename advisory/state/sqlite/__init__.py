@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import AbstractContextManager, closing, suppress
 from pathlib import Path
 
 from advisory.errors import StateError
-from advisory.state.sqlite.acks import SqliteAcknowledgements
-from advisory.state.sqlite.db import PRIVATE, failure
+from advisory.state.sql.acks import SqlAcknowledgements
+from advisory.state.sql.outbox import SqlOutbox
+from advisory.state.sql.publisher_cache import SqlPublisherCache
+from advisory.state.sql.suppressions import SqlSuppressions
+from advisory.state.sqlite.db import PRIVATE, SqliteDb, failure
 from advisory.state.sqlite.lock import RunLock
 from advisory.state.sqlite.migrations import EMPTIED, migrate, pending
-from advisory.state.sqlite.outbox import SqliteOutbox
-from advisory.state.sqlite.publisher_cache import SqlitePublisherCache
-from advisory.state.sqlite.suppressions import SqliteSuppressions
 
 __all__ = ["RunLock", "SqliteStore", "create"]
 
@@ -48,25 +47,26 @@ class SqliteStore:
             raise failure(path, e, "not a usable state file") from None
         except OSError as e:
             raise StateError(f"{path}: cannot open the state file: {e.strerror}") from None
-        self._outbox = SqliteOutbox(self.db, path)
-        self._publishers = SqlitePublisherCache(self.db, path)
-        self._suppressions = SqliteSuppressions(self.db, path)
-        self._acks = SqliteAcknowledgements(self.db, path)
+        self.sql = SqliteDb(self.db, path)
+        self._outbox = SqlOutbox(self.sql)
+        self._publishers = SqlPublisherCache(self.sql)
+        self._suppressions = SqlSuppressions(self.sql)
+        self._acks = SqlAcknowledgements(self.sql)
 
     @property
-    def outbox(self) -> SqliteOutbox:
+    def outbox(self) -> SqlOutbox:
         return self._outbox
 
     @property
-    def publishers(self) -> SqlitePublisherCache:
+    def publishers(self) -> SqlPublisherCache:
         return self._publishers
 
     @property
-    def suppressions(self) -> SqliteSuppressions:
+    def suppressions(self) -> SqlSuppressions:
         return self._suppressions
 
     @property
-    def acks(self) -> SqliteAcknowledgements:
+    def acks(self) -> SqlAcknowledgements:
         return self._acks
 
     def _writer(self, path: Path, new: bool, used: bool) -> sqlite3.Connection:
@@ -139,24 +139,8 @@ class SqliteStore:
     def release(self) -> None:
         self.lock.release()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self._execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self._execute("COMMIT")
-        except BaseException:
-            # Never left open: a connection held by `serve` would keep the write lock.
-            if self.db.in_transaction:
-                with suppress(sqlite3.Error):  # what failed is what is reported
-                    self.db.execute("ROLLBACK")
-            raise
-
-    def _execute(self, sql: str) -> None:
-        try:
-            self.db.execute(sql)
-        except sqlite3.Error as e:
-            raise failure(self.path, e) from None
+    def transaction(self) -> AbstractContextManager[None]:
+        return self.sql.transaction()
 
 
 def create(path: Path) -> None:

@@ -1,24 +1,21 @@
-"""What every part of the SQLite state shares: one line for any error SQLite or the
-disk gives, and the helpers for queries over many keys."""
+"""The SQLite connection as the state's tables use it, and one line for any error SQLite
+or the disk gives."""
 
 from __future__ import annotations
 
-import functools
-import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Final
 
-from advisory.domain.models import Advisory
 from advisory.domain.text import outside
 from advisory.errors import StateError, StorageError
+from advisory.state.sql.db import Db, Params, Rows
 
-__all__ = ["PRIVATE", "advisory_from", "failure", "guarded", "marks", "parts"]
+__all__ = ["PRIVATE", "SqliteDb", "failure"]
 
 PRIVATE: Final = 0o600  # the state holds addresses and what was sent to whom
-_PART: Final = 500  # values bound per IN (...) query
 
 
 def failure(path: Path, error: sqlite3.Error, unusable: str = "state file unusable") -> StateError:
@@ -33,43 +30,44 @@ def failure(path: Path, error: sqlite3.Error, unusable: str = "state file unusab
     return StateError(f"{path}: {unusable} ({outside(str(error))})")
 
 
-C = TypeVar("C", bound=type)
+class SqliteDb(Db):
+    errors = (sqlite3.Error,)
 
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.connection = connection
+        self.path = path
+        self.where = str(path)
 
-def guarded(cls: C) -> C:
-    """Every public method of `cls` answers SQLite's and the disk's errors in one line
-    naming the file (`self.path`), never a traceback."""
+    def run(self, sql: str, params: Params = ()) -> Rows:
+        return self.connection.execute(sql, params)
 
-    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(method)
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(self, *args, **kwargs)
-            except sqlite3.Error as e:
-                raise failure(self.path, e) from None
+    def many(self, sql: str, rows: Iterable[Params]) -> None:
+        self.connection.executemany(sql, rows)
 
-        return call
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._execute("COMMIT")
+        except BaseException:
+            # Never left open: a connection held by `serve` would keep the write lock.
+            if self.connection.in_transaction:
+                with suppress(sqlite3.Error):  # what failed is what is reported
+                    self.connection.execute("ROLLBACK")
+            raise
 
-    for name, method in list(vars(cls).items()):
-        if callable(method) and not name.startswith("_"):
-            setattr(cls, name, wrap(method))
-    return cls
+    def ids(self, count: int) -> int:
+        # The largest id is read off the table's own key: no scan, however long. (Within
+        # the transaction that writes them: one writer at a time.)
+        return int(self.connection.execute("SELECT max(id) FROM attempts").fetchone()[0] or 0) + 1
 
+    def failure(self, error: Exception) -> StateError:
+        assert isinstance(error, sqlite3.Error)
+        return failure(self.path, error)
 
-def parts(values: Sequence[str], times: int = 1) -> Iterator[Sequence[str]]:
-    """`values` in parts small enough to be bound `times` over in one query."""
-    size = _PART // times
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
-def marks(values: Sequence[str]) -> str:
-    return ", ".join("?" * len(values))
-
-
-def advisory_from(body: str) -> Advisory:
-    """An advisory kept as JSON."""
-    data = json.loads(body)
-    issued = data["issued"]
-    data["issued"] = (datetime if "T" in issued else date).fromisoformat(issued)
-    return Advisory.model_validate(data)
+    def _execute(self, sql: str) -> None:
+        try:
+            self.connection.execute(sql)
+        except sqlite3.Error as e:
+            raise failure(self.path, e) from None

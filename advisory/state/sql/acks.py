@@ -1,17 +1,15 @@
-"""Travellers' alerts and their acknowledgements in SQLite, and what the desk was told."""
+"""Travellers' alerts and their acknowledgements, and what the desk was told."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any, Final
 
 from advisory.domain.text import outside
 from advisory.state.base import Duty, How, Told, Traveller
-from advisory.state.sqlite.db import guarded
+from advisory.state.sql.db import Db, Rows, guarded
 
-__all__ = ["SqliteAcknowledgements"]
+__all__ = ["SqlAcknowledgements"]
 
 # One row per alert (in the order they were told), with its delivery, its acknowledgement,
 # and whether it is the last alert of its advisory this traveller was told (a later one
@@ -46,31 +44,35 @@ def _traveller(row: tuple[object, ...]) -> Traveller:
 
 
 @guarded
-class SqliteAcknowledgements:
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+class SqlAcknowledgements:
+    def __init__(self, db: Db) -> None:
         self.db = db
-        self.path = path
 
     def told(self, rows: Iterable[Told]) -> None:
         # An acknowledgement is of a version: a second alert of one (a second trip) is
         # reminded and escalated only if the first was not. It is told to the desk.
-        self.db.executemany(
+        self.db.many(
             """INSERT INTO told (key, recipient, email, name, advisory, version, country,
                                  starts, ends, token, reminder, escalation)
-               SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+               SELECT :key, :recipient, :email, :name, :advisory, :version, :country,
+                   :start, :end, :token,
                    (SELECT max(o.reminder) FROM told o
-                    WHERE o.recipient = ?2 AND o.version = ?6 AND o.key != ?1),
+                    WHERE o.recipient = :recipient AND o.version = :version AND o.key != :key),
                    (SELECT max(o.escalation) FROM told o
-                    WHERE o.recipient = ?2 AND o.version = ?6 AND o.key != ?1)
+                    WHERE o.recipient = :recipient AND o.version = :version AND o.key != :key)
                WHERE true
                ON CONFLICT (key) DO UPDATE SET
                    email = excluded.email, name = excluded.name, starts = excluded.starts,
                    ends = excluded.ends, token = excluded.token, version = excluded.version,
-                   summary = iif(version = excluded.version, summary, NULL),
-                   reminder = iif(version = excluded.version, reminder, excluded.reminder),
-                   escalation = iif(version = excluded.version, escalation, excluded.escalation)""",
-            [(t.key, t.recipient, t.email, t.name, t.advisory, t.version, t.country, t.start,
-              t.end, t.token) for t in rows],
+                   summary = CASE WHEN told.version = excluded.version THEN told.summary END,
+                   reminder = CASE WHEN told.version = excluded.version THEN told.reminder
+                                   ELSE excluded.reminder END,
+                   escalation = CASE WHEN told.version = excluded.version THEN told.escalation
+                                     ELSE excluded.escalation END""",
+            [{"key": t.key, "recipient": t.recipient, "email": t.email, "name": t.name,
+              "advisory": t.advisory, "version": t.version, "country": t.country,
+              "start": t.start, "end": t.end, "token": t.token}
+             for t in rows],
         )  # fmt: skip
 
     def asked(self, token: str) -> Traveller | None:
@@ -78,9 +80,9 @@ class SqliteAcknowledgements:
         return None if row is None else _traveller(row)
 
     def acknowledge(self, told: Told, at: float, how: How, detail: str = "") -> bool:
-        added = self.db.execute(  # one statement: durable at once, outside any run
-            "INSERT OR IGNORE INTO acks (recipient, version, at, how, detail) "
-            "VALUES (?, ?, ?, ?, ?)",
+        added = self.db.run(  # one statement: durable at once, outside any run
+            "INSERT INTO acks (recipient, version, at, how, detail) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (told.recipient, told.version, at, how, outside(detail, 300)),
         ).rowcount
         return added == 1
@@ -108,8 +110,8 @@ class SqliteAcknowledgements:
         )
         return [_traveller(row) for row in rows]
 
-    def _select(self, where: str, *values: object, order: str = "seq") -> sqlite3.Cursor:
-        return self.db.execute(
+    def _select(self, where: str, *values: object, order: str = "seq") -> Rows:
+        return self.db.run(
             f"SELECT {_COLUMNS} FROM {_ROWS} r WHERE {where} ORDER BY {order}", values
         )
 
@@ -117,15 +119,18 @@ class SqliteAcknowledgements:
         self, key: str, duty: Duty, told: Iterable[str], acks: Iterable[Traveller] = ()
     ) -> None:
         column = {"summary": "summary", "reminder": "reminder", "escalation": "escalation"}[duty]
-        self.db.executemany(f"UPDATE told SET {column} = ? WHERE key = ?", [(key, k) for k in told])
-        self.db.executemany(
+        self.db.many(
+            f"UPDATE told SET {column} = ? WHERE key = ?", [(key, k) for k in sorted(told)]
+        )
+        self.db.many(
             "UPDATE acks SET reported = ? WHERE recipient = ? AND version = ? AND reported IS NULL",
             [(key, t.told.recipient, t.told.version) for t in acks],
         )
 
     def travellers(self, *, country: str | None = None) -> list[Traveller]:
         rows = self._select(
-            "token IS NOT NULL AND status != 'cancelled' AND latest AND (? IS NULL OR country = ?)",
-            country, country, order="starts, recipient",
+            "token IS NOT NULL AND status != 'cancelled' AND latest "
+            "AND country = coalesce(?, country)",
+            country, order="starts, recipient",
         )  # fmt: skip
         return [_traveller(row) for row in rows]

@@ -1,34 +1,31 @@
-"""The suppression list in SQLite: who receives nothing, since when, and why."""
+"""The suppression list: who receives nothing, since when, and why."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection, Iterable
-from pathlib import Path
 
 from advisory.domain.text import outside
 from advisory.state.base import Reason, Suppression
-from advisory.state.sqlite.db import guarded, marks, parts
+from advisory.state.sql.db import Db, guarded, marks, parts
 
-__all__ = ["SqliteSuppressions"]
+__all__ = ["SqlSuppressions"]
 
 
 @guarded
-class SqliteSuppressions:
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+class SqlSuppressions:
+    def __init__(self, db: Db) -> None:
         self.db = db
-        self.path = path
 
     def suppress(self, address: str, reason: Reason, now: float, detail: str = "") -> bool:
-        added = self.db.execute(  # one statement: durable at once, outside any run
-            "INSERT OR IGNORE INTO suppressions (address, reason, since, detail) "
-            "VALUES (?, ?, ?, ?)",
+        added = self.db.run(  # one statement: durable at once, outside any run
+            "INSERT INTO suppressions (address, reason, since, detail) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (address.lower(), reason, now, outside(detail, 500)),
         ).rowcount
         return added == 1
 
     def unsuppress(self, address: str) -> bool:
-        removed = self.db.execute(
+        removed = self.db.run(
             "DELETE FROM suppressions WHERE address = ?", (address.lower(),)
         ).rowcount
         return removed == 1
@@ -36,24 +33,27 @@ class SqliteSuppressions:
     def among(self, addresses: Collection[str]) -> set[str]:
         out: set[str] = set()
         for part in parts(list(addresses)):
-            rows = self.db.execute(
+            rows = self.db.run(
                 f"SELECT address FROM suppressions WHERE address IN ({marks(part)})", part
             )
             out.update(address for (address,) in rows)
         return out
 
     def by_reason(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT reason, count(*) FROM suppressions GROUP BY reason"))
+        return dict(self.db.run("SELECT reason, count(*) FROM suppressions GROUP BY reason"))
 
     def register(self, tokens: Iterable[tuple[str, str]]) -> None:
-        self.db.executemany("INSERT OR IGNORE INTO tokens (token, address) VALUES (?, ?)", tokens)
+        self.db.many(
+            "INSERT INTO tokens (token, address) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            sorted(tokens),  # in one order, as every writer takes them
+        )
 
     def address_of(self, token: str) -> str | None:
-        row = self.db.execute("SELECT address FROM tokens WHERE token = ?", (token,)).fetchone()
+        row = self.db.run("SELECT address FROM tokens WHERE token = ?", (token,)).fetchone()
         return None if row is None else str(row[0])
 
     def listed(self) -> list[Suppression]:
-        rows = self.db.execute(
+        rows = self.db.run(
             "SELECT address, reason, since, detail FROM suppressions ORDER BY since, address"
         )
         return [Suppression(*row) for row in rows]

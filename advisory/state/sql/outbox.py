@@ -1,33 +1,29 @@
-"""The outbox in SQLite: messages, their attempts, and the advisory versions told of."""
+"""The outbox: messages, their attempts, and the advisory versions told of."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Collection, Iterable, Sequence
-from contextlib import suppress
-from pathlib import Path
 from typing import Final
 
 from advisory.domain.models import Advisory
 from advisory.domain.text import outside
 from advisory.state.base import Attempt, Entry, Kind, Status
-from advisory.state.sqlite.db import advisory_from, guarded, marks, parts
+from advisory.state.sql.db import Db, advisory_from, guarded, marks, parts
 
-__all__ = ["SqliteOutbox"]
+__all__ = ["SqlOutbox"]
 
 _COLUMNS: Final = ", ".join(Entry.__slots__)
 
 
 @guarded
-class SqliteOutbox:
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+class SqlOutbox:
+    def __init__(self, db: Db) -> None:
         self.db = db
-        self.path = path
 
     def entries(self, *, status: Status, kinds: Collection[Kind] = ()) -> list[Entry]:
         only = f" AND kind IN ({marks(list(kinds))})" if kinds else ""
-        rows = self.db.execute(
+        rows = self.db.run(
             f"SELECT {_COLUMNS} FROM messages WHERE status = ?{only} ORDER BY rowid",
             (status, *kinds),
         )
@@ -36,7 +32,7 @@ class SqliteOutbox:
     def entries_for(self, keys: Sequence[str]) -> dict[str, Entry]:
         out: dict[str, Entry] = {}
         for part in parts(keys):
-            rows = self.db.execute(
+            rows = self.db.run(
                 f"SELECT {_COLUMNS} FROM messages WHERE key IN ({marks(part)})", part
             )
             out.update((row[0], Entry(*row)) for row in rows)
@@ -48,8 +44,10 @@ class SqliteOutbox:
         wanted = set(keys)
         out: dict[tuple[str, str], tuple[str, str]] = {}
         for part in parts(list(recipients), times=2):
-            rows = self.db.execute(
-                "SELECT recipient, advisory, version, key, max(seq) FROM ("
+            rows = self.db.run(
+                "SELECT recipient, advisory, version, key FROM ("
+                " SELECT recipient, advisory, version, key, row_number() OVER ("
+                "  PARTITION BY recipient, advisory ORDER BY seq DESC) AS n FROM ("
                 "  SELECT recipient, advisory, version, key, sent_seq AS seq FROM messages"
                 "  WHERE sent_seq IS NOT NULL AND kind = 'alert'"
                 f"   AND recipient IN ({marks(part)})"
@@ -57,20 +55,20 @@ class SqliteOutbox:
                 "  SELECT c.recipient, c.advisory, c.version, c.key, m.sent_seq FROM carried c"
                 "  JOIN messages m ON m.key = c.key WHERE m.sent_seq IS NOT NULL"
                 f"   AND c.recipient IN ({marks(part)})"
-                ") GROUP BY recipient, advisory",
+                " ) AS delivered) AS numbered WHERE n = 1",
                 [*part, *part],
             )
-            out.update(((r, a), (v, k)) for r, a, v, k, _ in rows if a in wanted)
+            out.update(((r, a), (v, k)) for r, a, v, k in rows if a in wanted)
         return out
 
     def advisory(self, version: str) -> Advisory | None:
-        row = self.db.execute(
+        row = self.db.run(
             "SELECT body FROM advisory_versions WHERE version = ?", (version,)
         ).fetchone()
         return None if row is None else advisory_from(row[0])
 
     def minor_since(self, key: str, version: str) -> bool:
-        rows = self.db.execute(
+        rows = self.db.run(
             "SELECT body FROM advisory_versions WHERE advisory = ? AND rowid > "
             "(SELECT rowid FROM advisory_versions WHERE version = ?)",
             (key, version),
@@ -78,66 +76,73 @@ class SqliteOutbox:
         return all(json.loads(body).get("update") == "minor" for (body,) in rows)
 
     def counts(self) -> dict[str, int]:
-        rows = self.db.execute("SELECT status, count(*) FROM messages GROUP BY status")
+        rows = self.db.run("SELECT status, count(*) FROM messages GROUP BY status")
         return dict(rows)
 
     def remember(self, advisory: Advisory, now: float) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO advisory_versions (version, advisory, body, first_seen) "
-            "VALUES (?, ?, ?, ?)",
+        self.db.run(
+            "INSERT INTO advisory_versions (version, advisory, body, first_seen) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (advisory.version, advisory.key, advisory.model_dump_json(), now),
         )
 
     def enqueue(self, entries: Iterable[Entry]) -> None:
-        self.db.executemany(
-            f"""INSERT INTO messages ({_COLUMNS}) VALUES ({", ".join("?" * len(Entry.__slots__))})
-                ON CONFLICT (key) DO UPDATE SET
-                    status = 'queued', version = excluded.version,
-                    next_attempt = excluded.next_attempt,
-                    resends = excluded.resends, attempts = 0, created_at = excluded.created_at""",
-            [
+        # An entry queued again (a resend, a newer version, a cancelled one due again)
+        # counts one more resend than the outbox had when it was planned: where several
+        # processes plan the same run, the second to come queues nothing again that the
+        # first did. A new one (no resend) is never queued over what is there.
+        new: list[Entry] = []
+        again: list[Entry] = []
+        for e in entries:
+            (again if e.resends else new).append(e)
+        values = ", ".join("?" * len(Entry.__slots__))
+        for rows, conflict in (
+            (new, "DO NOTHING"),
+            (again, """DO UPDATE SET
+                status = 'queued', version = excluded.version, next_attempt = excluded.next_attempt,
+                resends = excluded.resends, attempts = 0, created_at = excluded.created_at
+                WHERE messages.resends < excluded.resends"""),
+        ):  # fmt: skip
+            if not rows:
+                continue
+            self.db.many(
+                f"INSERT INTO messages ({_COLUMNS}) VALUES ({values}) ON CONFLICT (key) {conflict}",
+                [
                 (e.key, e.kind, e.recipient, e.advisory, e.version, e.format, "queued",
                  e.created_at, 0, e.next_attempt, None, None, e.resends)
-                for e in entries
-            ],
-        )  # fmt: skip
+                for e in rows
+                ],
+            )  # fmt: skip
 
     def carry(self, key: str, recipient: str, advisories: Iterable[Advisory]) -> None:
-        self.db.execute("DELETE FROM carried WHERE key = ?", (key,))
-        self.db.executemany(
-            "INSERT OR REPLACE INTO carried (key, recipient, advisory, version) "
-            "VALUES (?, ?, ?, ?)",
+        self.db.run("DELETE FROM carried WHERE key = ?", (key,))
+        self.db.many(
+            "INSERT INTO carried (key, recipient, advisory, version) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (key, advisory) DO UPDATE SET version = excluded.version",
             [(key, recipient, a.key, a.version) for a in advisories],
         )
 
     def cancel(self, keys: Iterable[str], reason: str) -> None:
-        self.db.executemany(
+        self.db.many(
             "UPDATE messages SET status = 'cancelled', last_error = ?, next_attempt = NULL "
             "WHERE key = ? AND status = 'queued'",
-            [(outside(reason), key) for key in keys],
+            [(outside(reason), key) for key in sorted(keys)],
         )
 
     def record_many(self, attempts: Sequence[Attempt]) -> None:
         """One transaction, one fsync, for many messages. A delivery is numbered by the
         id of the attempt that made it: the outbox's own order, whatever the clock says."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            # The largest id is read off the table's own key: no scan, however long.
-            first = (self.db.execute("SELECT max(id) FROM attempts").fetchone()[0] or 0) + 1
-            self.db.executemany(
+        with self.db.transaction():
+            first = self.db.ids(len(attempts))
+            self.db.many(
                 "INSERT INTO attempts (id, key, at, outcome, error) VALUES (?, ?, ?, ?, ?)",
                 [(first + n, a.key, a.at, a.outcome, a.note) for n, a in enumerate(attempts)],
             )
-            self.db.executemany(
+            numbered = sorted(enumerate(attempts), key=lambda pair: pair[1].key)
+            self.db.many(
                 """UPDATE messages SET status = ?, attempts = attempts + 1, next_attempt = ?,
                        last_error = ?, sent_at = coalesce(?, sent_at),
                        sent_seq = coalesce(?, sent_seq) WHERE key = ?""",
                 [(a.status, a.retry_at, a.note, *((a.at, first + n) if a.outcome == "sent"
-                  else (None, None)), a.key) for n, a in enumerate(attempts)],
+                  else (None, None)), a.key) for n, a in numbered],
             )  # fmt: skip
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:
-                with suppress(sqlite3.Error):  # what failed is what is reported
-                    self.db.execute("ROLLBACK")
-            raise

@@ -1,47 +1,46 @@
-"""The publishers' cache in SQLite: documents' validators, versions seen, current views."""
+"""The publishers' cache: documents' validators, versions seen, current views."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
-from pathlib import Path
 
 from advisory.domain.models import Advisory
 from advisory.domain.text import outside
 from advisory.state.base import Document, PublisherState
-from advisory.state.sqlite.db import advisory_from, guarded
+from advisory.state.sql.db import Db, advisory_from, guarded
 
-__all__ = ["SqlitePublisherCache"]
+__all__ = ["SqlPublisherCache"]
 
 
 @guarded
-class SqlitePublisherCache:
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+class SqlPublisherCache:
+    def __init__(self, db: Db) -> None:
         self.db = db
-        self.path = path
 
     def followed(self) -> list[Advisory]:
-        rows = self.db.execute("SELECT body FROM followed ORDER BY advisory")
+        rows = self.db.run("SELECT body FROM followed ORDER BY advisory")
         return [advisory_from(body) for (body,) in rows]
 
     def current_prints(self) -> dict[str, tuple[str, int]]:
-        rows = self.db.execute("SELECT advisory, fingerprint, level FROM followed")
+        rows = self.db.run("SELECT advisory, fingerprint, level FROM followed")
         return {key: (printed, level) for key, printed, level in rows}
 
     def follow(self, advisory: Advisory, fingerprint: str, now: float) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO followed VALUES (?, ?, ?, ?, ?)",
+        self.db.run(
+            "INSERT INTO followed (advisory, body, since, fingerprint, level) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (advisory) DO UPDATE SET body = excluded.body, "
+            "since = excluded.since, fingerprint = excluded.fingerprint, level = excluded.level",
             (advisory.key, advisory.model_dump_json(), now, fingerprint, int(advisory.level)),
         )
 
     def sightings(self, key: str) -> dict[str, float]:
-        rows = self.db.execute(
+        rows = self.db.run(
             "SELECT fingerprint, last_seen FROM sightings WHERE advisory = ?", (key,)
         )
         return dict(rows)
 
     def sighting(self, key: str, fingerprint: str) -> Advisory | None:
-        row = self.db.execute(
+        row = self.db.run(
             "SELECT body FROM sightings WHERE advisory = ? AND fingerprint = ?", (key, fingerprint)
         ).fetchone()
         return advisory_from(row[0]) if row and row[0] else None
@@ -49,29 +48,32 @@ class SqlitePublisherCache:
     def sighted(
         self, key: str, fingerprint: str, now: float, advisory: Advisory | None = None
     ) -> None:
-        self.db.execute(
-            "INSERT INTO sightings VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-            "last_seen = excluded.last_seen, body = coalesce(excluded.body, body)",
+        self.db.run(
+            "INSERT INTO sightings (advisory, fingerprint, last_seen, body) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (advisory, fingerprint) DO UPDATE SET last_seen = excluded.last_seen, "
+            "body = coalesce(excluded.body, sightings.body)",
             (key, fingerprint, now, advisory.model_dump_json() if advisory else None),
         )
 
     def forget_sightings(self, before: float) -> None:
-        self.db.execute("DELETE FROM sightings WHERE last_seen < ?", (before,))
+        self.db.run("DELETE FROM sightings WHERE last_seen < ?", (before,))
 
     def document(self, url: str) -> Document:
-        row = self.db.execute(
+        row = self.db.run(
             "SELECT etag, last_modified, memo FROM documents WHERE url = ?", (url,)
         ).fetchone()
         return Document(*row) if row else Document()
 
     def keep_document(self, url: str, document: Document) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?)",
+        self.db.run(
+            "INSERT INTO documents (url, etag, last_modified, memo) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, "
+            "last_modified = excluded.last_modified, memo = excluded.memo",
             (url, document.etag, document.last_modified, document.memo),
         )
 
     def states(self) -> dict[str, PublisherState]:
-        rows = self.db.execute(
+        rows = self.db.run(
             "SELECT kind, last_fetch, last_change, changed, last_error, error_at FROM publishers"
         )
         return {row[0]: PublisherState(*row[1:]) for row in rows}
@@ -85,16 +87,16 @@ class SqlitePublisherCache:
         changed: Sequence[str],
         errors: Sequence[str],
     ) -> None:
-        self.db.execute("INSERT OR IGNORE INTO publishers (kind) VALUES (?)", (kind,))
+        self.db.run("INSERT INTO publishers (kind) VALUES (?) ON CONFLICT DO NOTHING", (kind,))
         if answered:
-            self.db.execute("UPDATE publishers SET last_fetch = ? WHERE kind = ?", (now, kind))
+            self.db.run("UPDATE publishers SET last_fetch = ? WHERE kind = ?", (now, kind))
         if errors:
-            self.db.execute(
+            self.db.run(
                 "UPDATE publishers SET last_error = ?, error_at = ? WHERE kind = ?",
                 (outside("; ".join(errors), 4000), now, kind),
             )
         if changed:
-            self.db.execute(
+            self.db.run(
                 "UPDATE publishers SET last_change = ?, changed = ? WHERE kind = ?",
                 (now, " ".join(changed), kind),
             )
