@@ -48,8 +48,8 @@ from advisory.run.counts import Counts
 from advisory.run.plan import Job, Plan, Purpose, plan_for
 from advisory.run.run import hold, run, sharded
 from advisory.state import create, open_store
+from advisory.state import exists as state_exists
 from advisory.state.base import PublisherState
-from advisory.state.sqlite import RunLock
 
 if TYPE_CHECKING:
     from advisory.mail.dkim import Signer
@@ -95,7 +95,7 @@ def _setup(args: argparse.Namespace, *, sharding: bool = False, previewing: bool
     except ConfigError as e:
         problems.extend(e.problems)
     try:
-        with open_store(config.service.state, readonly=True) as store:
+        with open_store(config.state, readonly=True) as store:
             advisories = known(config, store.publishers)
     except ConfigError as e:
         problems.extend(e.problems)
@@ -206,6 +206,7 @@ def _what(job: Job) -> str:
 def _skipped(counts: Counts) -> str:
     parts = [
         f"{counts.already_sent} already sent" if counts.already_sent else "",
+        f"{counts.elsewhere} with other processes" if counts.elsewhere else "",
         f"{counts.waiting} waiting for a retry" if counts.waiting else "",
         f"{counts.failed_before} failed earlier (see status)" if counts.failed_before else "",
         f"{counts.suppressed} suppressed" if counts.suppressed else "",
@@ -251,7 +252,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  {signer.record}")
     now = setup.clock()
     _print_readers(c, roster, now)
-    with open_store(c.service.state, readonly=True) as store:
+    with open_store(c.state, readonly=True) as store:
         _print_plan(plan_for(_purpose(c, Purpose(), now), roster, setup.advisories,
                              store.outbox, now, travel=c.travel,
                              suppressed=store.suppressions.among), "would send")  # fmt: skip
@@ -275,7 +276,7 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
     )
     if dry_run:
         assert setup.roster is not None
-        with setup.roster, open_store(config.service.state, readonly=True) as store:
+        with setup.roster, open_store(config.state, readonly=True) as store:
             now = setup.clock()
             the_plan = plan_for(_purpose(config, purpose, now), setup.roster, setup.advisories,
                                 store.outbox, now, travel=config.travel,
@@ -298,7 +299,7 @@ async def _send(setup: Setup, purpose: Purpose) -> Counts:
 
     roster = setup.roster
     try:
-        with open_store(setup.config.service.state) as store:
+        with open_store(setup.config.state) as store:
             async with hold(store, waiting) as held:
                 assert held
                 if waited and roster is not None:  # the list as it is now, not before the wait
@@ -438,7 +439,7 @@ def cmd_exposed(args: argparse.Namespace) -> int:
             day = date.fromisoformat(args.at)
         except ValueError:
             raise UsageError(f"--at: {args.at!r} is not a date (YYYY-MM-DD)") from None
-    with roster, open_store(config.service.state, readonly=True) as store:
+    with roster, open_store(config.state, readonly=True) as store:
         rows = exposure.exposed(
             roster, setup.advisories, store.outbox, config.travel, now=setup.clock(), day=day,
             country=country, min_level=Level(args.min_level), answered=answers.answered(store),
@@ -461,9 +462,9 @@ def _country(value: str) -> str:
 def cmd_acks(args: argparse.Namespace) -> int:
     country = None if args.country is None else _country(args.country)
     config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
-    state = config.service.state
+    state = config.state
     rows: list[answers.Answer] = []
-    if state.exists() or RunLock(state).path.exists():
+    if state_exists(state):
         with open_store(state, readonly=True) as store:  # while `serve` runs, too
             rows = answers.answers(store, country=country, pending=args.pending)
     sys.stdout.write(answers.render(rows, args.format))
@@ -477,8 +478,8 @@ def cmd_acks(args: argparse.Namespace) -> int:
 def cmd_ack(args: argparse.Namespace) -> int:
     address, country = _address(args.email), _country(args.country)
     config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
-    state = config.service.state
-    if not state.exists() and not RunLock(state).path.exists():  # no state made for this
+    state = config.state
+    if not state_exists(state):  # no state made for this
         raise UsageError(f"{address}: no alert asked this address to confirm; nothing recorded")
     with open_store(state) as store:  # never behind a run's lock
         lines = answers.by_phone(store, address, country, time.time(), args.note or "")
@@ -496,7 +497,7 @@ def _address(value: str) -> str:
 def cmd_suppress(args: argparse.Namespace) -> int:
     address = _address(args.email)
     config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
-    with open_store(config.service.state) as store:  # never behind a run's lock
+    with open_store(config.state) as store:  # never behind a run's lock
         added = store.suppressions.suppress(address, "operator", time.time(), args.reason or "")
     print(f"{address}: {'suppressed' if added else 'was already suppressed'}")
     return 0
@@ -505,7 +506,7 @@ def cmd_suppress(args: argparse.Namespace) -> int:
 def cmd_unsuppress(args: argparse.Namespace) -> int:
     address = _address(args.email)
     config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
-    with open_store(config.service.state) as store:
+    with open_store(config.state) as store:
         removed = store.suppressions.unsuppress(address)
     print(f"{address}: {'no longer suppressed' if removed else 'was not suppressed'}")
     return 0
@@ -513,8 +514,8 @@ def cmd_unsuppress(args: argparse.Namespace) -> int:
 
 def cmd_suppressions(args: argparse.Namespace) -> int:
     config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
-    state = config.service.state
-    if not state.exists() and not RunLock(state).path.exists():
+    state = config.state
+    if not state_exists(state):
         listed = []
     else:
         with open_store(state, readonly=True) as store:
@@ -541,8 +542,8 @@ def cmd_suppressions(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     path = config_file.config_path(args.config, os.environ)
     config = config_file.load(path, delivering=False)
-    state = config.service.state
-    if not state.exists() and not RunLock(state).path.exists():
+    state = config.state
+    if not state_exists(state):
         print(f"{state}: no state file yet: nothing has been sent")
         return 0
     with open_store(state, readonly=True) as store:
@@ -573,7 +574,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         print(f"files     {config.service.advisories}")
     if not config.publishers:
         print("no official publisher is followed ([[sources]] in the config: see the README)")
-    with open_store(config.service.state, readonly=True) as store:
+    with open_store(config.state, readonly=True) as store:
         states = store.publishers.states()
         current = [a for a in known(config, store.publishers) if a.publisher]
     for source in config.publishers:
@@ -656,7 +657,7 @@ def _write_new(name: str, data: bytes) -> None:
 
 def cmd_state_init(args: argparse.Namespace) -> int:
     config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
-    state = config.service.state
+    state = config.state
     create(state)
     print(f"{state}: a new, empty state: every message due is sent on the next run")
     return 0

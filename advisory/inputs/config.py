@@ -43,7 +43,7 @@ from advisory.domain.publishers import FILES, PUBLISHERS
 from advisory.domain.schedule import cron_trigger
 from advisory.domain.text import INTERNAL, plural
 from advisory.domain.trips import DEFAULT_LEAD, Travel
-from advisory.domain.urls import loopback, secure
+from advisory.domain.urls import Database, database_url, loopback, secure
 from advisory.errors import ConfigError, Problem
 from advisory.inputs.problems import read_bytes, read_toml, validate
 
@@ -62,6 +62,21 @@ def _path(value: Any, info: ValidationInfo) -> Path:
         raise PydanticCustomError("path", "expected a path")
     base = (info.context or {}).get("base", Path())
     return (Path(base) / value).resolve()
+
+
+def _state(value: Any, info: ValidationInfo) -> Path | str:
+    """A state file, or a PostgreSQL URL."""
+    if isinstance(value, str) and value.startswith(("postgresql:", "postgres:")):
+        try:
+            return database_url(value)
+        except ValueError as e:
+            raise PydanticCustomError("state", str(e)) from None
+    return _path(value, info)
+
+
+def _lease(value: Any) -> timedelta:
+    """How long a claim on queued messages holds without word from its process."""
+    return _duration(value, least=2, most=3600)
 
 
 def _optional_path(value: Any, info: ValidationInfo) -> Path | None:
@@ -178,7 +193,12 @@ EnvName = Annotated[str, Field(max_length=100), AfterValidator(_env_name)]
 
 
 class Service(Strict):
-    state: FilePath = Field(default="state.sqlite3", validate_default=True)
+    # A file (SQLite), or a postgresql:// URL: a state several processes share.
+    state: Annotated[Path | str, BeforeValidator(_state)] = Field(
+        default="state.sqlite3", validate_default=True
+    )
+    state_password_env: EnvName = "ADVISORY_STATE_PASSWORD"  # noqa: S105 -- a variable's name
+    lease: Annotated[timedelta, BeforeValidator(_lease)] = timedelta(minutes=2)
     advisories: FilePath = Field(default="advisories", validate_default=True)
     timezone: Annotated[str, Field(max_length=64), AfterValidator(_timezone)] = "UTC"
     subscribers_file: OptionalPath = None
@@ -339,6 +359,16 @@ class Config(Strict):
     raw: Annotated[bytes, Field(exclude=True)] = b""  # the file as read, secrets excepted
     smtp_password: Annotated[SecretStr | None, Field(exclude=True)] = None
     token_secret: Annotated[SecretStr | None, Field(exclude=True)] = None
+    state_password: Annotated[SecretStr | None, Field(exclude=True)] = None
+
+    @property
+    def state(self) -> Path | Database:
+        """Where the state is: a file, or a PostgreSQL database with its password."""
+        where = self.service.state
+        if isinstance(where, Path):
+            return where
+        secret = self.state_password
+        return Database(where, secret.get_secret_value() if secret else None)
 
     @property
     def follows_files(self) -> bool:
@@ -391,7 +421,7 @@ def load(
         raise ConfigError(Problem.at(path, "", MISSING))
     raw = read_bytes(path) if raw is None else raw
     data = read_toml(path, raw)
-    for private in ("path", "smtp_password", "token_secret", "raw"):
+    for private in ("path", "smtp_password", "token_secret", "state_password", "raw"):
         if private in data:
             raise ConfigError(Problem.at(path, private, "unknown field"))
     config = validate(Config, data, path, base=path.parent.resolve())
@@ -424,9 +454,12 @@ def _with_secrets(config: Config, env: Mapping[str, str]) -> Config:
     """The config with its secrets, read from the variables it names (never from a file)."""
     password = env.get(config.smtp.password_env) if config.smtp.username else None
     secret = env.get(config.sender.token_secret_env)
+    on_server = isinstance(config.service.state, str)
+    state = env.get(config.service.state_password_env) if on_server else None
     return config.model_copy(
         update={
             "smtp_password": SecretStr(password) if password else None,
+            "state_password": SecretStr(state) if state else None,
             "token_secret": SecretStr(secret) if secret and _takes_token(config) else None,
         }
     )

@@ -18,6 +18,7 @@ class Counts:
     failed: int = 0  # failed for good: refused, or out of retries
     left: int = 0  # not attempted: the run was stopped; still queued
     already_sent: int = 0
+    elsewhere: int = 0  # due, but another process sharing the state holds it to send
     waiting: int = 0  # queued, next attempt later
     failed_before: int = 0  # failed for good in an earlier run
     suppressed: int = 0  # readers on the suppression list: sent nothing

@@ -1,10 +1,12 @@
 """Delivering a plan: queue each chunk durably, attempt each message, record each outcome.
 
 The rules a reader relies on live here: a message is in the outbox as queued before
-its first attempt (a crash can lose no alert); it is recorded as sent only once the
-server accepted it, and every outcome is written within FLUSH_EVERY (a rerun sends
-nothing twice); an outcome that cannot be written stops the run at once (nothing is
-sent that could not be recorded).
+its first attempt (a crash can lose no alert); it is attempted only by the process that
+claimed it (where several share the state; the claim renewed while it works, and free
+for another a lease after it died); it is recorded as sent only once the server
+accepted it, and every outcome is written within FLUSH_EVERY (a rerun sends nothing
+twice); an outcome that cannot be written stops the run at once (nothing is sent that
+could not be recorded).
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ class Delivery:
 
             self.signer = Signer.load(dkim.domain, dkim.selector, dkim.key_file, config.path)
         self.give_up = config.delivery.give_up_after.total_seconds()
+        self.lease = config.service.lease.total_seconds()
         self.pacer = _Pacer(config.delivery.rate_limit)
         self.clock = clock
         self.rng = rng or random.Random()
@@ -292,7 +295,8 @@ class Delivery:
         workers = [asyncio.create_task(self._work(feed, plan))
                    for _ in range(self.transport.concurrency)]  # fmt: skip
         tasks = [asyncio.create_task(self._produce(plan, feed, len(workers))), *workers,
-                 asyncio.create_task(self._flush_every())]  # fmt: skip
+                 asyncio.create_task(self._flush_every()),
+                 asyncio.create_task(self._renew_every())]  # fmt: skip
         try:
             # Done when every worker is; a failure anywhere ends the run. (A stopped run's
             # producer may still wait to hand over a job nobody will take: it is cancelled.)
@@ -314,6 +318,9 @@ class Delivery:
             try:  # what the server accepted is recorded first: closing may take seconds
                 with suppress(StateError):  # kept in `_unrecorded`, told below
                     self.flush()
+                if self._unrecorded is None:  # what was not attempted, for others at once
+                    with suppress(StateError):  # (else theirs after the lease)
+                        self.store.outbox.unclaim()
             finally:
                 await self.transport.close()
         if self._unrecorded is not None:
@@ -324,9 +331,17 @@ class Delivery:
         self.counts.left = self.counts.due - self.attempted
         return self.counts + plan.counts
 
+    def claim(self, chunk: list[Job]) -> list[Job]:
+        """The jobs of a queued chunk this process holds to send (all, on a state one run
+        holds); the others another process sends."""
+        mine = set(self.store.outbox.claim([job.entry.key for job in chunk], self.lease))
+        self.counts.elsewhere += len(chunk) - len(mine)
+        return [job for job in chunk if job.entry.key in mine]
+
     async def _produce(self, plan: Plan, feed: asyncio.Queue[Job | None], workers: int) -> None:
         for chunk in plan.chunks:
             self.queue(chunk)
+            chunk = self.claim(chunk)
             self.counts.due += len(chunk)
             for job in chunk:
                 await feed.put(job)
@@ -351,3 +366,9 @@ class Delivery:
         while True:
             await asyncio.sleep(self.flush_every)
             self.flush()
+
+    async def _renew_every(self) -> None:
+        """Say, three times a lease, that what this process holds it still works on."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            self.store.outbox.renew(self.lease)

@@ -61,21 +61,45 @@ async def run(
     With `[escalation]`, every run but a digest then does the duty of care: the desk's
     summary of the travellers it told, and the reminders and escalations due (`duty`);
     `serve`'s frequent `escalate` run does only that.
+
+    Where several processes share the state, each plans the same run and sends what it
+    claims; fetching, digests and the duty of care are done by the one that leads them
+    at the time (`Store.lead`), the others skipping them.
     """
     if purpose.job == "escalate":
         return await _duty(config, purpose, store, renderer, clock, stop, Counts())
-    if purpose.fetches and config.publishers and shard is None:
-        from advisory.publishers.refresh import refresh  # the network, only where it is used
+    if purpose.job == "digest" and shard is None:  # one process at a time, where several
+        with store.lead("digest") as leading:  # share the state
+            if not leading:
+                if roster is not None:
+                    roster.close()
+                return Counts()
+            return await _run(config, purpose, store, roster, advisories, shard, renderer,
+                              stop, progress, tell, clock)  # fmt: skip
+    return await _run(config, purpose, store, roster, advisories, shard, renderer, stop,
+                      progress, tell, clock)  # fmt: skip
 
-        rounds = await refresh(config, store, clock())
-        if tell is not None:
-            tell(rounds)
+
+async def _run(
+    config: Config,
+    purpose: Purpose,
+    store: Store,
+    roster: Roster | None,
+    advisories: list[Advisory] | None,
+    shard: Shard | None,
+    renderer: Renderer | None,
+    stop: asyncio.Event | None,
+    progress: Progress | None,
+    tell: Tell | None,
+    clock: Callable[[], float],
+) -> Counts:
     told: list[str] = []
-    if purpose.fetches and config.bounces and shard is None:
-        from advisory.run.bounces import read_bounces, read_waiting  # where bounces are read
-
-        reports = await read_waiting(config.bounces.maildir)
-        _, told = read_bounces(reports, store, config.sender.bounce_address, clock=clock)
+    if purpose.fetches and shard is None and (config.publishers or config.bounces):
+        # Publishers and bounce reports are read by one process at a time: the others
+        # plan from what it keeps in the state.
+        with store.lead("fetch") as leading:
+            if leading:
+                told = await _fetch(config, store, tell, clock)
     if purpose.periods is None:  # every shard plans in the periods the run began in
         purpose = purpose.at(config.schedule, config.service.timezone, clock())
     if shard is None and sharded(config):
@@ -115,6 +139,25 @@ async def run(
     return await _duty(config, purpose, store, renderer, clock, stop, counts)
 
 
+async def _fetch(
+    config: Config, store: Store, tell: Tell | None, clock: Callable[[], float]
+) -> list[str]:
+    """What the publishers followed say, and the bounce reports waiting: what could not
+    be read of those."""
+    if config.publishers:
+        from advisory.publishers.refresh import refresh  # the network, only where it is used
+
+        rounds = await refresh(config, store, clock())
+        if tell is not None:
+            tell(rounds)
+    if not config.bounces:
+        return []
+    from advisory.run.bounces import read_bounces, read_waiting  # where bounces are read
+
+    reports = await read_waiting(config.bounces.maildir)
+    return read_bounces(reports, store, config.sender.bounce_address, clock=clock)[1]
+
+
 def _seen(store: Store, advisories: list[Advisory], now: float) -> None:
     """Keep each advisory's current version, in the order versions are seen: whether a
     reader missed only minor updates is read from it (`plan`)."""
@@ -138,11 +181,15 @@ async def _duty(
         return counts
     from advisory.run.duty import plan_duty  # (where there is a desk)
 
-    plan = plan_duty(store, config.escalation, clock(), retries_only=purpose.job == "retry",
-                     suppressed=store.suppressions.among)  # fmt: skip
-    renderer = renderer or Renderer(timezone=config.service.timezone)
-    delivery = Delivery(config, store, open_transport(config), renderer, clock=clock, stop=stop)
-    return counts + await delivery.run(plan)
+    with store.lead("duty") as leading:  # one process at a time, where several share it
+        if not leading:
+            return counts
+        plan = plan_duty(store, config.escalation, clock(), retries_only=purpose.job == "retry",
+                         suppressed=store.suppressions.among)  # fmt: skip
+        renderer = renderer or Renderer(timezone=config.service.timezone)
+        delivery = Delivery(config, store, open_transport(config), renderer, clock=clock,
+                            stop=stop)  # fmt: skip
+        return counts + await delivery.run(plan)
 
 
 def sharded(config: Config) -> bool:

@@ -233,7 +233,7 @@ def _worker(one: One) -> int:
     try:
         config = config_file.load(Path(sys.argv[1]), raw=order["config"].encode())
         roster = read_roster(config, shard)
-        with open_store(config.service.state, readonly=True) as store:
+        with open_store(config.state, readonly=True) as store:
             advisories = known(config, store.publishers)  # as the parent fetched them
     except AdvisoryError as e:
         _say(problems=list(e.problems))
@@ -276,7 +276,7 @@ async def _run(
             _say(progress=asdict(counts) | {"errors": []})
 
     try:
-        with open_store(config.service.state) as store:
+        with open_store(config.state) as store:
             counts = await one(
                 config, purpose, store, roster=roster, advisories=advisories, shard=shard,
                 stop=stop, progress=progress, clock=lambda: time.time() + skew,

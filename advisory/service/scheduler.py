@@ -176,7 +176,7 @@ async def _listen(config: Config, store: Store, service: Service) -> web.AppRunn
 
 
 def serve(config: Config, renderer: Renderer, *, check_every: float | None, log: Log) -> int:
-    with open_store(config.service.state) as store:
+    with open_store(config.state) as store:
         return asyncio.run(_serve(config, renderer, store, check_every, log))
 
 

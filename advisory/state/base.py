@@ -154,6 +154,17 @@ class Outbox(Protocol):
     def record_many(self, attempts: Sequence[Attempt]) -> None:
         """Log attempts and their outcomes in one durable transaction."""
 
+    def claim(self, keys: Sequence[str], lease: float) -> list[str]:
+        """Which of these queued messages this process may send: those no other process
+        holds (or held, but has not renewed for a whole lease), held now for `lease`
+        seconds. Where one run at a time holds the state, all of them."""
+
+    def renew(self, lease: float) -> None:
+        """This process still works on what it holds: held `lease` seconds more."""
+
+    def unclaim(self) -> None:
+        """What this process still holds is for any process to take."""
+
 
 @dataclass(frozen=True, slots=True)
 class Suppression:
@@ -339,6 +350,10 @@ class Store(Protocol):
         """Hold the state for a run; `StateBusy` if another run holds it (unless `wait`)."""
 
     def release(self) -> None: ...
+
+    def lead(self, job: str) -> AbstractContextManager[bool]:
+        """Whether this process does `job` (fetch, digest, duty) now: where several
+        share the state, one at a time, the others skipping it; else always."""
 
     def close(self) -> None: ...
 

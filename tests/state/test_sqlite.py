@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from advisory.errors import StateError
+from advisory.errors import StateBusy, StateError
 from advisory.state import open_store
 from advisory.state.base import Attempt, Entry
 from advisory.state.sqlite.migrations import MIGRATIONS
@@ -107,6 +107,16 @@ def test_a_file_that_is_not_ours_is_refused_and_left_alone(tmp_path: Path) -> No
             open_store(path, readonly=readonly)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("notes",)]
+
+
+def test_one_run_at_a_time(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.sqlite3") as store, open_store(tmp_path / "s.sqlite3") as other:
+        store.acquire()
+        with pytest.raises(StateBusy):
+            other.acquire()
+        store.release()
+        other.acquire()
+        other.release()
 
 
 def test_a_forced_resend_that_fails_keeps_the_record_of_the_delivery(tmp_path: Path) -> None:

@@ -129,6 +129,15 @@ class SqlOutbox:
             [(outside(reason), key) for key in sorted(keys)],
         )
 
+    def claim(self, keys: Sequence[str], lease: float) -> list[str]:
+        return list(keys)  # one run at a time: every message of it is its own
+
+    def renew(self, lease: float) -> None:
+        pass
+
+    def unclaim(self) -> None:
+        pass
+
     def record_many(self, attempts: Sequence[Attempt]) -> None:
         """One transaction, one fsync, for many messages. A delivery is numbered by the
         id of the attempt that made it: the outbox's own order, whatever the clock says."""

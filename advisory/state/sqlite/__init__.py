@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from contextlib import AbstractContextManager, closing, suppress
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, closing, contextmanager, suppress
 from pathlib import Path
 
 from advisory.errors import StateError
@@ -138,6 +139,10 @@ class SqliteStore:
 
     def release(self) -> None:
         self.lock.release()
+
+    @contextmanager
+    def lead(self, job: str) -> Iterator[bool]:
+        yield True  # the run lock already makes every job this run's alone
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.sql.transaction()
