@@ -291,10 +291,16 @@ class Delivery:
 
     async def run(self, plan: Plan) -> Counts:
         """Deliver the whole plan: the counts of this run, the plan's own included."""
-        feed: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=CHUNK)
+        # Where processes share the state, each claims a few jobs at a time, as its
+        # connections take them: the others take the rest.
+        claims = CHUNK if not self.store.shared else max(50, 2 * self.transport.concurrency)
+        planned: asyncio.Queue[list[Job] | None] = asyncio.Queue(maxsize=1)
+        feed: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=claims)
         workers = [asyncio.create_task(self._work(feed, plan))
                    for _ in range(self.transport.concurrency)]  # fmt: skip
-        tasks = [asyncio.create_task(self._produce(plan, feed, len(workers))), *workers,
+        tasks = [asyncio.create_task(self._produce(plan, planned)),
+                 asyncio.create_task(self._hand_out(planned, feed, claims, len(workers))),
+                 *workers,
                  asyncio.create_task(self._flush_every()),
                  asyncio.create_task(self._renew_every())]  # fmt: skip
         try:
@@ -331,20 +337,20 @@ class Delivery:
         self.counts.left = self.counts.due - self.attempted
         return self.counts + plan.counts
 
-    def claim(self, chunk: list[Job]) -> list[Job]:
-        """The jobs of a queued chunk this process holds to send (all, on a state one run
-        holds); the others another process sends."""
-        mine = set(self.store.outbox.claim([job.entry.key for job in chunk], self.lease))
-        self.counts.elsewhere += len(chunk) - len(mine)
-        return [job for job in chunk if job.entry.key in mine]
+    def claim(self, jobs: list[Job]) -> list[Job]:
+        """The queued jobs this process holds to send (all, on a state one run holds);
+        the others another process sends."""
+        mine = set(self.store.outbox.claim([job.entry.key for job in jobs], self.lease))
+        self.counts.elsewhere += len(jobs) - len(mine)
+        self.counts.due -= len(jobs) - len(mine)  # (due for this process, as it planned)
+        return [job for job in jobs if job.entry.key in mine]
 
-    async def _produce(self, plan: Plan, feed: asyncio.Queue[Job | None], workers: int) -> None:
+    async def _produce(self, plan: Plan, planned: asyncio.Queue[list[Job] | None]) -> None:
+        """Plan and queue chunk by chunk, a chunk ahead of the claims."""
         for chunk in plan.chunks:
             self.queue(chunk)
-            chunk = self.claim(chunk)
             self.counts.due += len(chunk)
-            for job in chunk:
-                await feed.put(job)
+            await planned.put(chunk)
             if self.stop.is_set():
                 break
         else:
@@ -352,6 +358,20 @@ class Delivery:
                 self.store.outbox.cancel(
                     plan.stale, "no longer due: the advisory or the subscription changed"
                 )
+        await planned.put(None)
+
+    async def _hand_out(
+        self,
+        planned: asyncio.Queue[list[Job] | None],
+        feed: asyncio.Queue[Job | None],
+        claims: int,
+        workers: int,
+    ) -> None:
+        """Claim what is queued `claims` at a time, as the connections free up."""
+        while not self.stop.is_set() and (chunk := await planned.get()) is not None:
+            for start in range(0, len(chunk), claims):
+                for job in self.claim(chunk[start : start + claims]):
+                    await feed.put(job)
         for _ in range(workers):
             await feed.put(None)
 

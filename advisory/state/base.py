@@ -343,6 +343,10 @@ class Store(Protocol):
     def where(self) -> str:
         """How messages name the state: its file, or its database."""
 
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may run on this state at the same time."""
+
     def transaction(self) -> AbstractContextManager[None]:
         """All writes within it, or none: durable once it ends."""
 

@@ -82,6 +82,8 @@ class PgStore:
     def where(self) -> str:
         return f"service.state ({self.database.url})"
 
+    shared = True
+
     def transaction(self) -> AbstractContextManager[None]:
         return self.sql.transaction()
 

@@ -110,6 +110,8 @@ class SqliteStore:
     def where(self) -> str:
         return str(self.path)
 
+    shared = False  # one run at a time (the run lock)
+
     def close(self) -> None:
         self.db.close()
         self.lock.close()
