@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 import trustme
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from support.postgres import fresh_database
 from support.project import CO, PASSWORD, VE, Project, config_text, smtp_section
 from support.smtp import Recorder, Server, start
+
+from advisory.domain.urls import Database
 
 
 @pytest.fixture
@@ -51,6 +54,13 @@ def smtpd_tls(ca: trustme.CA, tmp_path: Path) -> Iterator[Server]:
     )
     yield Server("127.0.0.1", controller.port, handler, ca_file)
     controller.stop()
+
+
+@pytest.fixture
+def postgresql() -> Iterator[Database]:
+    """A new, empty PostgreSQL database on the test server."""
+    with fresh_database() as database:
+        yield database
 
 
 @pytest.fixture
