@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import trustme
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from support.postgres import fresh_database
+from support.postgres import PrivateServer, fresh_database
 from support.project import CO, PASSWORD, VE, Project, config_text, smtp_section
 from support.smtp import Recorder, Server, start
 
@@ -61,6 +61,14 @@ def postgresql() -> Iterator[Database]:
     """A new, empty PostgreSQL database on the test server."""
     with fresh_database() as database:
         yield database
+
+
+@pytest.fixture(scope="session")
+def private_postgresql() -> Iterator[PrivateServer]:
+    """A PostgreSQL server of the tests' own, which a test may stop and start."""
+    server = PrivateServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture

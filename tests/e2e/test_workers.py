@@ -48,7 +48,7 @@ def test_three_processes_at_once_deliver_each_of_a_thousand_messages_once(
     smtpd.handler.delay = 0.005  # a server slow enough for the runs to overlap
     on_server(project, postgresql, smtp_section(smtpd, connections="4"))
     outputs = [proc.communicate(timeout=120) for proc in start_sends(project, 3)]
-    for out, err in outputs:
+    for _, err in outputs:
         assert "Traceback" not in err, err
     copies = Counter(r.message["Message-ID"] for r in smtpd.handler.received)
     assert len(copies) == N and set(copies.values()) == {1}  # everyone once
@@ -88,7 +88,7 @@ def test_a_process_killed_mid_run_leaves_its_claims_to_the_others_after_the_leas
     assert in_flight
 
     for proc in procs[1:]:  # the others finish their runs
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     time.sleep(2.5)  # the lease of the one killed runs out
     rerun = run_cli("send", config=project.config)
