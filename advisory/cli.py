@@ -33,6 +33,7 @@ from advisory.domain.models import (
 )
 from advisory.domain.publishers import FILES, PUBLISHERS
 from advisory.domain.text import outside, plural
+from advisory.domain.urls import Database, database_url
 from advisory.errors import AdvisoryError, ConfigError, Problem, TemplateError, UsageError
 from advisory.inputs import config as config_file
 from advisory.inputs.advisory_files import ignored, load_advisories
@@ -663,6 +664,30 @@ def cmd_state_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_state_migrate(args: argparse.Namespace) -> int:
+    config = config_file.load(config_file.config_path(args.config, os.environ), delivering=False)
+    state = config.state
+    if not isinstance(state, Path):
+        raise UsageError("service.state: is already a database; migrate copies a state file")
+    try:
+        url = database_url(args.to)
+    except ValueError as e:
+        raise UsageError(f"--to: {e}") from None
+    if not state_exists(state):
+        raise UsageError(f"{state}: no state file yet: nothing to copy")
+    from advisory.state.postgresql.copy import copy_state  # the driver, only where it is used
+
+    target = Database(url, os.environ.get(config.service.state_password_env))
+    copied = copy_state(state, target)
+    shown = ", ".join(f"{plural(n, what)}" for what, n in (
+        ("message", copied["messages"]), ("attempt", copied["attempts"]),
+        ("advisory version", copied["advisory_versions"]),
+        ("suppression", copied["suppressions"]), ("acknowledgement", copied["acks"])))  # fmt: skip
+    print(f"{state} -> {url}: copied {shown}")
+    print(f'next: set service.state = "{url}" in {config.path}')
+    return 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from advisory.inputs.starter import write_starter
 
@@ -775,12 +800,19 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(run=cmd_extract)
 
     c = command("state", "the state file itself")
-    actions = c.add_subparsers(dest="action", required=True, metavar="ACTION", help="init")
+    actions = c.add_subparsers(dest="action", required=True, metavar="ACTION",
+                               help="init, migrate")  # fmt: skip
     init = actions.add_parser(
         "init", help="start a new, empty state where none is, or over an emptied file"
     )
     _common(init, default=argparse.SUPPRESS)
     init.set_defaults(run=cmd_state_init)
+    migrate = actions.add_parser(
+        "migrate", help="copy the state file into an empty PostgreSQL database"
+    )
+    migrate.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/db")
+    _common(migrate, default=argparse.SUPPRESS)
+    migrate.set_defaults(run=cmd_state_migrate)
 
     help = "write a starter config and advisory folder into DIR (never over a file)"
     c = sub.add_parser("init", help=help, description=help)

@@ -12,46 +12,9 @@ import sqlite3
 from email.message import EmailMessage
 
 import pytest
+from support.duty import DESK, SECRET, TRAVELLERS
 from support.project import VE, Project, body, config_text, run_cli, smtp_section
 from support.smtp import Server
-
-SECRET = {"ADVISORY_TOKEN_SECRET": "a-secret-of-twenty-chars"}
-TRAVELLERS = """\
-[[subscribers]]
-name = "Tara Traveller"
-email = "tara@example.org"
-countries = []
-format = "html"
-trips = [ { country = "VE", start = 2026-12-03, end = 2026-12-10 } ]
-
-[[subscribers]]
-name = "Ted Text"
-email = "ted@example.org"
-format = "text"
-trips = [ { country = "VE", start = 2026-12-04, end = 2026-12-12 } ]
-
-[[subscribers]]
-name = "Paul Pager"
-email = "paul@example.org"
-format = "alert"
-trips = [ { country = "VE", start = 2026-12-03, end = 2026-12-10 } ]
-
-[[subscribers]]
-name = "Stay Home"
-email = "home@example.org"
-countries = ["VE"]
-"""
-DESK = """
-[http]
-listen = "127.0.0.1:8080"
-public_url = "https://alerts.example.org"
-
-[escalation]
-min_level = 4
-after = "30m"
-desk = "duty@example.org"
-desk_name = "Duty desk"
-"""
 
 
 @pytest.fixture
