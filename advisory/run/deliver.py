@@ -133,13 +133,13 @@ class Delivery:
             return
         with self.store.transaction():
             self.store.suppressions.register(tokens)
-            self.store.acks.told(told)
             for job in new:
                 for advisory in job.advisories:
                     if advisory.version not in self._remembered:
                         self.store.outbox.remember(advisory, self.clock())
                         self._remembered.add(advisory.version)
             self.store.outbox.enqueue(job.entry for job in new)
+            self.store.acks.told(told)  # (of messages in the outbox)
             for job in new:
                 if (note := job.note) is not None:  # what it tells, with it
                     self.store.acks.mark(job.entry.key, note.duty,

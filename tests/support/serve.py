@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from support.project import Project
 
@@ -22,9 +23,11 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
 
 @contextmanager
 def serving(
-    project: Project, *args: str, env: dict[str, str] | None = None
+    project: Project, *args: str, env: dict[str, str] | None = None, config: Path | None = None
 ) -> Iterator[subprocess.Popen[str]]:
-    argv = [sys.executable, "-m", "advisory", "serve", "--config", str(project.config), *args]
+    """`advisory serve` on the project's config (or another `config` of its)."""
+    argv = [sys.executable, "-m", "advisory", "serve", "--config", str(config or project.config),
+            *args]  # fmt: skip
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("ADVISORY_")}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=full_env | (env or {}))  # fmt: skip
