@@ -10,6 +10,12 @@ Debian's `postfix` package if smtp-sink is missing, without starting the Postfix
     .venv/bin/python bench/fanout.py            # N = 10,000 and 100,000
     .venv/bin/python bench/fanout.py --full     # and 1,000,000
     .venv/bin/python bench/fanout.py --dkim rsa # every message signed (or ed25519)
+    .venv/bin/python bench/fanout.py --state postgresql:///postgres
+
+With `--state URL` (a PostgreSQL server; the bench makes a database on it for each run
+and drops it after), each N is also sent with the state on that server: by one `send`
+split over the cores (`smtp.processes`), and by 1, 2 and 4 `send` processes at once
+sharing the work (each `smtp.processes = 1`, the 50 connections divided among them).
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSIONS = 50
@@ -116,7 +125,16 @@ class TreeRss:
         self.thread.join()
 
 
-def project(folder: Path, n: int, port: int, dkim: str = "") -> Path:
+def project(
+    folder: Path,
+    n: int,
+    port: int,
+    dkim: str = "",
+    *,
+    state: str = "state.sqlite3",
+    processes: int = PROCESSES,
+    connections: int = SESSIONS,
+) -> Path:
     (folder / "advisories").mkdir(parents=True)
     shutil.copy(ROOT / "config" / "advisories" / "ve.toml", folder / "advisories")
     with (folder / "people.csv").open("w", encoding="utf-8") as f:
@@ -125,12 +143,12 @@ def project(folder: Path, n: int, port: int, dkim: str = "") -> Path:
             f.write(f"{NAMES[i % len(NAMES)]} {i},person{i}@example.org,VE,1,html\n")
     config = folder / "advisory.toml"
     config.write_text(
-        '[service]\nstate = "state.sqlite3"\nsubscribers_file = "people.csv"\n\n'
+        f'[service]\nstate = "{state}"\nsubscribers_file = "people.csv"\n\n'
         '[sender]\naddress = "advisories@example.org"\nname = "Travel Advisory Service"\n'
         'unsubscribe = "https://example.org/unsubscribe?t={token}"\n\n'
         '[delivery]\ntransport = "smtp"\n\n'
         f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
-        f"connections = {SESSIONS}\nprocesses = {PROCESSES}\n" + _dkim(folder, dkim),
+        f"connections = {connections}\nprocesses = {processes}\n" + _dkim(folder, dkim),
         encoding="utf-8",
     )
     return config
@@ -175,26 +193,52 @@ def reference(n: int, size: int) -> float:
     return n / wall
 
 
-def ours(n: int, folder: Path, dkim: str = "") -> tuple[float, float, float]:
-    """(messages/s, peak RSS in MB, wall seconds) of one `advisory send`."""
+def ours(
+    n: int,
+    folder: Path,
+    dkim: str = "",
+    *,
+    state: str = "state.sqlite3",
+    workers: int = 1,
+    processes: int = PROCESSES,
+) -> tuple[float, float, float]:
+    """(messages/s, peak RSS in MB summed, wall seconds) of `workers` `advisory send`
+    processes started at once on one state, each split over `processes`."""
     sink = Sink()
-    config = project(folder, n, sink.port, dkim)
+    config = project(folder, n, sink.port, dkim, state=state, processes=processes,
+                     connections=SESSIONS // workers)  # fmt: skip
     started = time.perf_counter()
-    proc = subprocess.Popen(
+    procs = [subprocess.Popen(
         [sys.executable, "-m", "advisory", "send", "--config", str(config)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, env=ENV,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    peak = TreeRss(proc.pid)
-    output = proc.stdout.read().decode()
-    _, status, _ = os.wait4(proc.pid, 0)
+    ) for _ in range(workers)]  # fmt: skip
+    peaks = [TreeRss(proc.pid) for proc in procs]
+    outputs = [proc.communicate()[0].decode() for proc in procs]
     wall = time.perf_counter() - started
-    peak.stop()
+    for peak in peaks:
+        peak.stop()
     accepted = sink.stop()
-    assert os.waitstatus_to_exitcode(status) == 0, output
-    assert accepted == n, f"smtp-sink counted {accepted} of {n}: {output}"
-    assert f"delivered {n}," in output, output
-    return n / wall, peak.mb, wall
+    assert all(proc.returncode == 0 for proc in procs), outputs
+    assert accepted == n, f"smtp-sink counted {accepted} of {n}: {outputs}"
+    delivered = sum(int(m) for out in outputs for m in re.findall(r"delivered (\d+)", out))
+    assert delivered == n, outputs
+    return n / wall, sum(peak.mb for peak in peaks), wall
+
+
+@contextmanager
+def database(server: str) -> Iterator[str]:
+    """A new database on `server` (a PostgreSQL URL), dropped afterwards."""
+    import psycopg
+
+    name = f"advisory_bench_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(server)
+    try:
+        yield f"{parts.scheme}://{parts.netloc}/{name}" + (f"?{parts.query}" if parts.query else "")
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:
@@ -203,18 +247,31 @@ def main() -> None:
     parser.add_argument("-n", type=int, action="append", help="these N instead")
     parser.add_argument("--dkim", choices=("rsa", "ed25519"), default="",
                         help="sign every message with a new key of this kind")  # fmt: skip
+    parser.add_argument("--state", metavar="URL", help="also with the state on this server")
     args = parser.parse_args()
     sizes = args.n or [10_000, 100_000, *([1_000_000] if args.full else [])]
     ensure_postfix_tools()
-    print(f"{'N':>9} {'ref msg/s':>10} {'ours msg/s':>11} {'ratio':>6} {'peak RSS':>9} {'wall':>8}")
+    print(f"{'N':>9} {'state':<26} {'ref msg/s':>10} {'ours msg/s':>11} {'ratio':>6} "
+          f"{'peak RSS':>9} {'wall':>8}")  # fmt: skip
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             size = message_size(project(folder / "probe", 1, 25))
             ref = reference(n, size)
-            rate, rss, wall = ours(n, folder / "run", args.dkim)
-        row = f"{n:>9,} {ref:>10,.0f} {rate:>11,.0f} {rate / ref:>6.3f} {rss:>7.0f}MB {wall:>7.1f}s"
-        print(row, flush=True)
+            runs = [("SQLite, 1 send", {})]
+            if args.state:
+                runs += [(f"PostgreSQL, 1 send ({PROCESSES} shards)", {"workers": 1}),
+                         *((f"PostgreSQL, {w} send{'s' * (w > 1)}", {"workers": w,
+                            "processes": 1}) for w in (1, 2, 4))]  # fmt: skip
+            for i, (label, how) in enumerate(runs):
+                if "workers" not in how:
+                    rate, rss, wall = ours(n, folder / f"run{i}", args.dkim)
+                else:
+                    with database(args.state) as url:
+                        rate, rss, wall = ours(n, folder / f"run{i}", args.dkim, state=url,
+                                               **how)  # fmt: skip
+                print(f"{n:>9,} {label:<26} {ref:>10,.0f} {rate:>11,.0f} {rate / ref:>6.3f} "
+                      f"{rss:>7.0f}MB {wall:>7.1f}s", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

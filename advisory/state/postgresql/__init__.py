@@ -45,7 +45,7 @@ class PgStore:
             connection = self.sql.connection
             if readonly:
                 connection.execute("BEGIN")  # never committed: close() rolls it back
-                migrate(connection, database)
+                migrate(connection, database, lock=False)
                 connection.execute("SET TRANSACTION READ ONLY")
                 self.sql._depth = 1  # the connection is never replaced while it is open
             else:
@@ -110,7 +110,7 @@ class PgStore:
         try:
             yield True
         finally:
-            with suppress(psycopg.Error):  # a session lost took its locks with it
+            with suppress(psycopg.Error, StateError):  # a session lost took its locks
                 self.sql.run("SELECT pg_advisory_unlock(?)", (_LEADS[job],))
 
     def close(self) -> None:

@@ -75,10 +75,13 @@ class PgDb(Db):
         self.where = database.url
         self._connection: psycopg.Connection[Any] | None = None
         self._depth = 0  # transactions open
+        self._closed = False
 
     @property
     def connection(self) -> psycopg.Connection[Any]:
         """The connection; a new one where the last was lost, outside any transaction."""
+        if self._closed:
+            raise StateError(f"service.state ({self.database.url}): closed")
         lost = self._connection is None or self._connection.closed or self._connection.broken
         if lost and self._depth == 0:
             if self._connection is not None:
@@ -118,5 +121,6 @@ class PgDb(Db):
         return failure(self.database, error)
 
     def close(self) -> None:
+        self._closed = True
         if self._connection is not None:
             self._connection.close()

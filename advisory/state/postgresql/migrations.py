@@ -166,10 +166,12 @@ def pending(connection: psycopg.Connection[Any], database: Database) -> list[Mig
     return [m for m in MIGRATIONS if m.name not in applied]
 
 
-def migrate(connection: psycopg.Connection[Any], database: Database) -> None:
-    """Apply what is pending, one process at a time, in the transaction open on
-    `connection` (the caller's: committed, or for a reader rolled back)."""
-    connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATING,))
+def migrate(connection: psycopg.Connection[Any], database: Database, *, lock: bool = True) -> None:
+    """Apply what is pending in the transaction open on `connection` (the caller's:
+    committed, or for a reader rolled back), one process at a time (`lock`; a reader,
+    which keeps its transaction open while it reads, takes no lock)."""
+    if lock:
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATING,))
     steps = pending(connection, database)
     if not steps:
         return
