@@ -210,7 +210,7 @@ def ours(
     started = time.perf_counter()
     procs = [subprocess.Popen(
         [sys.executable, "-m", "advisory", "send", "--config", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, env=ENV,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, env=ENV,
     ) for _ in range(workers)]  # fmt: skip
     peaks = [TreeRss(proc.pid) for proc in procs]
     outputs = [proc.communicate()[0].decode() for proc in procs]

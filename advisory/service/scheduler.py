@@ -135,10 +135,11 @@ class Service:
             f"{'' if job == purpose.job else job + ': '}due {counts.due}, "
             f"delivered {counts.delivered}, failed {failed}, "
             f"left {counts.left}; {counts.already_sent} already sent; "
-            f"{counts.suppressed} suppressed; {duration:.2f}s",
+            + (f"{counts.elsewhere} with other processes; " if counts.elsewhere else "")
+            + f"{counts.suppressed} suppressed; {duration:.2f}s",
             job=job, due=counts.due, delivered=counts.delivered, failed=failed,
             left=counts.left, already_sent=counts.already_sent, suppressed=counts.suppressed,
-            seconds=round(duration, 3),
+            elsewhere=counts.elsewhere, seconds=round(duration, 3),
         )  # fmt: skip
 
 

@@ -45,7 +45,7 @@ class PgStore:
             connection = self.sql.connection
             if readonly:
                 connection.execute("BEGIN")  # never committed: close() rolls it back
-                migrate(connection, database, lock=False)
+                migrate(connection, database, reader=True)
                 connection.execute("SET TRANSACTION READ ONLY")
                 self.sql._depth = 1  # the connection is never replaced while it is open
             else:

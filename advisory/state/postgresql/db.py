@@ -39,7 +39,12 @@ def failure(database: Database, error: Exception) -> StateError:
     where = f"service.state ({database.url})"
     if _REFUSED.search(said) or isinstance(error, psycopg.errors.InsufficientPrivilege):
         return StateError(f"{where}: the server refused: {said}")
-    if isinstance(error, psycopg.OperationalError | psycopg.errors.AdminShutdown):
+    if isinstance(error, psycopg.errors.TransactionRollback):  # a deadlock, say
+        return StorageError(
+            f"{where}: another process wrote the same rows at once ({said}); "
+            "what is queued stays queued"
+        )
+    if isinstance(error, psycopg.OperationalError):
         return StorageError(
             f"{where}: cannot reach the server ({said}); what is queued stays queued"
         )

@@ -53,7 +53,7 @@ MIGRATIONS: Final = (
         );
         CREATE INDEX messages_due ON messages (status, next_attempt);
         CREATE INDEX messages_recipient ON messages (recipient, advisory);
-        CREATE INDEX messages_claimed ON messages (claimed_by) WHERE claimed_by IS NOT NULL;
+        CREATE INDEX messages_claimed ON messages (claimed_by) WHERE status = 'queued';
         CREATE TABLE attempts (
             id          bigint PRIMARY KEY,
             key         text NOT NULL REFERENCES messages (key),
@@ -166,20 +166,23 @@ def pending(connection: psycopg.Connection[Any], database: Database) -> list[Mig
     return [m for m in MIGRATIONS if m.name not in applied]
 
 
-def migrate(connection: psycopg.Connection[Any], database: Database, *, lock: bool = True) -> None:
-    """Apply what is pending in the transaction open on `connection` (the caller's:
-    committed, or for a reader rolled back), one process at a time (`lock`; a reader,
-    which keeps its transaction open while it reads, takes no lock)."""
-    if lock:
+def migrate(
+    connection: psycopg.Connection[Any], database: Database, *, reader: bool = False
+) -> None:
+    """Apply what is pending in the transaction open on `connection`, one process at a
+    time. A `reader` (which keeps its transaction open while it reads, and never commits
+    it) takes no lock, and makes what is missing as tables of its session alone."""
+    if not reader:
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATING,))
     steps = pending(connection, database)
     if not steps:
         return
+    table = "CREATE TEMP TABLE" if reader else "CREATE TABLE"
     connection.execute(
-        "CREATE TABLE IF NOT EXISTS migrations "
+        f"{table} IF NOT EXISTS migrations "
         "(name text PRIMARY KEY, applied_at double precision NOT NULL)"
     )
     now = time.time()
     for n, step in enumerate(steps):
-        connection.execute(step.script.encode())
+        connection.execute(step.script.replace("CREATE TABLE", table).encode())
         connection.execute("INSERT INTO migrations VALUES (%s, %s)", (step.name, now + n * 1e-6))

@@ -44,6 +44,7 @@ class PgOutbox(SqlOutbox):
 
     def unclaim(self) -> None:
         self.db.run(
-            "UPDATE messages SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?",
+            "UPDATE messages SET claimed_by = NULL, claimed_until = NULL "
+            "WHERE claimed_by = ? AND status = 'queued'",
             (self.worker,),
         )
