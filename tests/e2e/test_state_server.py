@@ -144,3 +144,18 @@ def test_reading_an_empty_database_writes_nothing(
     with psycopg.connect(postgresql.url) as db:
         listed = db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
         assert listed.fetchone() == (0,)
+
+
+def test_state_init_makes_the_tables_once_and_never_over_a_state(
+    project: Project, smtpd: Server, postgresql: Database
+) -> None:
+    state_at(project, postgresql.url, 3, smtp_section(smtpd))
+    made = project.run("state", "init")
+    assert made.returncode == 0, made.stderr
+    empty = project.run("status").stdout.splitlines()[1]
+    assert empty == "sent 0 · queued 0 · failed 0 · cancelled 0"
+    assert project.run("send").returncode == 0
+    again = project.run("state", "init")
+    assert again.returncode == 2
+    assert one_line(again) == f"service.state ({postgresql.url}): holds a state; not replaced"
+    assert "sent 3" in project.run("status").stdout
