@@ -13,21 +13,12 @@ import time
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from support.duty import SECRET, on_trips
 from support.project import VE, Project, body, config_text, run_cli, smtp_section
 from support.serve import serving, stop, wait_for
 from support.smtp import Server, free_port
 
-SECRET = {"ADVISORY_TOKEN_SECRET": "a-secret-of-twenty-chars"}
-TRAVELLERS = "".join(
-    f"""
-[[subscribers]]
-name = "{name}"
-email = "{name.lower()}@example.org"
-format = "html"
-trips = [ {{ country = "VE", start = 2026-12-01, end = 2027-03-01 }} ]
-"""
-    for name in ("Ana", "Ben", "Cy")
-)
+TRAVELLERS = on_trips("Ana", "Ben", "Cy")
 
 
 def configure(project: Project, smtpd: Server, port: int) -> None:

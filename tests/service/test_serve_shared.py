@@ -11,23 +11,14 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+from support.duty import SECRET, on_trips
 from support.project import VE, Project, body, config_text, smtp_section
 from support.serve import serving, stop, wait_for
 from support.smtp import Server, free_port
 
 from advisory.domain.urls import Database
 
-SECRET = {"ADVISORY_TOKEN_SECRET": "a-secret-of-twenty-chars"}
-TRAVELLERS = "".join(
-    f"""
-[[subscribers]]
-name = "{name}"
-email = "{name.lower()}@example.org"
-format = "html"
-trips = [ {{ country = "VE", start = 2026-12-01, end = 2027-03-01 }} ]
-"""
-    for name in ("Ana", "Ben")
-)
+TRAVELLERS = on_trips("Ana", "Ben")
 
 
 def instance(project: Project, smtpd: Server, database: Database, name: str) -> tuple[Path, int]:

@@ -39,3 +39,17 @@ after = "30m"
 desk = "duty@example.org"
 desk_name = "Duty desk"
 """
+
+
+def on_trips(*names: str) -> str:
+    """Readers named so (name@example.org, html), each on a trip to Venezuela this winter."""
+    return "".join(
+        f"""
+[[subscribers]]
+name = "{name}"
+email = "{name.lower()}@example.org"
+format = "html"
+trips = [ {{ country = "VE", start = 2026-12-01, end = 2027-03-01 }} ]
+"""
+        for name in names
+    )

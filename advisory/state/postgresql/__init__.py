@@ -9,7 +9,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from typing import Final
 
 import psycopg
@@ -19,9 +19,7 @@ from advisory.errors import StateBusy, StateError
 from advisory.state.postgresql.db import PgDb, connect, failure
 from advisory.state.postgresql.migrations import migrate, pending
 from advisory.state.postgresql.outbox import PgOutbox
-from advisory.state.sql.acks import SqlAcknowledgements
-from advisory.state.sql.publisher_cache import SqlPublisherCache
-from advisory.state.sql.suppressions import SqlSuppressions
+from advisory.state.sql.tables import Tables
 
 __all__ = ["PgStore", "create", "exists"]
 
@@ -29,7 +27,7 @@ __all__ = ["PgStore", "create", "exists"]
 _LEADS: Final = {"fetch": 0x61647610, "digest": 0x61647611, "duty": 0x61647612}
 
 
-class PgStore:
+class PgStore(Tables):
     """One open connection to a shared state. `readonly` (check, status, a dry run)
     writes nothing: a database without our tables (or an older schema) is read as it
     would be once made, inside a transaction that is never committed."""
@@ -37,55 +35,33 @@ class PgStore:
     def __init__(self, database: Database, *, readonly: bool = False) -> None:
         self.database = database
         self.readonly = readonly
-        self.sql = PgDb(database)
+        self.pg = PgDb(database)
         # Who holds a claim: this process, on this machine, this time it opened the state.
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._held = False
         try:
-            connection = self.sql.connection
+            connection = self.pg.connection
             if readonly:
                 connection.execute("BEGIN")  # never committed: close() rolls it back
                 migrate(connection, database, reader=True)
                 connection.execute("SET TRANSACTION READ ONLY")
-                self.sql._depth = 1  # the connection is never replaced while it is open
+                self.pg._depth = 1  # the connection is never replaced while it is open
             else:
                 with connection.transaction():
                     migrate(connection, database)
         except psycopg.Error as e:
-            self.sql.close()
+            self.pg.close()
             raise failure(database, e) from None
         except StateError:
-            self.sql.close()
+            self.pg.close()
             raise
-        self._outbox = PgOutbox(self.sql, self.worker)
-        self._publishers = SqlPublisherCache(self.sql)
-        self._suppressions = SqlSuppressions(self.sql)
-        self._acks = SqlAcknowledgements(self.sql)
-
-    @property
-    def outbox(self) -> PgOutbox:
-        return self._outbox
-
-    @property
-    def publishers(self) -> SqlPublisherCache:
-        return self._publishers
-
-    @property
-    def suppressions(self) -> SqlSuppressions:
-        return self._suppressions
-
-    @property
-    def acks(self) -> SqlAcknowledgements:
-        return self._acks
+        super().__init__(self.pg, PgOutbox(self.pg, self.worker))
 
     @property
     def where(self) -> str:
         return f"service.state ({self.database.url})"
 
     shared = True
-
-    def transaction(self) -> AbstractContextManager[None]:
-        return self.sql.transaction()
 
     def acquire(self, *, wait: bool = False) -> None:
         """One run at a time in this process; other processes run beside it."""
@@ -114,7 +90,7 @@ class PgStore:
                 self.sql.run("SELECT pg_advisory_unlock(?)", (_LEADS[job],))
 
     def close(self) -> None:
-        self.sql.close()
+        self.pg.close()
 
     def __enter__(self) -> PgStore:
         return self

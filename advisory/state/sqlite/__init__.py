@@ -6,14 +6,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, closing, contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 from advisory.errors import StateError
-from advisory.state.sql.acks import SqlAcknowledgements
-from advisory.state.sql.outbox import SqlOutbox
-from advisory.state.sql.publisher_cache import SqlPublisherCache
-from advisory.state.sql.suppressions import SqlSuppressions
+from advisory.state.sql.tables import Tables
 from advisory.state.sqlite.db import PRIVATE, SqliteDb, failure
 from advisory.state.sqlite.lock import RunLock
 from advisory.state.sqlite.migrations import EMPTIED, migrate, pending
@@ -21,7 +18,7 @@ from advisory.state.sqlite.migrations import EMPTIED, migrate, pending
 __all__ = ["RunLock", "SqliteStore", "create"]
 
 
-class SqliteStore:
+class SqliteStore(Tables):
     """One open state file. `readonly` (check, status, a dry run) never creates, writes
     or leaves anything behind; what an older file lacks is upgraded in memory only."""
 
@@ -48,27 +45,7 @@ class SqliteStore:
             raise failure(path, e, "not a usable state file") from None
         except OSError as e:
             raise StateError(f"{path}: cannot open the state file: {e.strerror}") from None
-        self.sql = SqliteDb(self.db, path)
-        self._outbox = SqlOutbox(self.sql)
-        self._publishers = SqlPublisherCache(self.sql)
-        self._suppressions = SqlSuppressions(self.sql)
-        self._acks = SqlAcknowledgements(self.sql)
-
-    @property
-    def outbox(self) -> SqlOutbox:
-        return self._outbox
-
-    @property
-    def publishers(self) -> SqlPublisherCache:
-        return self._publishers
-
-    @property
-    def suppressions(self) -> SqlSuppressions:
-        return self._suppressions
-
-    @property
-    def acks(self) -> SqlAcknowledgements:
-        return self._acks
+        super().__init__(SqliteDb(self.db, path))
 
     def _writer(self, path: Path, new: bool, used: bool) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,9 +122,6 @@ class SqliteStore:
     @contextmanager
     def lead(self, job: str) -> Iterator[bool]:
         yield True  # the run lock already makes every job this run's alone
-
-    def transaction(self) -> AbstractContextManager[None]:
-        return self.sql.transaction()
 
 
 def create(path: Path) -> None:
