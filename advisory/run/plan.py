@@ -137,8 +137,14 @@ class Plan:
             self.counts.already_sent += 1
         elif entry.status == "failed":
             self.counts.failed_before += 1
-        elif entry.next_attempt is not None and now < entry.next_attempt <= now + CAP:
-            self.counts.waiting += 1  # (a retry further off was set before the clock went back)
+        elif (
+            entry.attempts
+            and entry.next_attempt is not None
+            and now < entry.next_attempt <= now + CAP
+        ):
+            # (a retry further off was set before the clock went back; one never tried is
+            # due: another process sharing the state may have queued it a moment later)
+            self.counts.waiting += 1
         else:
             return job(entry, False)
         return None

@@ -8,9 +8,10 @@ import time
 
 import psycopg
 import pytest
+from support.postgres import PrivateServer
 
 from advisory.domain.urls import Database
-from advisory.errors import StateBusy
+from advisory.errors import StateBusy, StorageError
 from advisory.state import open_store
 from advisory.state.base import Attempt, Entry, Store
 from advisory.state.postgresql import PgStore
@@ -111,3 +112,23 @@ def test_a_reader_open_holds_no_writer_back(postgresql: Database) -> None:
             queued(writer, "k1")
         assert time.monotonic() - started < 5
         assert reader.outbox.counts() == {"queued": 1}  # and it reads what is committed
+
+
+def test_a_store_open_across_a_server_restart_says_so_once_then_goes_on(
+    private_postgresql: PrivateServer,
+) -> None:
+    server = private_postgresql
+    with psycopg.connect(server.url(), password=server.PASSWORD, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS kept_open")
+        admin.execute("CREATE DATABASE kept_open")
+    database = Database(server.url("kept_open"), server.PASSWORD)
+    with open_store(database) as store:  # as `serve` holds it
+        queued(store, "k1")
+        server.stop()
+        try:
+            with pytest.raises(StorageError, match=r"cannot reach the server"):
+                store.outbox.counts()
+        finally:
+            server.start()
+        queued(store, "k2")  # a new connection, at the next use
+        assert store.outbox.counts() == {"queued": 2}
