@@ -20,6 +20,8 @@ CONFIG: Final = """\
 
 [service]
 state = "state.sqlite3"        # what was sent to whom: back it up, never delete it
+# state = "postgresql://advisory@db.internal:5432/advisory"   # shared by several instances
+#                              # (its password in $ADVISORY_STATE_PASSWORD)
 advisories = "advisories"      # one TOML file per country's advisory
 timezone = "UTC"               # for the schedule and the dates in messages
 # subscribers_file = "subscribers.csv"   # name,email,countries,min_level,format,sources,frequency
