@@ -78,6 +78,11 @@ class StorageError(StateError):
     exit_code = 1
 
 
+class StateContended(StorageError):
+    """Another process wrote the same rows at once, and the server undid this write (a
+    deadlock it broke): the same write may be tried again."""
+
+
 class StateBusy(StateError):
     """Another process holds the state for a run."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 __all__ = ["Database", "database_url", "loopback", "secure"]
 
@@ -51,7 +51,8 @@ def database_url(value: str) -> str:
         raise ValueError("not a valid PostgreSQL URL") from None
     if parts.scheme not in ("postgresql", "postgres"):
         raise ValueError("expected a postgresql:// URL")
-    if parts.password is not None:
+    asks = any(name.strip().lower() == "password" for name, _ in parse_qsl(parts.query))
+    if parts.password is not None or asks:
         raise ValueError(
             "holds a password, which must not sit in a file: name the variable that holds "
             "it in service.state_password_env"

@@ -303,6 +303,7 @@ class Delivery:
                  *workers,
                  asyncio.create_task(self._flush_every()),
                  asyncio.create_task(self._renew_every())]  # fmt: skip
+        ended = False  # (not by a failure)
         try:
             # Done when every worker is; a failure anywhere ends the run. (A stopped run's
             # producer may still wait to hand over a job nobody will take: it is cancelled.)
@@ -312,6 +313,7 @@ class Delivery:
                 for task in done:
                     if (error := task.exception()) is not None:
                         raise error
+            ended = True
         except StateError:
             if self._unrecorded is None:
                 raise
@@ -324,8 +326,8 @@ class Delivery:
             try:  # what the server accepted is recorded first: closing may take seconds
                 with suppress(StateError):  # kept in `_unrecorded`, told below
                     self.flush()
-                if self._unrecorded is None:  # what was not attempted, for others at once
-                    with suppress(StateError):  # (else theirs after the lease)
+                if ended:  # what was not attempted is for others at once; after a failure
+                    with suppress(StateError):  # (a send cut short) theirs after the lease
                         self.store.outbox.unclaim()
             finally:
                 await self.transport.close()

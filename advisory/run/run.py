@@ -95,11 +95,15 @@ async def _run(
 ) -> Counts:
     told: list[str] = []
     if purpose.fetches and shard is None and (config.publishers or config.bounces):
-        # Publishers and bounce reports are read by one process at a time: the others
-        # plan from what it keeps in the state.
-        with store.lead("fetch") as leading:
-            if leading:
-                told = await _fetch(config, store, tell, clock)
+        # Publishers and bounce reports are read by one process at a time: one that
+        # finds another reading waits its turn (and reads again, mostly 304s), so that
+        # none plans from a view older than the one another is queueing from.
+        while not (stop and stop.is_set()):
+            with store.lead("fetch") as leading:
+                if leading:
+                    told = await _fetch(config, store, tell, clock)
+                    break
+            await asyncio.sleep(0.2)
     if purpose.periods is None:  # every shard plans in the periods the run began in
         purpose = purpose.at(config.schedule, config.service.timezone, clock())
     if shard is None and sharded(config):

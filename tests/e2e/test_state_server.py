@@ -68,10 +68,17 @@ def test_a_wrong_password_is_refused_and_the_right_one_never_shown(
         assert server.PASSWORD not in output.stdout + output.stderr
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://advisory:Hunter2-pa55@127.0.0.1:5432/x",
+        "postgresql://advisory@127.0.0.1/x?password=Hunter2-pa55",
+    ],
+)
 def test_a_password_in_the_url_is_refused_before_anything_is_read(
-    project: Project, smtpd: Server
+    project: Project, smtpd: Server, url: str
 ) -> None:
-    state_at(project, "postgresql://advisory:Hunter2-pa55@127.0.0.1:5432/x", 3, smtp_section(smtpd))
+    state_at(project, url, 3, smtp_section(smtpd))
     result = project.run("send")
     assert result.returncode == 2
     line = one_line(result)
@@ -134,12 +141,12 @@ def test_a_server_restarted_during_a_run_loses_nothing_and_the_next_run_resumes(
     assert project.run("send", env=env).stdout.startswith("nothing due")
 
 
-@pytest.mark.parametrize("command", ["check", "status"])
+@pytest.mark.parametrize("command", [("check",), ("send", "--dry-run"), ("status",)])
 def test_reading_an_empty_database_writes_nothing(
-    project: Project, smtpd: Server, postgresql: Database, command: str
+    project: Project, smtpd: Server, postgresql: Database, command: tuple[str, ...]
 ) -> None:
     state_at(project, postgresql.url, 3, smtp_section(smtpd))
-    result = project.run(command)
+    result = project.run(*command)
     assert result.returncode == 0, result.stderr
     with psycopg.connect(postgresql.url) as db:
         listed = db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")

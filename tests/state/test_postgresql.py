@@ -132,3 +132,23 @@ def test_a_store_open_across_a_server_restart_says_so_once_then_goes_on(
             server.start()
         queued(store, "k2")  # a new connection, at the next use
         assert store.outbox.counts() == {"queued": 2}
+
+
+def test_a_leader_that_lost_its_session_stops_leading(postgresql: Database) -> None:
+    one, two = PgStore(postgresql), PgStore(postgresql)
+    try:
+        with one.lead("duty") as leading:
+            assert leading
+            pid = one.pg.run("SELECT pg_backend_pid()").fetchone()[0]
+            with psycopg.connect(postgresql.url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            with pytest.raises(StorageError):  # not a new session, leading nothing
+                one.outbox.counts()
+            with pytest.raises(StorageError, match="while this process led a job"):
+                one.outbox.counts()
+            with two.lead("duty") as taken:
+                assert taken  # the lead went with the session, to whoever asks next
+        assert one.outbox.counts() == {}  # after the job, a new session
+    finally:
+        one.close()
+        two.close()

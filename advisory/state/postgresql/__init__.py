@@ -83,9 +83,11 @@ class PgStore(Tables):
         if not taken or not taken[0]:
             yield False
             return
+        self.pg.pinned += 1
         try:
             yield True
         finally:
+            self.pg.pinned -= 1
             with suppress(psycopg.Error, StateError):  # a session lost took its locks
                 self.sql.run("SELECT pg_advisory_unlock(?)", (_LEADS[job],))
 

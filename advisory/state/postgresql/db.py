@@ -14,7 +14,7 @@ import psycopg
 
 from advisory.domain.text import outside
 from advisory.domain.urls import Database
-from advisory.errors import StateError, StorageError
+from advisory.errors import StateContended, StateError, StorageError
 from advisory.state.sql.db import Db, Params, Rows
 
 __all__ = ["PgDb", "connect", "failure"]
@@ -39,17 +39,18 @@ def failure(database: Database, error: Exception) -> StateError:
     where = f"service.state ({database.url})"
     if _REFUSED.search(said) or isinstance(error, psycopg.errors.InsufficientPrivilege):
         return StateError(f"{where}: the server refused: {said}")
-    if isinstance(error, psycopg.errors.TransactionRollback):  # a deadlock, say
-        return StorageError(
+    state = getattr(error, "sqlstate", None) or ""
+    if state.startswith("40"):  # a deadlock the server broke, a serialization failure
+        return StateContended(
             f"{where}: another process wrote the same rows at once ({said}); "
             "what is queued stays queued"
         )
+    if state.startswith("53"):  # the server's disk, memory or connections
+        return StorageError(f"{where}: the server is out of resources ({said})")
     if isinstance(error, psycopg.OperationalError):
         return StorageError(
             f"{where}: cannot reach the server ({said}); what is queued stays queued"
         )
-    if isinstance(error, psycopg.errors.DiskFull):
-        return StorageError(f"{where}: the server's disk is full")
     return StateError(f"{where}: {said}")
 
 
@@ -80,6 +81,7 @@ class PgDb(Db):
         self.where = database.url
         self._connection: psycopg.Connection[Any] | None = None
         self._depth = 0  # transactions open
+        self.pinned = 0  # leads held: the session that holds them must not be replaced
         self._closed = False
 
     @property
@@ -88,6 +90,11 @@ class PgDb(Db):
         if self._closed:
             raise StateError(f"service.state ({self.database.url}): closed")
         lost = self._connection is None or self._connection.closed or self._connection.broken
+        if lost and self.pinned:
+            raise StorageError(
+                f"service.state ({self.database.url}): the connection was lost while this "
+                "process led a job; the job stops, another process may take it"
+            )
         if lost and self._depth == 0:
             if self._connection is not None:
                 self._connection.close()

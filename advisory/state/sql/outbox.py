@@ -95,6 +95,7 @@ class SqlOutbox:
         again: list[Entry] = []
         for e in entries:
             (again if e.resends else new).append(e)
+        again.sort(key=lambda e: e.key)  # (a row queued again keeps its place in the order)
         values = ", ".join("?" * len(Entry.__slots__))
         for rows, conflict in (
             (new, "DO NOTHING"),
@@ -151,7 +152,8 @@ class SqlOutbox:
             self.db.many(
                 """UPDATE messages SET status = ?, attempts = attempts + 1, next_attempt = ?,
                        last_error = ?, sent_at = coalesce(?, sent_at),
-                       sent_seq = coalesce(?, sent_seq) WHERE key = ?""",
+                       sent_seq = coalesce(?, sent_seq)
+                   WHERE key = ? AND (status = 'queued' OR ? = 'sent')""",
                 [(a.status, a.retry_at, a.note, *((a.at, first + n) if a.outcome == "sent"
-                  else (None, None)), a.key) for n, a in numbered],
+                  else (None, None)), a.key, a.outcome) for n, a in numbered],
             )  # fmt: skip
