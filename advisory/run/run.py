@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -68,79 +68,61 @@ async def run(
     """
     if purpose.job == "escalate":
         return await _duty(config, purpose, store, renderer, clock, stop, Counts())
-    if purpose.job == "digest" and shard is None:  # one process at a time, where several
-        with store.lead("digest") as leading:  # share the state
-            if not leading:
-                if roster is not None:
-                    roster.close()
-                return Counts()
-            return await _run(config, purpose, store, roster, advisories, shard, renderer,
-                              stop, progress, tell, clock)  # fmt: skip
-    return await _run(config, purpose, store, roster, advisories, shard, renderer, stop,
-                      progress, tell, clock)  # fmt: skip
-
-
-async def _run(
-    config: Config,
-    purpose: Purpose,
-    store: Store,
-    roster: Roster | None,
-    advisories: list[Advisory] | None,
-    shard: Shard | None,
-    renderer: Renderer | None,
-    stop: asyncio.Event | None,
-    progress: Progress | None,
-    tell: Tell | None,
-    clock: Callable[[], float],
-) -> Counts:
-    told: list[str] = []
-    if purpose.fetches and shard is None and (config.publishers or config.bounces):
-        # Publishers and bounce reports are read by one process at a time: one that
-        # finds another reading waits its turn (and reads again, mostly 304s), so that
-        # none plans from a view older than the one another is queueing from.
-        while not (stop and stop.is_set()):
-            with store.lead("fetch") as leading:
-                if leading:
-                    told = await _fetch(config, store, tell, clock)
-                    break
-            await asyncio.sleep(0.2)
-    if purpose.periods is None:  # every shard plans in the periods the run began in
-        purpose = purpose.at(config.schedule, config.service.timezone, clock())
-    if shard is None and sharded(config):
-        if roster is not None:
-            roster.close()  # each worker reads its own part
-        _seen(store, advisories if advisories is not None else known(config, store.publishers),
-              clock())  # fmt: skip
-        own = partial(run, config, purpose, store, renderer=renderer, clock=clock)
-        counts = await workers.run(config, purpose, store, own, stop=stop, progress=progress,
-                                   skew=clock() - time.time())  # fmt: skip
-        counts.errors[:0] = told
+    # A digest is sent by one process at a time, where several share the state.
+    digest = purpose.job == "digest" and shard is None
+    with store.lead("digest") if digest else nullcontext(True) as leading:
+        if not leading:
+            if roster is not None:
+                roster.close()
+            return Counts()
+        told: list[str] = []
+        if purpose.fetches and shard is None and (config.publishers or config.bounces):
+            # Publishers and bounce reports are read by one process at a time: one that
+            # finds another reading waits its turn (and reads again, mostly 304s), so that
+            # none plans from a view older than the one another is queueing from.
+            while not (stop and stop.is_set()):
+                with store.lead("fetch") as fetching:
+                    if fetching:
+                        told = await _fetch(config, store, tell, clock)
+                        break
+                await asyncio.sleep(0.2)
+        if purpose.periods is None:  # every shard plans in the periods the run began in
+            purpose = purpose.at(config.schedule, config.service.timezone, clock())
+        if shard is None and sharded(config):
+            if roster is not None:
+                roster.close()  # each worker reads its own part
+            _seen(store, advisories if advisories is not None else known(config, store.publishers),
+                  clock())  # fmt: skip
+            own = partial(run, config, purpose, store, renderer=renderer, clock=clock)
+            counts = await workers.run(config, purpose, store, own, stop=stop, progress=progress,
+                                       skew=clock() - time.time())  # fmt: skip
+            counts.errors[:0] = told
+            return await _duty(config, purpose, store, renderer, clock, stop, counts)
+        try:
+            if advisories is None:
+                advisories = known(config, store.publishers)
+            if roster is None:
+                roster = read_roster(config, shard)
+        except BaseException:
+            if roster is not None:
+                roster.close()
+            raise
+        if shard is None:
+            _seen(store, advisories, clock())
+        with roster:
+            part = part_of(config, shard)
+            plan = plan_for(purpose, roster, advisories, store.outbox, clock(), shard,
+                            config.travel, store.suppressions.among)  # fmt: skip
+            delivery = Delivery(
+                part, store, open_transport(part),
+                renderer or Renderer(timezone=config.service.timezone),
+                clock=clock, progress=progress, stop=stop,
+            )  # fmt: skip
+            counts = await delivery.run(plan)
+            counts.errors[:0] = told  # what could not be read of the bounce reports
+        if shard is not None:
+            return counts
         return await _duty(config, purpose, store, renderer, clock, stop, counts)
-    try:
-        if advisories is None:
-            advisories = known(config, store.publishers)
-        if roster is None:
-            roster = read_roster(config, shard)
-    except BaseException:
-        if roster is not None:
-            roster.close()
-        raise
-    if shard is None:
-        _seen(store, advisories, clock())
-    with roster:
-        part = part_of(config, shard)
-        plan = plan_for(purpose, roster, advisories, store.outbox, clock(), shard, config.travel,
-                        store.suppressions.among)  # fmt: skip
-        delivery = Delivery(
-            part, store, open_transport(part),
-            renderer or Renderer(timezone=config.service.timezone),
-            clock=clock, progress=progress, stop=stop,
-        )  # fmt: skip
-        counts = await delivery.run(plan)
-        counts.errors[:0] = told  # what could not be read of the bounce reports
-    if shard is not None:
-        return counts
-    return await _duty(config, purpose, store, renderer, clock, stop, counts)
 
 
 async def _fetch(
