@@ -1,7 +1,7 @@
 """Transports: put an `Envelope` into a local Maildir or hand it to an SMTP server.
 
-The only module that knows SMTP: aiosmtplib's errors are translated here, once,
-into `TemporaryDeliveryError` (worth a retry) or `PermanentDeliveryError` (5xx).
+With `session`, the only modules that know SMTP: aiosmtplib's errors are translated
+here, once, into `TemporaryDeliveryError` (worth a retry) or `PermanentDeliveryError`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from advisory.domain.text import outside
 from advisory.errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
 from advisory.inputs.config import Config, Smtp
 from advisory.mail.compose import Envelope
+from advisory.mail.session import Session
 
 __all__ = ["MaildirTransport", "SmtpTransport", "Transport", "open_transport"]
 
@@ -129,9 +130,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 class SmtpTransport:
-    """aiosmtplib, one message per transaction, connections kept open and reused.
+    """aiosmtplib opens each connection; our `Session` sends on it, pipelined where offered.
 
-    `smtp.timeout` bounds a connection's setup, and each message's whole transaction.
+    Connections are kept open and reused. `smtp.timeout` bounds a connection's setup,
+    and each message's whole transaction.
 
     `starttls` is required, never opportunistic: a server that does not offer it
     is an error, not a fallback to plain text.
@@ -141,10 +143,10 @@ class SmtpTransport:
         self.smtp = smtp
         self.password = password
         self.concurrency = smtp.connections
-        self._idle: list[aiosmtplib.SMTP] = []
+        self._idle: list[Session] = []
         self._tls = _tls_context(smtp) if smtp.security != "none" else None
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    async def _connect(self) -> Session:
         s = self.smtp
         client = aiosmtplib.SMTP(
             hostname=s.host.strip("[]"),
@@ -159,11 +161,14 @@ class SmtpTransport:
             await client.connect()
             if s.username:
                 await client.login(s.username, self.password or "")
-            if client.is_ehlo_or_helo_needed:  # once here, not checked before each message
+            if client.is_ehlo_or_helo_needed:
                 try:
                     await client.ehlo()
                 except aiosmtplib.SMTPHeloError:
                     await client.helo()
+            transport = client.transport
+            if not isinstance(transport, asyncio.Transport):
+                raise aiosmtplib.SMTPServerDisconnected("Connection lost")
         except aiosmtplib.SMTPAuthenticationError as e:
             client.close()
             raise TemporaryDeliveryError(
@@ -175,73 +180,47 @@ class SmtpTransport:
             # Even a 5xx greeting is about the server, not the message: keep it queued.
             error = _translate(e, "", f"cannot connect to {s.host}:{s.port}")
             raise TemporaryDeliveryError(error.reason, code=error.code) from None
-        return client
+        return Session(transport, pipelining=client.supports_extension("pipelining"))
 
     async def send(self, envelope: Envelope) -> None:
-        client = self._idle.pop() if self._idle else await self._connect()
+        session = None
+        while self._idle and session is None:  # one the server closed meanwhile is let go
+            if not (session := self._idle.pop()).usable:
+                session.transport.close()
+                session = None
+        session = session or await self._connect()
         try:
-            # One recipient per transaction: the three commands, without sendmail's
-            # per-call address parsing (our addresses are validated, bare addr-specs),
-            # under one timer for the transaction instead of one per command.
+            # One recipient per transaction, under one timer for the whole transaction.
             async with asyncio.timeout(self.smtp.timeout):
-                reply = await client.execute_command(
-                    b"MAIL", b"FROM:<%s>" % envelope.sender.encode(), timeout=None
-                )
-                if reply.code != 250:
-                    raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, envelope.sender)
-                reply = await client.execute_command(
-                    b"RCPT", b"TO:<%s>" % envelope.recipient.encode(), timeout=None
-                )
-                if reply.code not in (250, 251):
-                    raise aiosmtplib.SMTPRecipientRefused(
-                        reply.code, reply.message, envelope.recipient
-                    )
-                await _data(client, envelope.data)
+                await session.send(envelope.sender, envelope.recipient, envelope.data)
         except (aiosmtplib.SMTPException, OSError) as e:
-            if isinstance(e, aiosmtplib.SMTPResponseException) and client.is_connected:
-                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                    await client.rset()
             error = _translate(e, envelope.recipient, "delivery failed")
-            # No code, a malformed reply (-1, left in the buffer) or 421: the session is done.
-            if error.code is None or error.code < 0 or error.code == 421 or not client.is_connected:
-                client.close()
+            # No code, a malformed reply (-1) or 421: the session is done; after a refusal
+            # it goes on if it resets cleanly.
+            reusable = error.code is not None and error.code >= 0 and error.code != 421
+            if reusable:
+                try:
+                    async with asyncio.timeout(self.smtp.timeout):
+                        reusable = await session.reset()
+                except (aiosmtplib.SMTPException, OSError):
+                    reusable = False
+            if not reusable:
+                session.transport.close()
             else:
-                self._idle.append(client)
+                self._idle.append(session)
             raise error from None
-        self._idle.append(client)
+        except BaseException:  # timed out or cancelled mid-transaction: its state is unknown
+            session.transport.close()
+            raise
+        self._idle.append(session)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
-        for client in idle:
+        for session in idle:
             try:
-                await asyncio.wait_for(client.quit(), timeout=min(self.smtp.timeout, 5))
+                await asyncio.wait_for(session.quit(), timeout=min(self.smtp.timeout, 5))
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                client.close()
-
-
-async def _data(client: aiosmtplib.SMTP, data: bytes) -> None:
-    """DATA, then the message dot-stuffed.
-
-    `client.data` runs two regular expressions over every message to normalise line
-    endings; composed messages already end every line in CRLF, so that is checked
-    with three byte counts and the message is written through aiosmtplib's protocol.
-    """
-    protocol = client.protocol
-    crlf = data.count(b"\r\n")
-    if protocol is None or data.count(b"\n") != crlf or data.count(b"\r") != crlf:
-        await client.data(data, timeout=None)
-        return
-    if data.startswith(b".") or b"\r\n." in data:
-        data = (b"." if data.startswith(b".") else b"") + data.replace(b"\r\n.", b"\r\n..")
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    reply = await client.execute_command(b"DATA", timeout=None)
-    if reply.code != 354:
-        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
-    protocol.write(data + b".\r\n")
-    reply = await protocol.read_response(timeout=None)
-    if reply.code != 250:
-        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+                session.transport.close()
 
 
 def _tls_context(smtp: Smtp) -> ssl.SSLContext:
@@ -260,7 +239,8 @@ def _translate(error: BaseException, recipient: str, context: str) -> DeliveryEr
         error = error.recipients[0]
     at_rcpt = isinstance(error, aiosmtplib.SMTPRecipientRefused)
     if isinstance(error, aiosmtplib.SMTPResponseException):
-        reason = f"{context}: {error.code} {outside(error.message, 500)}"
+        code = f"{error.code} " if error.code >= 0 else ""  # (-1: no reply, or a malformed one)
+        reason = f"{context}: {code}{outside(error.message, 500)}"
         # Only the recipient's or the message's own refusal is permanent; a refused
         # sender is the operator's to fix, and the message stays queued meanwhile.
         permanent = 500 <= error.code < 600 and not isinstance(error, aiosmtplib.SMTPSenderRefused)

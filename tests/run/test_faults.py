@@ -7,7 +7,7 @@ import asyncio
 import random
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from support.faults import Fault, FaultyRecorder, start_faulty
@@ -40,9 +40,10 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def faulty() -> Iterator[Server]:
-    handler = FaultyRecorder()
+@pytest.fixture(params=["lock-step", "pipelining"])
+def faulty(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """The faulty server, each test run against it with and without PIPELINING offered."""
+    handler = FaultyRecorder(pipelining=request.param == "pipelining")
     controller = start_faulty(handler)
     yield Server("127.0.0.1", controller.port, handler)
     controller.stop()
@@ -62,7 +63,7 @@ def with_faults(project: Project, server: Server, *faults: Fault) -> Clock:
     """Point the project at the faulty server, script its faults, and start the clock."""
     configure(project, server)
     assert isinstance(server.handler, FaultyRecorder)
-    server.handler.plan.extend(faults)
+    server.handler.plan.extend(replace(fault) for fault in faults)  # (each test its own)
     return Clock()
 
 

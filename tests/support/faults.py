@@ -29,6 +29,13 @@ class Fault:
 class FaultyRecorder(Recorder):
     plan: list[Fault] = field(default_factory=list)
     dropped: int = 0
+    pipelining: bool = False  # offer PIPELINING (RFC 2920), which aiosmtpd reads as it comes
+
+    async def handle_EHLO(
+        self, server: Any, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.pipelining else responses
 
     def take(self, phase: Phase, recipient: str | None = None) -> Fault | None:
         for fault in self.plan:

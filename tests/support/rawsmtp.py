@@ -1,24 +1,36 @@
 """An SMTP server on a raw socket, for the replies aiosmtpd will not write: bytes that are
-not UTF-8, terminal escape sequences, reasons of any length."""
+not UTF-8, terminal escape sequences, reasons of any length; and a strict pipelining
+server (RFC 2920) with its faults: a connection dropped after MAIL, replies out of step."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 
 @dataclass
 class RawSmtp:
     """Accepts every message but for the addresses in `refuse`, answered at RCPT with the
-    bytes given (CRLF added)."""
+    bytes given (CRLF added).
+
+    With `pipelining`, it offers PIPELINING and answers a transaction's MAIL only once
+    it has read its RCPT and DATA too (a client waiting for each reply waits forever).
+    Then, once each, for the recipients named: `drop_after_mail` answers MAIL and closes
+    the connection; `twice` answers MAIL twice (out of step from there on).
+    """
 
     refuse: dict[str, bytes] = field(default_factory=dict)
     accepted: list[bytes] = field(default_factory=list)
     port: int = 0
+    pipelining: bool = False
+    drop_after_mail: set[str] = field(default_factory=set)
+    twice: set[str] = field(default_factory=set)
+    connections: int = 0
 
     def serve(self, conn: socket.socket) -> None:
         with conn, conn.makefile("rb") as lines:
@@ -26,25 +38,42 @@ class RawSmtp:
             def say(reply: bytes) -> None:
                 conn.sendall(reply + b"\r\n")
 
+            def to(line: bytes) -> str:
+                return line.partition(b"<")[2].partition(b">")[0].lower().decode()
+
+            self.connections += 1
             say(b"220 raw.example.org ESMTP")
             for line in lines:
                 verb = line[:4].upper()
-                if verb in (b"EHLO", b"HELO"):
+                if verb == b"EHLO" and self.pipelining:
+                    say(b"250-raw.example.org\r\n250 PIPELINING")
+                elif verb in (b"EHLO", b"HELO"):
                     say(b"250 raw.example.org")
+                elif verb == b"MAIL" and self.pipelining:
+                    rcpt, data = lines.readline(), lines.readline()
+                    if not (rcpt.upper().startswith(b"RCPT") and data.upper() == b"DATA\r\n"):
+                        say(b"503 5.5.1 pipeline MAIL, RCPT and DATA")
+                        continue
+                    address = to(rcpt)
+                    if address in self.drop_after_mail:
+                        self.drop_after_mail.discard(address)
+                        say(b"250 OK")
+                        return
+                    if address in self.twice:
+                        self.twice.discard(address)
+                        say(b"250 OK\r\n250 OK")
+                    refused = self.refuse.get(address)
+                    say(b"250 OK\r\n" + (refused or b"250 OK"))
+                    if refused is not None:
+                        say(b"554 5.5.1 no valid recipients")
+                        continue
+                    self._data(lines, say)
                 elif verb == b"MAIL":
                     say(b"250 OK")
                 elif verb == b"RCPT":
-                    address = line.partition(b"<")[2].partition(b">")[0].lower().decode()
-                    say(self.refuse.get(address, b"250 OK"))
+                    say(self.refuse.get(to(line), b"250 OK"))
                 elif verb == b"DATA":
-                    say(b"354 go ahead")
-                    data = b""
-                    for part in lines:
-                        if part == b".\r\n":
-                            break
-                        data += part
-                    self.accepted.append(data)
-                    say(b"250 accepted")
+                    self._data(lines, say)
                 elif verb == b"RSET":
                     say(b"250 OK")
                 elif verb == b"QUIT":
@@ -52,6 +81,16 @@ class RawSmtp:
                     return
                 else:
                     say(b"502 not implemented")
+
+    def _data(self, lines: BinaryIO, say: Callable[[bytes], None]) -> None:
+        say(b"354 go ahead")
+        data = b""
+        for part in lines:
+            if part == b".\r\n":
+                self.accepted.append(data)
+                say(b"250 accepted")
+                return
+            data += part  # (a connection closed before the end delivers nothing)
 
 
 @contextmanager

@@ -1,0 +1,87 @@
+"""Pipelining (RFC 2920) against a server that insists on it, and its faults: a recipient
+of a batch refused, the connection dropped after MAIL, replies out of step. Every
+message arrives once, and each outcome is what the server said of it."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from support.project import Project, config_text, parse
+from support.rawsmtp import RawSmtp, raw_smtp
+
+EVERYONE = Counter({"ana@example.org": 1, "ben@example.org": 2, "pager@example.org": 1})
+LATER = {"ADVISORY_NOW": "2099-01-01T00:00"}  # long after any retry's time
+
+
+def pipelined(project: Project, port: int) -> None:
+    """One connection, so every message goes on the same session while it lasts."""
+    smtp = f'host = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout = 5\nconnections = 1'
+    project.write_config(config_text(delivery='transport = "smtp"', smtp=smtp))
+
+
+def arrived(server: RawSmtp) -> Counter[str]:
+    messages = [parse(data) for data in server.accepted]
+    assert len({m["Message-ID"] for m in messages}) == len(messages), "a message came twice"
+    return Counter(m["To"].addresses[0].addr_spec for m in messages)
+
+
+def test_a_server_answering_only_whole_batches_gets_every_message_on_one_connection(
+    project: Project,
+) -> None:
+    with raw_smtp(RawSmtp(pipelining=True)) as server:
+        pipelined(project, server.port)
+        sent = project.run("send")
+        assert sent.returncode == 0, sent.stderr
+        assert "delivered 4" in sent.stdout, sent.stdout
+    assert arrived(server) == EVERYONE
+    assert server.connections == 1  # (a client waiting for each reply would wait forever)
+    subjects = [parse(data)["Subject"] for data in server.accepted]
+    assert all("Venezuela" in s or "Colombia" in s for s in subjects), subjects
+
+
+def test_one_recipient_refused_in_a_batch_fails_alone_and_the_session_goes_on(
+    project: Project,
+) -> None:
+    refusal = b"550 5.1.1 <ben@example.org>: no such user"
+    with raw_smtp(RawSmtp(pipelining=True, refuse={"ben@example.org": refusal})) as server:
+        pipelined(project, server.port)
+        sent = project.run("send")
+        assert sent.returncode == 1
+        assert "delivered 2, failed 2" in sent.stdout, sent.stdout
+        assert "ben@example.org: delivery failed: 550 5.1.1" in sent.stderr
+        again = project.run("send")
+        assert again.stdout.startswith("nothing due"), again.stdout
+    assert arrived(server) == EVERYONE - Counter({"ben@example.org": 2})
+    assert server.connections == 1  # reset, not reconnected
+    assert "ben@example.org" in project.run("suppressions").stdout  # bounced: suppressed
+
+
+def test_a_connection_dropped_after_mail_keeps_that_message_queued_for_its_retry(
+    project: Project,
+) -> None:
+    with raw_smtp(RawSmtp(pipelining=True, drop_after_mail={"ben@example.org"})) as server:
+        pipelined(project, server.port)
+        first = project.run("send")
+        assert first.returncode == 1
+        assert "delivered 3" in first.stdout and "1 queued for retry" in first.stdout, first.stdout
+        assert "closed the connection" in first.stderr
+        assert arrived(server) == EVERYONE - Counter({"ben@example.org": 1})
+        retry = project.run("retry", env=LATER)
+        assert retry.returncode == 0 and "delivered 1" in retry.stdout, retry.stdout
+    assert arrived(server) == EVERYONE
+    assert server.connections == 3  # the first, one after the drop, the retry's
+
+
+def test_replies_out_of_step_end_the_session_and_nothing_is_taken_as_sent(
+    project: Project,
+) -> None:
+    with raw_smtp(RawSmtp(pipelining=True, twice={"ben@example.org"})) as server:
+        pipelined(project, server.port)
+        first = project.run("send")
+        assert first.returncode == 1
+        assert "delivered 3" in first.stdout and "1 queued for retry" in first.stdout, first.stdout
+        assert "out of step" in first.stderr
+        retry = project.run("retry", env=LATER)
+        assert "delivered 1" in retry.stdout, retry.stdout
+    assert arrived(server) == EVERYONE
+    assert server.connections == 3
