@@ -77,8 +77,9 @@ class Setup:
         return self.roster.count if self.roster is not None else 0
 
 
-def _setup(args: argparse.Namespace, *, sharding: bool = False, previewing: bool = False) -> Setup:
-    """`sharding`: a run that will be sharded leaves the list to the shards to check.
+def _setup(args: argparse.Namespace, *, running: bool = False, previewing: bool = False) -> Setup:
+    """`running`: a run leaves the list to itself to read and check (or to its shards),
+    after it has seen whether anything changed since its last plan (`run.quiet`).
     `previewing` (check, preview, a dry run): tokens may be stand-ins, as nothing is sent.
 
     Every problem is told at once: config, subscribers, advisory files and templates.
@@ -92,7 +93,9 @@ def _setup(args: argparse.Namespace, *, sharding: bool = False, previewing: bool
     roster = None
     clock = clock_from(os.environ, config.service.timezone)
     try:
-        roster = None if sharding and sharded(config) else read_roster(config)
+        # (A first run reads it here, unless its shards do: a bad list leaves no state.)
+        later = running and (sharded(config) or state_exists(config.state))
+        roster = None if later else read_roster(config)
     except ConfigError as e:
         problems.extend(e.problems)
     try:
@@ -267,7 +270,7 @@ def _purpose(config: Config, purpose: Purpose, now: float) -> Purpose:
 
 def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
     dry_run = False if retries_only else args.dry_run
-    setup = _setup(args, sharding=not dry_run, previewing=dry_run)
+    setup = _setup(args, running=not dry_run, previewing=dry_run)
     config = setup.config
     countries = None if retries_only else _countries(args, setup)
     purpose = Purpose(
@@ -325,7 +328,8 @@ def _tell(rounds: list[Round]) -> None:
 def _summary(counts: Counts) -> str:
     skipped = _skipped(counts)
     if not counts.due:
-        return f"nothing due{f' ({skipped})' if skipped else ''}"
+        unchanged = "; nothing changed since the last check" if counts.unchanged else ""
+        return f"nothing due{f' ({skipped})' if skipped else ''}{unchanged}"
     failed = counts.retrying + counts.failed
     line = f"due {counts.due}, delivered {counts.delivered}, failed {failed}"
     if failed:

@@ -4,7 +4,9 @@ For each N it generates N subscribers (CSV, `subscribers_file`), starts `smtp-si
 free 127.0.0.1 port, sends N messages of the same size with `smtp-source` (the C
 reference: connection reuse, 50 sessions), then runs `advisory send` (one shard process
 per core) on the same sink and prints messages/s for both, the ratio, our peak RSS
-(summed over all our processes) and wall time. Counts are checked at the sink. Installs
+(summed over all our processes) and wall time. Counts are checked at the sink. Then,
+for each N, the quiet check: the CPU of a `send` with nothing changed since a plan
+found nothing due, beside that plan's own. Installs
 Debian's `postfix` package if smtp-sink is missing, without starting the Postfix daemon.
 
     .venv/bin/python bench/fanout.py            # N = 10,000 and 100,000
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -225,6 +228,22 @@ def ours(
     return n / wall, sum(peak.mb for peak in peaks), wall
 
 
+def quiet_check(folder: Path) -> tuple[float, float]:
+    """CPU seconds of the two `advisory send` after a complete one, nothing changed: the
+    first plans the whole list and finds nothing due; the second finds its inputs as
+    that plan left them and plans nothing (`run/quiet.py`)."""
+    config = folder / "advisory.toml"
+    spent = []
+    for expected in ("nothing due", "nothing changed since the last check"):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run([sys.executable, "-m", "advisory", "send", "--config", str(config)],
+                              capture_output=True, text=True, cwd=ROOT, env=ENV)  # fmt: skip
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        assert done.returncode == 0 and expected in done.stdout, (done.stdout, done.stderr)
+        spent.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return spent[0], spent[1]
+
+
 @contextmanager
 def database(server: str) -> Iterator[str]:
     """A new database on `server` (a PostgreSQL URL), dropped afterwards."""
@@ -253,6 +272,7 @@ def main() -> None:
     ensure_postfix_tools()
     print(f"{'N':>9} {'state':<26} {'ref msg/s':>10} {'ours msg/s':>11} {'ratio':>6} "
           f"{'peak RSS':>9} {'wall':>8}")  # fmt: skip
+    quiet: list[str] = []
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -272,6 +292,13 @@ def main() -> None:
                                                **how)  # fmt: skip
                 print(f"{n:>9,} {label:<26} {ref:>10,.0f} {rate:>11,.0f} {rate / ref:>6.3f} "
                       f"{rss:>7.0f}MB {wall:>7.1f}s", flush=True)  # fmt: skip
+                if i == 0:
+                    planned, unchanged = quiet_check(folder / "run0")
+                    quiet.append(f"{n:>9,} quiet check: {unchanged:.2f}s CPU with nothing "
+                                 f"changed; {planned:.2f}s planning the list to find nothing "
+                                 "due")  # fmt: skip
+    for line in quiet:
+        print(line)
 
 
 if __name__ == "__main__":

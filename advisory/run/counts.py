@@ -25,6 +25,7 @@ class Counts:
     minor: int = 0  # readers not alerted of a minor update (they hold an earlier version)
     readers: int = 0  # subscribers in the run's scope
     planned: int = 0  # of those, how many have been planned so far
+    unchanged: int = 0  # runs not planned: their inputs were as when one found nothing due
     errors: list[str] = field(default_factory=list)  # one line per failure, the first few
 
     def __add__(self, other: Counts) -> Counts:

@@ -21,7 +21,7 @@ from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, Shard, read_roster
 from advisory.mail.rendering import Renderer
 from advisory.mail.transports import open_transport
-from advisory.run import workers
+from advisory.run import quiet, workers
 from advisory.run.advisories import known
 from advisory.run.counts import Counts
 from advisory.run.deliver import Delivery, Progress
@@ -88,14 +88,30 @@ async def run(
                 await asyncio.sleep(0.2)
         if purpose.periods is None:  # every shard plans in the periods the run began in
             purpose = purpose.at(config.schedule, config.service.timezone, clock())
+        found, began = None, clock()
+        if shard is None:  # nothing changed since a plan found nothing due: none is made
+            try:
+                if advisories is None:
+                    advisories = known(config, store.publishers)
+            except BaseException:
+                if roster is not None:
+                    roster.close()
+                raise
+            found = quiet.inputs(config, purpose, advisories, store)
+            if found is not None and (counts := quiet.recall(found, store, began)) is not None:
+                if roster is not None:
+                    roster.close()
+                counts.errors[:0] = told
+                return await _duty(config, purpose, store, renderer, clock, stop, counts)
         if shard is None and sharded(config):
             if roster is not None:
                 roster.close()  # each worker reads its own part
-            _seen(store, advisories if advisories is not None else known(config, store.publishers),
-                  clock())  # fmt: skip
+            assert advisories is not None
+            _seen(store, advisories, clock())
             own = partial(run, config, purpose, store, renderer=renderer, clock=clock)
             counts = await workers.run(config, purpose, store, own, stop=stop, progress=progress,
                                        skew=clock() - time.time())  # fmt: skip
+            _keep(config, found, store, began, counts, stop)
             counts.errors[:0] = told
             return await _duty(config, purpose, store, renderer, clock, stop, counts)
         try:
@@ -119,9 +135,10 @@ async def run(
                 clock=clock, progress=progress, stop=stop,
             )  # fmt: skip
             counts = await delivery.run(plan)
-            counts.errors[:0] = told  # what could not be read of the bounce reports
         if shard is not None:
             return counts
+        _keep(config, found, store, began, counts, stop)
+        counts.errors[:0] = told  # what could not be read of the bounce reports
         return await _duty(config, purpose, store, renderer, clock, stop, counts)
 
 
@@ -142,6 +159,23 @@ async def _fetch(
 
     reports = await read_waiting(config.bounces.maildir)
     return read_bounces(reports, store, config.sender.bounce_address, clock=clock)[1]
+
+
+def _keep(
+    config: Config,
+    found: quiet.Inputs | None,
+    store: Store,
+    began: float,
+    counts: Counts,
+    stop: asyncio.Event | None,
+) -> None:
+    """A whole plan that found nothing due, for any process: the next like it is skipped."""
+    if (
+        found is not None
+        and not (counts.due or counts.left or counts.elsewhere)
+        and not (stop and stop.is_set())
+    ):
+        quiet.keep(config, found, store, began, counts)
 
 
 def _seen(store: Store, advisories: list[Advisory], now: float) -> None:

@@ -136,10 +136,13 @@ class Service:
             f"delivered {counts.delivered}, failed {failed}, "
             f"left {counts.left}; {counts.already_sent} already sent; "
             + (f"{counts.elsewhere} with other processes; " if counts.elsewhere else "")
-            + f"{counts.suppressed} suppressed; {duration:.2f}s",
+            + f"{counts.suppressed} suppressed; "
+            + ("nothing changed; " if counts.unchanged else "")
+            + f"{duration:.2f}s",
             job=job, due=counts.due, delivered=counts.delivered, failed=failed,
             left=counts.left, already_sent=counts.already_sent, suppressed=counts.suppressed,
-            elsewhere=counts.elsewhere, seconds=round(duration, 3),
+            elsewhere=counts.elsewhere, unchanged=bool(counts.unchanged),
+            seconds=round(duration, 3),
         )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "Outcome",
     "PublisherCache",
     "PublisherState",
+    "Quiet",
     "Reason",
     "Status",
     "Store",
@@ -164,6 +165,28 @@ class Outbox(Protocol):
 
     def unclaim(self) -> None:
         """What this process still holds is for any process to take."""
+
+    def facts(self) -> tuple[str, float | None]:
+        """What a plan reads of the state that changes without its other inputs changing
+        (the messages queued and the last one queued, the suppressions), and when the
+        first queued message falls due."""
+
+    def quiet(self, purpose: str) -> Quiet | None:
+        """The last plan of `purpose` that found nothing due, if one is kept."""
+
+    def keep_quiet(self, purpose: str, quiet: Quiet) -> None:
+        """Keep it, in place of the one before."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quiet:
+    """A plan that found nothing due: the fingerprint of its inputs, when it was made,
+    until when it holds (a retry or a trip's window may fall due then), and its counts."""
+
+    inputs: str
+    made_at: float
+    until: float | None
+    counts: str  # JSON
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,15 @@ MIGRATIONS: Final = (
             PRIMARY KEY (recipient, version)
         );
     """),
+    Migration("0002-quiet-plans", """
+        CREATE TABLE quiet (
+            purpose     text PRIMARY KEY,
+            inputs      text NOT NULL,
+            made_at     double precision NOT NULL,
+            until       double precision,
+            counts      text NOT NULL
+        );
+    """),
 )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from typing import Final
 
 from advisory.domain.models import Advisory
 from advisory.domain.text import outside
-from advisory.state.base import Attempt, Entry, Kind, Status
+from advisory.state.base import Attempt, Entry, Kind, Quiet, Status
 from advisory.state.sql.db import Db, advisory_from, guarded, marks, parts
 
 __all__ = ["SqlOutbox"]
@@ -138,6 +138,29 @@ class SqlOutbox:
 
     def unclaim(self) -> None:
         pass
+
+    def facts(self) -> tuple[str, float | None]:
+        row = self.db.run(
+            "SELECT (SELECT count(*) FROM messages WHERE status = 'queued'),"
+            " (SELECT min(next_attempt) FROM messages WHERE status = 'queued'),"
+            " (SELECT max(rowid) FROM messages),"
+            " (SELECT count(*) FROM suppressions), (SELECT max(since) FROM suppressions)"
+        ).fetchone()
+        return json.dumps(list(row)), row[1]
+
+    def quiet(self, purpose: str) -> Quiet | None:
+        row = self.db.run(
+            "SELECT inputs, made_at, until, counts FROM quiet WHERE purpose = ?", (purpose,)
+        ).fetchone()
+        return None if row is None else Quiet(*row)
+
+    def keep_quiet(self, purpose: str, quiet: Quiet) -> None:
+        self.db.run(
+            "INSERT INTO quiet (purpose, inputs, made_at, until, counts) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (purpose) DO UPDATE SET inputs = excluded.inputs,"
+            " made_at = excluded.made_at, until = excluded.until, counts = excluded.counts",
+            (purpose, quiet.inputs, quiet.made_at, quiet.until, quiet.counts),
+        )
 
     def record_many(self, attempts: Sequence[Attempt]) -> None:
         """One transaction, one fsync, for many messages. A delivery is numbered by the

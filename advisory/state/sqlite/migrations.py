@@ -205,6 +205,17 @@ MIGRATIONS: Final = (
             PRIMARY KEY (recipient, version)
         );
     """),
+    # A plan that found nothing due keeps the fingerprint of its inputs, with the counts
+    # it reported: the next run of the same purpose with the same inputs plans nothing.
+    Migration("0010-quiet-plans", """
+        CREATE TABLE quiet (
+            purpose     TEXT PRIMARY KEY,   -- what the run was for (alerts, retries)
+            inputs      TEXT NOT NULL,      -- the fingerprint of what it read
+            made_at     REAL NOT NULL,
+            until       REAL,               -- when something may fall due regardless
+            counts      TEXT NOT NULL       -- as it reported them, JSON
+        );
+    """),
 )  # fmt: skip
 _LEGACY: Final = {1: 1, 2: 2}  # user_version before steps were named -> steps it had
 

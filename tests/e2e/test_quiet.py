@@ -1,0 +1,108 @@
+"""A run with nothing changed since a plan found nothing due is not planned again, and
+every input that could make something due ends that: the list, the config, an advisory,
+a suppression lifted, a trip's window opening at midnight, a retry's time coming."""
+
+from __future__ import annotations
+
+from support.project import CO, Project, config_text, messages
+from support.rawsmtp import RawSmtp, raw_smtp
+
+UNCHANGED = "nothing changed since the last check"
+CSV = "name,email,countries,min_level,format\nAna,ana@example.org,VE,1,text\n"
+
+
+def send(project: Project, at: str = "2026-12-01T09:00") -> str:
+    result = project.run("send", env={"ADVISORY_NOW": at})
+    assert result.returncode in (0, 1), result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout.strip()
+
+
+def quiet(project: Project, at: str = "2026-12-01T09:00") -> str:
+    """Send until a run finds nothing changed: its summary."""
+    first, second = send(project, at), send(project, at)
+    assert first.startswith("nothing due") and UNCHANGED not in first, first
+    assert second == f"{first}; {UNCHANGED}"
+    return second
+
+
+def listed(project: Project, rows: str = CSV) -> None:
+    (project.root / "people.csv").write_text(rows, encoding="utf-8")
+    project.write_config(
+        config_text(subscribers="").replace(
+            'timezone = "UTC"', 'timezone = "UTC"\nsubscribers_file = "people.csv"'
+        )
+    )
+
+
+def test_a_run_with_nothing_changed_reports_what_the_last_plan_found(project: Project) -> None:
+    assert send(project).startswith("due 4, delivered 4")
+    assert quiet(project) == f"nothing due (4 already sent); {UNCHANGED}"
+    assert len(messages(project.outbox)) == 4
+    assert project.run("check").returncode == 0  # the checker still reads everything
+
+
+def test_a_reader_added_to_the_list_is_planned_for(project: Project) -> None:
+    listed(project)
+    assert send(project).startswith("due 1, delivered 1")
+    quiet(project)
+    listed(project, CSV + "Ben,ben@example.org,VE,1,text\n")
+    assert send(project).startswith("due 1, delivered 1")
+    assert sorted(m["To"].addresses[0].addr_spec for m in messages(project.outbox)) == [
+        "ana@example.org", "ben@example.org"]  # fmt: skip
+
+
+def test_a_new_version_of_an_advisory_is_planned_for(project: Project) -> None:
+    send(project)
+    quiet(project)
+    project.advisory("co", CO.replace("level = 2", "level = 3"))
+    assert send(project).startswith("due 3, delivered 3")  # Ana, Ben and Chloé read CO
+
+
+def test_the_config_changed_is_planned_for(project: Project) -> None:
+    send(project)
+    quiet(project)
+    chloe = 'email = "chloe@example.org"\ncountries = ["CO"]\nmin_level = '
+    project.write_config(config_text().replace(chloe + "3", chloe + "1"))
+    assert send(project).startswith("due 1, delivered 1")  # Chloé now reads level 2
+
+
+def test_a_suppression_lifted_lets_the_reader_hear_what_they_missed(project: Project) -> None:
+    assert project.run("suppress", "ben@example.org").returncode == 0
+    assert send(project).startswith("due 2, delivered 2")
+    quiet(project)
+    assert project.run("unsuppress", "ben@example.org").returncode == 0
+    assert send(project).startswith("due 2, delivered 2")  # his VE and CO
+
+
+def test_a_trips_window_opening_at_midnight_ends_the_quiet(project: Project) -> None:
+    trip = (
+        '[[subscribers]]\nname = "Tara"\nemail = "tara@example.org"\ncountries = []\n'
+        'trips = [ { country = "VE", start = 2026-12-03, end = 2026-12-10 } ]\n'
+    )
+    project.write_config(config_text(subscribers=trip))
+    # The window opens 7 days before 3 December, at midnight.
+    assert quiet(project, "2026-11-25T22:00") == f"nothing due; {UNCHANGED}"
+    assert send(project, "2026-11-25T23:59") == f"nothing due; {UNCHANGED}"
+    assert send(project, "2026-11-26T00:00").startswith("due 1, delivered 1")
+    [briefing] = messages(project.outbox)
+    assert "Venezuela" in briefing["Subject"]
+
+
+def test_a_retry_falls_due_however_quiet_the_inputs(project: Project) -> None:
+    with raw_smtp(RawSmtp(pipelining=True, drop_after_mail={"pager@example.org"})) as server:
+        smtp = f'host = "127.0.0.1"\nport = {server.port}\nsecurity = "none"\ntimeout = 5'
+        project.write_config(config_text(delivery='transport = "smtp"', smtp=smtp))
+        assert send(project, "2026-12-01T09:00").startswith("due 4, delivered 3")
+        assert quiet(project, "2026-12-01T09:00:01") == (
+            f"nothing due (3 already sent, 1 waiting for a retry); {UNCHANGED}"
+        )
+        assert send(project, "2026-12-01T10:00").startswith("due 1, delivered 1")
+    assert len(server.accepted) == 4
+
+
+def test_a_forced_send_is_never_skipped(project: Project) -> None:
+    send(project)
+    quiet(project)
+    digest = project.run("send", "--force", env={"ADVISORY_NOW": "2026-12-01T09:00"})
+    assert "due 4" in digest.stdout  # --force is never skipped
