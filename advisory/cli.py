@@ -6,7 +6,6 @@ Exit codes: 0 ok, 1 a message attempted in this run was not delivered, 2 invalid
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import csv
 import json
@@ -43,7 +42,7 @@ from advisory.inputs.subscribers import Roster, read_csv, read_roster
 from advisory.logs import Log
 from advisory.mail.compose import Reader, compose, message_key
 from advisory.mail.rendering import Renderer
-from advisory.run import answers, exposure
+from advisory.run import answers, exposure, loop
 from advisory.run.advisories import known
 from advisory.run.counts import Counts
 from advisory.run.plan import Job, Plan, Purpose, plan_for
@@ -287,7 +286,7 @@ def cmd_send(args: argparse.Namespace, *, retries_only: bool = False) -> int:
                                 suppressed=store.suppressions.among)  # fmt: skip
             _print_plan(the_plan, "dry run: would send")
         return 0
-    counts = asyncio.run(_send(setup, purpose))
+    counts = loop.run(_send(setup, purpose))
     for line in counts.errors:
         print(line, file=sys.stderr)
     print(_summary(counts))

@@ -16,7 +16,7 @@ import socket
 import ssl
 import stat
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import aiosmtplib
 
@@ -167,7 +167,7 @@ class SmtpTransport:
                 except aiosmtplib.SMTPHeloError:
                     await client.helo()
             transport = client.transport
-            if not isinstance(transport, asyncio.Transport):
+            if transport is None:
                 raise aiosmtplib.SMTPServerDisconnected("Connection lost")
         except aiosmtplib.SMTPAuthenticationError as e:
             client.close()
@@ -180,7 +180,9 @@ class SmtpTransport:
             # Even a 5xx greeting is about the server, not the message: keep it queued.
             error = _translate(e, "", f"cannot connect to {s.host}:{s.port}")
             raise TemporaryDeliveryError(error.reason, code=error.code) from None
-        return Session(transport, pipelining=client.supports_extension("pipelining"))
+        # (uvloop's transports are not asyncio.Transport's subclasses, but alike)
+        session = cast(asyncio.Transport, transport)
+        return Session(session, pipelining=client.supports_extension("pipelining"))
 
     async def send(self, envelope: Envelope) -> None:
         session = None

@@ -28,6 +28,7 @@ from advisory.errors import AdvisoryError, ConfigError
 from advisory.inputs import config as config_file
 from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, Shard, read_roster
+from advisory.run import loop
 from advisory.run.advisories import known
 from advisory.run.counts import Counts
 from advisory.run.deliver import Progress
@@ -243,7 +244,7 @@ def _worker(one: One) -> int:
         roster.close()
         return 0  # another shard is invalid, or the run was stopped: nothing sent
     skew = float(order.get("skew", 0.0))
-    return asyncio.run(_run(one, config, purpose, roster, shard, advisories, skew))
+    return loop.run(_run(one, config, purpose, roster, shard, advisories, skew))
 
 
 async def _run(

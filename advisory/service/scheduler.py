@@ -31,6 +31,7 @@ from advisory.inputs.config import Config
 from advisory.logs import Log
 from advisory.mail.rendering import Renderer
 from advisory.publishers.reading import Round
+from advisory.run import loop
 from advisory.run.plan import DIGESTS, Digest, Purpose
 from advisory.run.run import hold, run
 from advisory.service.metrics import Metrics
@@ -181,7 +182,7 @@ async def _listen(config: Config, store: Store, service: Service) -> web.AppRunn
 
 def serve(config: Config, renderer: Renderer, *, check_every: float | None, log: Log) -> int:
     with open_store(config.state) as store:
-        return asyncio.run(_serve(config, renderer, store, check_every, log))
+        return loop.run(_serve(config, renderer, store, check_every, log))
 
 
 async def _serve(
