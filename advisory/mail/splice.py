@@ -16,6 +16,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from datetime import datetime
+from email.charset import Charset
 from email.utils import format_datetime, formataddr
 from typing import Final
 
@@ -41,6 +42,7 @@ _CUTS: Final = re.compile(b"(" + _QP_ADDRESS + b"|" + _QP_TOKEN + b"|" + _QP_ACK
 _READERS: Final = (ADDRESS_MARK, TOKEN_MARK, ACK_MARK)  # each reader's own, in the body
 _PER_READER: Final = (b"to:", b"date:", b"message-id:", b"list-unsubscribe:")
 _EPOCH: Final = datetime.fromtimestamp(0).astimezone()
+_UTF8: Final = Charset("utf-8")  # (made once: `formataddr` would make one per name)
 
 
 def _qp(value: str) -> bytes:
@@ -151,7 +153,7 @@ class Splicer:
             if len(self._dates) > 4096:
                 self._dates.clear()
             date_bytes = self._dates[stamp] = format_datetime(reader.date).encode()
-        to = formataddr((" ".join(reader.name.split()), reader.address), charset="utf-8")
+        to = formataddr((" ".join(reader.name.split()), reader.address), charset=_UTF8)
         # One encoded word per name is fine while short; a long one is folded as the
         # `email` package folds it (a 300-character name is no 1,200-character line).
         raw = to.encode("ascii") if len(to) <= 72 else to_field(reader.name, reader.address)

@@ -115,6 +115,7 @@ class Delivery:
         self._remembered: set[str] = set()  # advisory versions kept in this run
         self._pending: list[Attempt] = []  # outcomes not yet written
         self._bounced: list[tuple[str, float, str]] = []  # addresses refused as unknown
+        self._tokens: dict[str, str] = {}  # each reader's token, made as its chunk is queued
         self._unrecorded: StateError | None = None
         self._shown = 0.0  # when `progress` was last told
 
@@ -128,6 +129,7 @@ class Delivery:
         # Every token sent finds its reader (a retry's too, its token made by today's key).
         tokens = {(self.head.token(job.entry.recipient), job.entry.recipient)
                   for job in chunk} if self.head.takes_token else set()  # fmt: skip
+        self._tokens.update((reader, token) for token, reader in tokens)  # (for `envelope`)
         told = [t for job in chunk if (t := self.told(job)) is not None]
         if not new and not carrying and not tokens and not told:
             return
@@ -200,8 +202,8 @@ class Delivery:
                 ack=asks,
             )  # fmt: skip
         ack = self.head.ack_token(sub.key, advisories[0].version) if asks else ""
-        reader = Reader(sub.name, sub.email, job.entry.key, date, self.head.token(sub.key),
-                        job.entry.resends, ack)  # fmt: skip
+        token = self._tokens.pop(sub.key, None) or self.head.token(sub.key)
+        reader = Reader(sub.name, sub.email, job.entry.key, date, token, job.entry.resends, ack)
         template = self.splicer.template(group, render, sub)
         if template is None:
             envelope = compose(render(sub), self.head, reader)
