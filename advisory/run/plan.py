@@ -189,6 +189,7 @@ def plan(
     minor = [0]  # readers a minor update was held back from, in this chunk
     held_back = _holding(outbox)
     before: dict[str, Advisory | None] = {}
+    compare = _changes()
 
     def due(batch: list[Subscriber]) -> list[_Due]:
         trips = {sub.key: open_now for sub in batch
@@ -225,7 +226,7 @@ def plan(
             was, last_message = held or ("", "")
             if was and was not in before:
                 before[was] = outbox.advisory(was)
-            change = what_changed(before.get(was), advisory)
+            change = compare(before.get(was), advisory)
             # Due until delivered; sent again as itself by --force.
             briefs = briefing is not None and (
                 briefing not in briefed or (force and last_message == briefing)
@@ -287,6 +288,20 @@ def _holding(outbox: Outbox) -> Callable[[Advisory, str, Change], bool]:
     return held_back
 
 
+def _changes() -> Callable[[Advisory | None, Advisory], Change]:
+    """`what_changed`, once per pair of versions: most readers hold the same one, and
+    comparing two texts sentence by sentence is the costliest step of a plan."""
+    made: dict[tuple[str, str], Change] = {}
+
+    def changed(held: Advisory | None, advisory: Advisory) -> Change:
+        pair = (held.version if held is not None else "", advisory.version)
+        if (change := made.get(pair)) is None:
+            change = made[pair] = what_changed(held, advisory)
+        return change
+
+    return changed
+
+
 def _briefing_key(sub: Subscriber, advisory: Advisory, trip: Trip | None) -> str | None:
     if trip is None:
         return None
@@ -330,6 +345,7 @@ def plan_digest(
     }
     before: dict[str, Advisory | None] = {}
     held_back = _holding(outbox)
+    compare = _changes()
 
     def news(
         sub: Subscriber, standing: tuple[Advisory, ...], held: dict[tuple[str, str], _Held]
@@ -341,7 +357,7 @@ def plan_digest(
                 continue
             if was and was not in before:
                 before[was] = outbox.advisory(was)
-            change = what_changed(before.get(was), advisory)
+            change = compare(before.get(was), advisory)
             if held_back(advisory, was, change):
                 continue  # a minor update is no news in a digest either
             fresh.append(advisory)
