@@ -4,8 +4,11 @@ a suppression lifted, a trip's window opening at midnight, a retry's time coming
 
 from __future__ import annotations
 
+import threading
+
 from support.project import CO, Project, config_text, messages
 from support.rawsmtp import RawSmtp, raw_smtp
+from support.serve import serving, wait_for
 
 UNCHANGED = "nothing changed since the last check"
 CSV = "name,email,countries,min_level,format\nAna,ana@example.org,VE,1,text\n"
@@ -106,3 +109,18 @@ def test_a_forced_send_is_never_skipped(project: Project) -> None:
     quiet(project)
     digest = project.run("send", "--force", env={"ADVISORY_NOW": "2026-12-01T09:00"})
     assert "due 4" in digest.stdout  # --force is never skipped
+
+
+def test_serve_skips_quiet_checks_and_hears_of_a_reader_added(project: Project) -> None:
+    listed(project)
+    with serving(project, "--check-every", "0.3") as proc:
+        lines: list[str] = []
+        assert proc.stderr is not None
+        threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True).start()
+        wait_for(lambda: any("nothing changed" in line for line in lines))
+        listed(project, CSV + "Ben,ben@example.org,VE,1,text\n")
+        wait_for(lambda: len(messages(project.outbox)) == 2)
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+    assert sorted(m["To"].addresses[0].addr_spec for m in messages(project.outbox)) == [
+        "ana@example.org", "ben@example.org"]  # fmt: skip

@@ -119,13 +119,16 @@ def test_json_logs_one_line_per_run(project: Project) -> None:
                 and len(list((project.outbox / "new").iterdir())) == 4
             )
         )
-        time.sleep(0.8)
+        time.sleep(1.2)
         code, err = stop(proc)
     assert code == 0
     events = [json.loads(line) for line in err.splitlines()]
     checks = [e for e in events if e["event"] == "check"]
     assert checks[0]["due"] == 4 and checks[0]["delivered"] == 4 and checks[0]["failed"] == 0
     assert all(c["due"] == 0 and c["already_sent"] == 4 for c in checks[1:])
+    # The second plans the list and finds nothing due; the rest find nothing changed.
+    assert [c["unchanged"] for c in checks[:3]] == [False, False, True], checks
+    assert all(c["unchanged"] for c in checks[2:])
     assert len(checks) >= 2 and all("seconds" in c for c in checks)
     assert events[-1]["event"] == "stopped"
 
