@@ -61,11 +61,14 @@ class Session(asyncio.Protocol):
         self._buffer += data
         try:
             while (reply := self._parse()) is not None:
+                if len(self._replies) >= self._asked and reply.code == 421:
+                    self._lost = self._lost or "the server is closing the connection"
+                    continue  # said after every reply asked for (or idle): it is closing
                 self._replies.append(reply)
         except SMTPResponseException as e:
             self._malformed = e
         if len(self._replies) > self._asked:
-            self.out_of_step = True  # (an idle connection's 421 before it closes, too)
+            self.out_of_step = True  # a reply no command asked for
         self._wake()
 
     def eof_received(self) -> bool:

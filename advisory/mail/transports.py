@@ -206,6 +206,9 @@ class SmtpTransport:
                         reusable = await session.reset()
                 except (aiosmtplib.SMTPException, OSError):
                     reusable = False
+                except BaseException:  # cancelled meanwhile
+                    session.transport.close()
+                    raise
             if not reusable:
                 session.transport.close()
             else:

@@ -345,6 +345,9 @@ class Delivery:
         """The queued jobs this process holds to send (all, on a state one run holds);
         the others another process sends."""
         mine = set(self.store.outbox.claim([job.entry.key for job in jobs], self.lease))
+        for job in jobs:
+            if job.entry.key not in mine:  # (its token is another process's to use)
+                self._tokens.pop(job.entry.recipient, None)
         self.counts.elsewhere += len(jobs) - len(mine)
         self.counts.due -= len(jobs) - len(mine)  # (due for this process, as it planned)
         return [job for job in jobs if job.entry.key in mine]

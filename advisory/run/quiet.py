@@ -2,9 +2,9 @@
 
 Every scheduled check reads, validates and plans the whole list; with a million
 readers that is most of a minute, and most checks find nothing new. So a plan that
-found nothing due keeps the fingerprint of what it read (the config file, the subscriber
-and trips files, the advisory versions, and the state's part: the messages queued, the
-last one queued, the suppressions) with the counts it reported. The next run for the
+found nothing due keeps the fingerprint of what it read (the program's version, the config
+file, the subscriber and trips files, the advisories, and the state's part: the messages
+queued, the last one queued, the suppressions) with the counts it reported. The next run for the
 same purpose with the same fingerprint reports those counts without reading the list,
 until the first queued retry falls due or a trip's window may open or close (at
 midnight, or `lead` before one, in the service's timezone).
@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
+from advisory import __version__
 from advisory.domain.models import Advisory
 from advisory.inputs.config import Config
 from advisory.run.counts import Counts
@@ -47,13 +48,13 @@ def inputs(
     a --country, a digest, or a file that cannot be read: the plan says why)."""
     if purpose.force or purpose.countries is not None or purpose.job not in SKIPPABLE:
         return None
-    digest = hashlib.sha256(config.raw)
+    digest = hashlib.sha256(__version__.encode() + b"\0" + config.raw)  # (rules change too)
     for path in (config.service.subscribers_file, config.service.trips_file):
         if path is not None and (hashed := _hash(path)) is None:
             return None
         digest.update(b"\0%s" % (hashed if path is not None else b"-"))
-    for version in sorted(a.version for a in advisories):
-        digest.update(b"\0" + version.encode())
+    for told in sorted(a.model_dump_json() for a in advisories):  # (`update` is no version)
+        digest.update(b"\0" + told.encode())
     facts, first_due = store.outbox.facts()
     digest.update(b"\0" + facts.encode())
     return Inputs("retries" if purpose.job == "retry" else "alerts", digest.hexdigest(), first_due)
@@ -68,7 +69,10 @@ def recall(found: Inputs, store: Store, now: float) -> Counts | None:
         return None
     if kept.until is not None and now >= kept.until:
         return None
-    return Counts(**json.loads(kept.counts) | {"unchanged": 1})
+    try:
+        return Counts(**json.loads(kept.counts) | {"unchanged": 1})
+    except (TypeError, ValueError):  # kept by a version that counted otherwise: plan
+        return None
 
 
 def keep(config: Config, found: Inputs, store: Store, now: float, counts: Counts) -> None:

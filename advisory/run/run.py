@@ -88,7 +88,7 @@ async def run(
                 await asyncio.sleep(0.2)
         if purpose.periods is None:  # every shard plans in the periods the run began in
             purpose = purpose.at(config.schedule, config.service.timezone, clock())
-        found, began = None, clock()
+        found, began, hashed_first = None, clock(), roster is None
         if shard is None:  # nothing changed since a plan found nothing due: none is made
             try:
                 if advisories is None:
@@ -103,6 +103,8 @@ async def run(
                     roster.close()
                 counts.errors[:0] = told
                 return await _duty(config, purpose, store, renderer, clock, stop, counts)
+            if not hashed_first:  # (read before it was hashed: it may have changed since)
+                found = None
         if shard is None and sharded(config):
             if roster is not None:
                 roster.close()  # each worker reads its own part
@@ -169,12 +171,10 @@ def _keep(
     counts: Counts,
     stop: asyncio.Event | None,
 ) -> None:
-    """A whole plan that found nothing due, for any process: the next like it is skipped."""
-    if (
-        found is not None
-        and not (counts.due or counts.left or counts.elsewhere)
-        and not (stop and stop.is_set())
-    ):
+    """A whole plan that found nothing due, for any process: the next like it is skipped.
+    (Whole: every reader planned, in every shard; a stopped shard planned fewer.)"""
+    whole = counts.planned == counts.readers and not (stop and stop.is_set())
+    if found is not None and whole and not (counts.due or counts.left or counts.elsewhere):
         quiet.keep(config, found, store, began, counts)
 
 

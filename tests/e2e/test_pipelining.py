@@ -85,3 +85,14 @@ def test_replies_out_of_step_end_the_session_and_nothing_is_taken_as_sent(
         assert "delivered 1" in retry.stdout, retry.stdout
     assert arrived(server) == EVERYONE
     assert server.connections == 3
+
+
+def test_a_server_closing_with_its_acceptance_gets_that_message_once(project: Project) -> None:
+    with raw_smtp(RawSmtp(pipelining=True, closing={"ana@example.org"})) as server:
+        pipelined(project, server.port)
+        sent = project.run("send")
+        assert sent.returncode == 0, sent.stderr
+        assert "delivered 4" in sent.stdout, sent.stdout
+        assert project.run("send").stdout.startswith("nothing due")
+    assert arrived(server) == EVERYONE  # Ana's counted as sent: the 421 came after its 250
+    assert server.connections == 2

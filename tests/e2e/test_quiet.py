@@ -6,9 +6,17 @@ from __future__ import annotations
 
 import threading
 
-from support.project import CO, Project, config_text, messages
+from support.project import CO, VE, Project, config_text, messages
 from support.rawsmtp import RawSmtp, raw_smtp
 from support.serve import serving, wait_for
+
+from advisory.inputs import config as config_file
+from advisory.inputs.advisory_files import load_advisories
+from advisory.run import quiet as quiet_plans
+from advisory.run.counts import Counts
+from advisory.run.plan import Purpose
+from advisory.run.run import _keep
+from advisory.state import open_store
 
 UNCHANGED = "nothing changed since the last check"
 CSV = "name,email,countries,min_level,format\nAna,ana@example.org,VE,1,text\n"
@@ -85,6 +93,7 @@ def test_a_trips_window_opening_at_midnight_ends_the_quiet(project: Project) -> 
     )
     project.write_config(config_text(subscribers=trip))
     # The window opens 7 days before 3 December, at midnight.
+    assert send(project, "2026-11-25T21:00") == "nothing due"  # (a first run: nothing kept)
     assert quiet(project, "2026-11-25T22:00") == f"nothing due; {UNCHANGED}"
     assert send(project, "2026-11-25T23:59") == f"nothing due; {UNCHANGED}"
     assert send(project, "2026-11-26T00:00").startswith("due 1, delivered 1")
@@ -124,3 +133,30 @@ def test_serve_skips_quiet_checks_and_hears_of_a_reader_added(project: Project) 
         assert proc.wait(timeout=30) == 0
     assert sorted(m["To"].addresses[0].addr_spec for m in messages(project.outbox)) == [
         "ana@example.org", "ben@example.org"]  # fmt: skip
+
+
+def test_a_minor_update_made_major_is_told_though_its_version_is_the_same(
+    project: Project,
+) -> None:
+    send(project)
+    edited = VE.replace("Foreigners risk arbitrary arrest.", "Foreigners risk arrest.")
+    project.advisory("ve", edited + 'update = "minor"\n')
+    assert quiet(project) == (
+        f"nothing due (1 already sent, 3 held back as minor updates); {UNCHANGED}"
+    )
+    project.advisory("ve", edited + 'update = "major"\n')  # the same version, told after all
+    assert send(project).startswith("due 3, delivered 3")
+
+
+def test_a_plan_that_did_not_reach_every_reader_is_not_kept(project: Project) -> None:
+    config = config_file.load(project.config)
+    advisories = load_advisories(config.service.advisories)
+    with open_store(config.state) as store:
+        found = quiet_plans.inputs(config, Purpose("send"), advisories, store)
+        assert found is not None
+        stopped = Counts(readers=4, planned=2)  # (a shard stopped midway found nothing due)
+        _keep(config, found, store, 0.0, stopped, None)
+        assert quiet_plans.recall(found, store, 1.0) is None
+        _keep(config, found, store, 0.0, Counts(readers=4, planned=4, already_sent=4), None)
+        recalled = quiet_plans.recall(found, store, 1.0)
+    assert recalled is not None and recalled.already_sent == 4 and recalled.unchanged

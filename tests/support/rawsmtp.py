@@ -30,6 +30,7 @@ class RawSmtp:
     pipelining: bool = False
     drop_after_mail: set[str] = field(default_factory=set)
     twice: set[str] = field(default_factory=set)
+    closing: set[str] = field(default_factory=set)  # accepted, then 421 in the same write
     connections: int = 0
 
     def serve(self, conn: socket.socket) -> None:
@@ -67,6 +68,10 @@ class RawSmtp:
                     if refused is not None:
                         say(b"554 5.5.1 no valid recipients")
                         continue
+                    if address in self.closing:
+                        self.closing.discard(address)
+                        self._data(lines, say, then=b"\r\n421 4.3.2 closing")
+                        return
                     self._data(lines, say)
                 elif verb == b"MAIL":
                     say(b"250 OK")
@@ -82,13 +87,13 @@ class RawSmtp:
                 else:
                     say(b"502 not implemented")
 
-    def _data(self, lines: BinaryIO, say: Callable[[bytes], None]) -> None:
+    def _data(self, lines: BinaryIO, say: Callable[[bytes], None], then: bytes = b"") -> None:
         say(b"354 go ahead")
         data = b""
         for part in lines:
             if part == b".\r\n":
                 self.accepted.append(data)
-                say(b"250 accepted")
+                say(b"250 accepted" + then)
                 return
             data += part  # (a connection closed before the end delivers nothing)
 

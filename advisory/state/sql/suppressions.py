@@ -25,6 +25,8 @@ class SqlSuppressions:
         return added == 1
 
     def unsuppress(self, address: str) -> bool:
+        # Whoever had nothing due may have something now: no plan is taken as quiet.
+        self.db.run("DELETE FROM quiet")
         removed = self.db.run(
             "DELETE FROM suppressions WHERE address = ?", (address.lower(),)
         ).rowcount
