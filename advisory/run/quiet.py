@@ -16,9 +16,9 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
+from importlib import metadata
 from pathlib import Path
 
-from advisory import __version__
 from advisory.domain.models import Advisory
 from advisory.inputs.config import Config
 from advisory.run.counts import Counts
@@ -30,6 +30,16 @@ __all__ = ["Inputs", "inputs", "keep", "recall"]
 
 DAY = timedelta(days=1)
 SKIPPABLE = ("send", "check", "retry")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("advisory")
+    except metadata.PackageNotFoundError:  # (run from a checkout not installed)
+        return "unknown"
+
+
+_VERSION = _version()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +58,7 @@ def inputs(
     a --country, a digest, or a file that cannot be read: the plan says why)."""
     if purpose.force or purpose.countries is not None or purpose.job not in SKIPPABLE:
         return None
-    digest = hashlib.sha256(__version__.encode() + b"\0" + config.raw)  # (rules change too)
+    digest = hashlib.sha256(_VERSION.encode() + b"\0" + config.raw)  # (rules change too)
     for path in (config.service.subscribers_file, config.service.trips_file):
         if path is not None and (hashed := _hash(path)) is None:
             return None
