@@ -34,6 +34,7 @@ REQUIRED = ("name", "email")
 TRIP_COLUMNS = ("email", "country", "start", "end")
 MAX_FIELD = 10_000
 MAX_LINE = 8 * MAX_FIELD  # bytes: a row's line of six fields, in UTF-8
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # (`dumps` makes one per call)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +82,9 @@ class Roster:
     def add(self, sub: Subscriber, bare: str | None = None) -> bool:
         """Keep a CSV subscriber; False if the address was listed before. `bare`: where
         it was listed, if it follows no country (its trips must then be in the file)."""
-        row = json.dumps(
+        row = _ENCODE(
             [sub.name, sub.email, sub.countries, int(sub.min_level), sub.format.value,
-             sub.sources, sub.frequency.value], ensure_ascii=False,
+             sub.sources, sub.frequency.value]
         )  # fmt: skip
         added = self.db.execute(
             "INSERT OR IGNORE INTO listed (key, row, bare) VALUES (?, ?, ?)", (sub.key, row, bare)
