@@ -2,12 +2,12 @@
 
 Every scheduled check reads, validates and plans the whole list; with a million
 readers that is most of a minute, and most checks find nothing new. So a plan that
-found nothing due keeps the fingerprint of what it read (the program's version, the config
-file, the subscriber and trips files, the advisories, and the state's part: the messages
-queued, the last one queued, the suppressions) with the counts it reported. The next run for the
-same purpose with the same fingerprint reports those counts without reading the list,
-until the first queued retry falls due or a trip's window may open or close (at
-midnight, or `lead` before one, in the service's timezone).
+found nothing due keeps the fingerprint of what it read (the program's version, the
+config file, the subscriber and trips files, the advisories, and the state's part: the
+messages queued, the last one queued, the suppressions) with the counts it reported. The
+next run for the same purpose with the same fingerprint reports those counts without
+reading the list, until the first queued retry falls due or a trip's window may open or
+close (at midnight, or `lead` before one, in the service's timezone).
 """
 
 from __future__ import annotations
@@ -110,5 +110,5 @@ def _window_edge(config: Config, now: float) -> float | None:
     zone = travel.zone
     today = datetime.combine(datetime.fromtimestamp(now, zone).date(), time(), zone)
     lead = travel.lead % DAY
-    edges = (today + days + shift for days in (DAY * 0, DAY, DAY * 2) for shift in (DAY * 0, -lead))
+    edges = (today + DAY * days - shift for days in range(3) for shift in (timedelta(), lead))
     return min(t for edge in edges if (t := edge.timestamp()) > now)

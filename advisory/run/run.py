@@ -88,15 +88,15 @@ async def run(
                 await asyncio.sleep(0.2)
         if purpose.periods is None:  # every shard plans in the periods the run began in
             purpose = purpose.at(config.schedule, config.service.timezone, clock())
+        try:
+            if advisories is None:
+                advisories = known(config, store.publishers)
+        except BaseException:
+            if roster is not None:
+                roster.close()
+            raise
         found, began, hashed_first = None, clock(), roster is None
         if shard is None:  # nothing changed since a plan found nothing due: none is made
-            try:
-                if advisories is None:
-                    advisories = known(config, store.publishers)
-            except BaseException:
-                if roster is not None:
-                    roster.close()
-                raise
             found = quiet.inputs(config, purpose, advisories, store)
             if found is not None and (counts := quiet.recall(found, store, began)) is not None:
                 if roster is not None:
@@ -108,7 +108,6 @@ async def run(
         if shard is None and sharded(config):
             if roster is not None:
                 roster.close()  # each worker reads its own part
-            assert advisories is not None
             _seen(store, advisories, clock())
             own = partial(run, config, purpose, store, renderer=renderer, clock=clock)
             counts = await workers.run(config, purpose, store, own, stop=stop, progress=progress,
@@ -116,15 +115,8 @@ async def run(
             _keep(config, found, store, began, counts, stop)
             counts.errors[:0] = told
             return await _duty(config, purpose, store, renderer, clock, stop, counts)
-        try:
-            if advisories is None:
-                advisories = known(config, store.publishers)
-            if roster is None:
-                roster = read_roster(config, shard)
-        except BaseException:
-            if roster is not None:
-                roster.close()
-            raise
+        if roster is None:
+            roster = read_roster(config, shard)
         if shard is None:
             _seen(store, advisories, clock())
         with roster:
