@@ -21,8 +21,10 @@ LogFormat = Literal["text", "json"]
 LIBRARIES: Final = ("apscheduler", "httpx", "aiosmtplib")
 # Libraries whose complaints are about data from outside, and are told by us instead:
 # aiohttp of each malformed request (the client had its 400), flufl.bounce of a report
-# its detectors choke on (we say once that the report is unreadable). Never a traceback.
-QUIET: Final = ("aiohttp", "flufl")
+# its detectors choke on (we say once that the report is unreadable), psycopg of a
+# pipeline it could not end when the server went (the state's one line says so). Never
+# a traceback.
+QUIET: Final = ("aiohttp", "flufl", "psycopg")
 # Events that tell of trouble: a failed run, a failed delivery, a publisher's error.
 _LEVELS: Final = {"error": logging.ERROR, "delivery": logging.WARNING, "source": logging.WARNING,
                   "waiting": logging.WARNING}  # fmt: skip

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -45,3 +47,15 @@ def test_text_lines_read_as_before(stream: io.StringIO) -> None:
     first, second = stream.getvalue().splitlines()
     assert first.endswith("Z started: check every 60s")
     assert "Z aiosmtplib warning: a " in second and "\x1b" not in second
+
+
+def test_what_the_state_says_in_one_line_psycopg_does_not_say_again() -> None:
+    # In a process of its own, as the CLI's: with no handler of ours, Python's last-resort
+    # handler would print the driver's warning on stderr beside the run's own line.
+    script = (
+        "import logging; from advisory import logs; logs.setup('text'); "
+        "logging.getLogger('psycopg').warning('error ignored terminating %r: %s', "
+        "'<psycopg.Pipeline [BAD]>', 'consuming input failed')"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (0, "")
