@@ -94,7 +94,7 @@ def _setup(args: argparse.Namespace, *, running: bool = False, previewing: bool 
     try:
         # (A first run reads it here, unless its shards do: a bad list leaves no state.)
         later = running and (sharded(config) or state_exists(config.state))
-        roster = None if later else read_roster(config)
+        roster = None if later else read_roster(config, keep=running)
     except ConfigError as e:
         problems.extend(e.problems)
     try:

@@ -18,6 +18,14 @@ from support.smtp import Recorder, Server, start
 from advisory.domain.urls import Database
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The lists kept for a state on PostgreSQL go to a cache of the tests' own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture
 def smtpd() -> Iterator[Server]:
     """A plain SMTP server (security = "none")."""

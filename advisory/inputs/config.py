@@ -7,6 +7,7 @@ config file's folder. The SMTP password comes only from the environment.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import ssl
@@ -369,6 +370,20 @@ class Config(Strict):
             return where
         secret = self.state_password
         return Database(where, secret.get_secret_value() if secret else None)
+
+    @property
+    def lists(self) -> Path | None:
+        """Where subscriber lists checked are kept for the next run (`read_roster`): beside
+        an SQLite state; in this machine's cache for a shared one (None: it has none)."""
+        where = self.service.state
+        if isinstance(where, Path):
+            return where.with_name(f"{where.name}.lists")
+        try:
+            cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        except RuntimeError:  # (no home to find)
+            return None
+        tag = hashlib.sha256(f"{self.path.absolute()}\0{where}".encode()).hexdigest()[:16]
+        return cache / "advisory" / "lists" / tag
 
     @property
     def follows_files(self) -> bool:

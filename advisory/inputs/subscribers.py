@@ -8,31 +8,39 @@ subscriber. Large lists are read row by row, never held whole.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import json
+import os
 import re
+import secrets
 import sqlite3
+import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from pydantic import ValidationError
 
+from advisory import __version__
 from advisory.domain.models import Format, Frequency, Level, Subscriber, Trip, address_key
 from advisory.domain.trips import Travel
 from advisory.errors import ConfigError, Problem, StorageError
 from advisory.inputs.config import NOTHING, Config
 from advisory.inputs.problems import problems
 
-__all__ = ["Roster", "Shard", "read_csv", "read_roster"]
+__all__ = ["Readers", "Roster", "Shard", "read_csv", "read_roster", "reopen_roster"]
 
 COLUMNS = ("name", "email", "countries", "min_level", "format", "sources", "frequency")
 REQUIRED = ("name", "email")
 TRIP_COLUMNS = ("email", "country", "start", "end")
 MAX_FIELD = 10_000
+# A kept list is opened only by the version that made it, of the layout it was made in.
+_KEPT = f"{__version__} list 1"
 MAX_LINE = 8 * MAX_FIELD  # bytes: a row's line of six fields, in UTF-8
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # (`dumps` makes one per call)
 
@@ -59,25 +67,46 @@ class Roster:
 
     A run plans from this and never reads the files again, so a list replaced or edited
     while it runs cannot be half-read: the readers checked are the readers written to.
-    The CSV's rows wait in SQLite's private temporary database (on disk, not in memory),
-    already validated, for as many passes as the run makes.
+    The CSV's rows wait in an SQLite file (on disk, not in memory), already validated,
+    for as many passes as the run makes, with who follows which country (`of`). Where
+    the run can keep it (`read_roster`'s `keep`), the file outlives the run, named by
+    what it was read from: the next run of the same files opens it instead of reading
+    and validating the list again.
     """
 
-    def __init__(self, inline: tuple[Subscriber, ...] = ()) -> None:
+    def __init__(self, inline: tuple[Subscriber, ...] = (), where: str = "") -> None:
         self.inline = inline
-        self.db = sqlite3.connect("")
+        self.db = sqlite3.connect(where)
         self.db.executescript("""
+            PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
             CREATE TABLE listed (n INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, row TEXT,
                                  bare TEXT);  -- where it was listed, if with nothing to follow
             CREATE TABLE trips (key TEXT NOT NULL, country TEXT NOT NULL, start TEXT NOT NULL,
                                 "end" TEXT NOT NULL, UNIQUE (key, country, start, "end"));
+            -- the countries each CSV reader follows or travels to ('*': every one)
+            CREATE TABLE follows (country TEXT NOT NULL, n INTEGER NOT NULL,
+                                  PRIMARY KEY (country, n)) WITHOUT ROWID;
+            CREATE TABLE sizes (count INTEGER NOT NULL, trips INTEGER NOT NULL);
         """)
         self.db.executemany(
             "INSERT OR IGNORE INTO listed (key) VALUES (?)", ((s.key,) for s in inline)
         )
         self.count = len(inline)
         self.trips = 0  # read from the trips file
-        self._file_trips = False
+        self._follows: list[tuple[str, int]] = []  # written a chunk at a time
+
+    @classmethod
+    def reopen(cls, inline: tuple[Subscriber, ...], path: Path) -> Roster:
+        """A list checked before, as `seal` left it (sqlite3.Error if it is not one)."""
+        roster = cls.__new__(cls)
+        roster.inline, roster._follows = inline, []
+        roster.db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            roster.count, roster.trips = roster.db.execute("SELECT * FROM sizes").fetchone()
+        except (sqlite3.Error, TypeError):
+            roster.db.close()
+            raise sqlite3.DatabaseError(f"{path}: not a checked list") from None
+        return roster
 
     def add(self, sub: Subscriber, bare: str | None = None) -> bool:
         """Keep a CSV subscriber; False if the address was listed before. `bare`: where
@@ -86,11 +115,21 @@ class Roster:
             [sub.name, sub.email, sub.countries, int(sub.min_level), sub.format.value,
              sub.sources, sub.frequency.value]
         )  # fmt: skip
-        added = self.db.execute(
+        cursor = self.db.execute(
             "INSERT OR IGNORE INTO listed (key, row, bare) VALUES (?, ?, ?)", (sub.key, row, bare)
-        ).rowcount
-        self.count += added
-        return added == 1
+        )
+        if cursor.rowcount != 1:
+            return False
+        self.count += 1
+        n = cast(int, cursor.lastrowid)
+        self._follows += ((country, n) for country in sub.countries)
+        if len(self._follows) >= 4096:
+            self._flush()
+        return True
+
+    def _flush(self) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO follows VALUES (?, ?)", self._follows)
+        self._follows.clear()
 
     def mark_bare(self, key: str, where: str) -> None:
         """An inline subscriber with nothing to follow unless the trips file names them."""
@@ -99,13 +138,15 @@ class Roster:
     def add_trip(self, key: str, trip: Trip) -> bool:
         """Keep a trip of a listed subscriber; False if `key` is not one. (The same trip
         twice is kept once.)"""
-        if self.db.execute("SELECT 1 FROM listed WHERE key = ?", (key,)).fetchone() is None:
+        listed = self.db.execute("SELECT n, row FROM listed WHERE key = ?", (key,)).fetchone()
+        if listed is None:
             return False
-        self._file_trips = True
         self.trips += self.db.execute(
             'INSERT OR IGNORE INTO trips (key, country, start, "end") VALUES (?, ?, ?, ?)',
             (key, trip.country, trip.start.isoformat(), trip.end.isoformat()),
         ).rowcount
+        if listed[1] is not None:  # (an inline one's trips are looked up by `of` itself)
+            self._follows.append((trip.country, listed[0]))
         return True
 
     def bare(self) -> Iterator[str]:
@@ -115,8 +156,14 @@ class Roster:
         )
         return (where for (where,) in rows)
 
+    def seal(self) -> None:
+        """Everything read: the file is complete, and is never written again."""
+        self._flush()
+        self.db.execute("INSERT INTO sizes VALUES (?, ?)", (self.count, self.trips))
+        self.db.commit()
+
     def _trips_of(self, key: str) -> tuple[Trip, ...]:
-        if not self._file_trips:
+        if not self.trips:
             return ()
         rows = self.db.execute(
             'SELECT country, start, "end" FROM trips WHERE key = ? ORDER BY start', (key,)
@@ -124,18 +171,42 @@ class Roster:
         return _trips(rows)
 
     def __iter__(self) -> Iterator[Subscriber]:
-        for sub in self.inline:
+        return self._readers(self.inline, "")
+
+    def of(self, countries: Collection[str]) -> Readers:
+        """Only the readers who follow one of these countries (or every country), or
+        travel to one: the readers of their advisories, looked up, not scanned."""
+        wanted = sorted({*countries, "*"})
+        inline = tuple(
+            sub
+            for sub in self.inline
+            if {*sub.countries, *(t.country for t in (*sub.trips, *self._trips_of(sub.key)))}
+            & set(wanted)
+        )
+        among = (
+            f"AND n IN (SELECT n FROM follows WHERE country IN ({', '.join('?' * len(wanted))}))"
+        )
+        (count,) = self.db.execute(
+            f"SELECT count(*) FROM listed WHERE row IS NOT NULL {among}", wanted
+        ).fetchone()
+        return Readers(self._readers(inline, among, wanted), len(inline) + count)
+
+    def _readers(
+        self, inline: tuple[Subscriber, ...], among: str, wanted: Sequence[str] = ()
+    ) -> Iterator[Subscriber]:
+        for sub in inline:
             yield (
                 sub.model_copy(update={"trips": sub.trips + more})
                 if (more := self._trips_of(sub.key))
                 else sub
             )
         rows = self.db.execute(
-            """SELECT row, (SELECT json_group_array(json_array(country, start, "end"))
-                            FROM trips WHERE trips.key = listed.key)
-               FROM listed WHERE row IS NOT NULL ORDER BY n"""
-            if self._file_trips
-            else "SELECT row, NULL FROM listed WHERE row IS NOT NULL ORDER BY n"
+            f"""SELECT row, (SELECT json_group_array(json_array(country, start, "end"))
+                             FROM trips WHERE trips.key = listed.key)
+                FROM listed WHERE row IS NOT NULL {among} ORDER BY n"""
+            if self.trips
+            else f"SELECT row, NULL FROM listed WHERE row IS NOT NULL {among} ORDER BY n",
+            wanted,
         )
         for row, trips in rows:
             name, email, countries, level, fmt, sources, frequency = json.loads(row)
@@ -158,6 +229,20 @@ class Roster:
         self.close()
 
 
+@dataclass(frozen=True, slots=True)
+class Readers:
+    """Some of a roster's readers (`Roster.of`): iterated once, and how many."""
+
+    readers: Iterator[Subscriber]
+    count: int
+
+    def __iter__(self) -> Iterator[Subscriber]:
+        return self.readers
+
+    def __len__(self) -> int:
+        return self.count
+
+
 def _trips(rows: Iterable[Any]) -> tuple[Trip, ...]:
     return tuple(
         Trip.model_construct(country=c, start=date.fromisoformat(s), end=date.fromisoformat(e))
@@ -165,25 +250,135 @@ def _trips(rows: Iterable[Any]) -> tuple[Trip, ...]:
     )
 
 
-def read_roster(config: Config, shard: Shard | None = None) -> Roster:
+def read_roster(config: Config, shard: Shard | None = None, *, keep: bool = True) -> Roster:
     """Validate the whole list (or shard), duplicates included, reading each file once:
-    the Roster to plan from, or one ConfigError with every problem."""
+    the Roster to plan from, or one ConfigError with every problem.
+
+    A list read from files and checked before, from the same files and config, is
+    opened as it was kept (`Config.lists`), not read again; a list read is kept for
+    the next run (if `keep`: a command that only reads leaves no file behind).
+    """
     numbered = [(i, sub) for i, sub in enumerate(config.subscribers)
                 if shard is None or sub.key in shard]  # fmt: skip
-    roster = _read(tuple(sub for _, sub in numbered), config.service.subscribers_file, shard,
-                   config.service.trips_file)  # fmt: skip
-    if config.service.trips_file is None:
-        return roster
+    files = (config.service.subscribers_file, config.service.trips_file)
+    if any(files) and (again := reopen_roster(config, shard)) is not None:
+        return again
+    kept = _keeping(config, shard) if any(files) else None
+    where = ""
+    if keep and kept is not None:
+        with contextlib.suppress(OSError):
+            kept[0].mkdir(mode=0o700, parents=True, exist_ok=True)  # (names, addresses)
+            where = str(kept[0] / f".{kept[1]}-{os.getpid()}-{secrets.token_hex(4)}.new")
     try:
-        for i, sub in numbered:
-            if not sub.countries and not sub.trips:
-                roster.mark_bare(sub.key, Problem.at(config.path, f"subscribers[{i}].countries",
-                                                     NOTHING))  # fmt: skip
-        _read_trips(roster, config.service.trips_file, shard, config.travel)
+        digests = [hashlib.sha256() for _ in files]
+        try:
+            roster = _checked(config, numbered, shard, where, digests)
+        except StorageError:
+            if not where:
+                raise
+            Path(where).unlink(missing_ok=True)  # (no room to keep it: read it as before)
+            digests, where = [], ""
+            roster = _checked(config, numbered, shard, where, digests)
+        if kept is not None and where:
+            _kept(kept, Path(where), _name(kept[1], [d.digest() for d in digests]))
+    finally:
+        if where:
+            Path(where).unlink(missing_ok=True)
+    return roster
+
+
+def _checked(
+    config: Config,
+    numbered: list[tuple[int, Subscriber]],
+    shard: Shard | None,
+    where: str,
+    digests: list[Any],
+) -> Roster:
+    """The list read into `where` (a file, or "": SQLite's temporary one), each file's
+    bytes given to its digest (if any)."""
+    files = (config.service.subscribers_file, config.service.trips_file)
+    seen = [d.update for d in digests] or [None, None]
+    roster = _read(tuple(sub for _, sub in numbered), files[0], shard, files[1], where, seen[0])
+    try:
+        if config.service.trips_file is not None:
+            for i, sub in numbered:
+                if not sub.countries and not sub.trips:
+                    roster.mark_bare(sub.key, Problem.at(
+                        config.path, f"subscribers[{i}].countries", NOTHING))  # fmt: skip
+            _read_trips(roster, config.service.trips_file, shard, config.travel, seen[1])
+        roster.seal()
+    except sqlite3.Error as e:  # (the disk is full)
+        roster.close()
+        raise StorageError(f"{files[0] or files[1]}: cannot keep the checked list: {e}") from None
     except BaseException:
         roster.close()
         raise
     return roster
+
+
+def reopen_roster(config: Config, shard: Shard | None = None) -> Roster | None:
+    """The list (or shard) as checked before from the files as they are now, if kept
+    (a list of the config's readers alone, as it is)."""
+    files = (config.service.subscribers_file, config.service.trips_file)
+    inline = tuple(sub for sub in config.subscribers if shard is None or sub.key in shard)
+    if not any(files):
+        return Roster(inline)
+    kept = _keeping(config, shard)
+    if kept is None or (name := _name(kept[1], [_digest(f) for f in files])) is None:
+        return None
+    try:
+        return Roster.reopen(inline, kept[0] / name)
+    except (sqlite3.Error, OSError):
+        return None
+
+
+def _keeping(config: Config, shard: Shard | None) -> tuple[Path, str] | None:
+    """Where this list is kept, and the name its files begin with (one per shard)."""
+    if (folder := config.lists) is None:
+        return None
+    part = "all" if shard is None else f"{shard.index}of{shard.count}"
+    # (What a list's readers are depends on the config too: inline readers, trip rules.)
+    config_digest = hashlib.sha256(_KEPT.encode() + b"\0" + config.raw).hexdigest()[:16]
+    return folder, f"{part}-{config_digest}"
+
+
+def _name(prefix: str, digests: Sequence[bytes | None]) -> str | None:
+    """The kept file of a list read from files of these digests (None: one unreadable)."""
+    if any(d is None for d in digests):
+        return None
+    return f"{prefix}-{hashlib.sha256(b''.join(d or b'' for d in digests)).hexdigest()[:32]}.list"
+
+
+def _kept(keep: tuple[Path, str], made: Path, name: str | None) -> None:
+    """The list just checked kept under its name, in place of the ones before it."""
+    folder, prefix = keep
+    if name is None:
+        return
+    with contextlib.suppress(OSError):
+        made.rename(folder / name)  # (atomic: a run opening it never sees half a list)
+        part = prefix.partition("-")[0]
+        for old in folder.glob("*.list"):  # this part's before, and those of other splits
+            theirs = old.name.partition("-")[0]
+            if old.name != name and (theirs == part or _split(theirs) != _split(part)):
+                old.unlink(missing_ok=True)
+        for left in folder.glob(".*.new"):  # of a run killed while it read its list
+            if left.stat().st_mtime < time.time() - 86400:
+                left.unlink(missing_ok=True)
+
+
+def _split(part: str) -> str:
+    """Into how many shards a kept file's part was cut: "all", or "0of2" -> "2"."""
+    return part.partition("of")[2] or "1"
+
+
+def _digest(path: Path | None) -> bytes | None:
+    if path is None:
+        return hashlib.sha256().digest()  # (as for a file not read at all)
+    try:
+        with path.open("rb") as f:
+            return hashlib.file_digest(f, "sha256").digest()
+    except OSError:
+        return None
 
 
 def read_csv(path: Path, trips: Path | None = None) -> None:
@@ -193,24 +388,29 @@ def read_csv(path: Path, trips: Path | None = None) -> None:
 
 
 def _read(
-    inline: tuple[Subscriber, ...], path: Path | None, shard: Shard | None, trips: Path | None
+    inline: tuple[Subscriber, ...],
+    path: Path | None,
+    shard: Shard | None,
+    trips: Path | None,
+    where: str = "",
+    seen: Callable[[bytes], object] | None = None,
 ) -> Roster:
-    roster = Roster(inline)
+    roster = Roster(inline, where)
     errors: list[str] = []
     try:
         try:
-            for where, item in _csv_rows(path, shard) if path is not None else ():
+            for where_, item in _csv_rows(path, shard, seen) if path is not None else ():
                 if not isinstance(item, Subscriber):
                     errors.extend(item)
                     continue
                 bare = None
                 if not item.countries:
-                    bare = Problem.at(where, "countries", NOTHING)
+                    bare = Problem.at(where_, "countries", NOTHING)
                     if trips is None:
                         errors.append(bare)
                         continue
                 if not roster.add(item, bare):
-                    errors.append(Problem.at(where, "email", "address listed twice"))
+                    errors.append(Problem.at(where_, "email", "address listed twice"))
                 if len(errors) >= 100:
                     errors.append(Problem.at(path, "", "stopped after 100 problems"))
                     break
@@ -227,12 +427,18 @@ def _read(
     return roster
 
 
-def _read_trips(roster: Roster, path: Path, shard: Shard | None, travel: Travel) -> None:
+def _read_trips(
+    roster: Roster,
+    path: Path,
+    shard: Shard | None,
+    travel: Travel,
+    seen: Callable[[bytes], object] | None = None,
+) -> None:
     """The trips file into `roster`: ConfigError with every problem (up to 100)."""
     errors: list[str] = []
     try:
         try:
-            for where, row in _rows(path, TRIP_COLUMNS, TRIP_COLUMNS, shard):
+            for where, row in _rows(path, TRIP_COLUMNS, TRIP_COLUMNS, shard, seen):
                 trip, key = _trip(row, where)
                 if isinstance(trip, list):
                     errors.extend(trip)
@@ -278,25 +484,29 @@ def _trip(row: dict[str | Any, str | Any], where: str) -> tuple[Trip | list[Prob
 
 
 def _csv_rows(
-    path: Path, shard: Shard | None = None
+    path: Path, shard: Shard | None = None, seen: Callable[[bytes], object] | None = None
 ) -> Iterator[tuple[str, Subscriber | list[Problem]]]:
     """(file:line, the subscriber or the problems of its row), in file order."""
-    for where, row in _rows(path, COLUMNS, REQUIRED, shard):
+    for where, row in _rows(path, COLUMNS, REQUIRED, shard, seen):
         yield where, _subscriber(row, where)
 
 
 def _rows(
-    path: Path, columns: tuple[str, ...], required: tuple[str, ...], shard: Shard | None
+    path: Path,
+    columns: tuple[str, ...],
+    required: tuple[str, ...],
+    shard: Shard | None,
+    seen: Callable[[bytes], object] | None = None,
 ) -> Iterator[tuple[str, dict[str | Any, str | Any]]]:
     """(file:line, the row) of a CSV with these columns, in file order; only the rows
-    of `shard`'s addresses if one is given."""
+    of `shard`'s addresses if one is given. `seen` is given every byte read."""
     csv.field_size_limit(MAX_FIELD)
     try:
         f = path.open("rb")
     except OSError as e:
         raise ConfigError(Problem.at(path, "", e.strerror or "cannot read")) from None
     with f:
-        reader = csv.DictReader(_decoded_lines(f, path))
+        reader = csv.DictReader(_decoded_lines(f, path, seen))
         try:
             header = reader.fieldnames or []
         except csv.Error:
@@ -319,12 +529,16 @@ def _rows(
             yield f"{path}:{reader.line_num}", row
 
 
-def _decoded_lines(f: BinaryIO, path: Path) -> Iterator[str]:
+def _decoded_lines(
+    f: BinaryIO, path: Path, seen: Callable[[bytes], object] | None = None
+) -> Iterator[str]:
     """UTF-8 (a spreadsheet's BOM allowed), decoded line by line to name the bad line;
     a line is never read past MAX_LINE, so a file with no line break cannot fill memory."""
     number = 0
     while raw := f.readline(MAX_LINE + 1):
         number += 1
+        if seen is not None:
+            seen(raw)
         if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
             raise ConfigError(
                 Problem.at(f"{path}:{number}", "", f"line longer than {MAX_LINE // 1000} KB")

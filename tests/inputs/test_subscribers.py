@@ -13,6 +13,8 @@ from support.project import Project, config_text, many, smtp_section
 from support.smtp import Server
 
 from advisory.cli import main
+from advisory.inputs import config as config_file
+from advisory.inputs.subscribers import read_roster
 
 HEADER = "name,email,countries,min_level,format\n"
 
@@ -200,3 +202,76 @@ def test_csv_readers_choose_their_frequency(project: Project) -> None:
     checked = project.run("check").stdout
     assert '1 reader of the daily digest: sent by `advisory serve` ("0 8 * * *")' in checked
     assert "1 reader of the weekly digest" in checked
+
+
+def _kept(project: Project) -> list[Path]:
+    return sorted((project.root / "state.sqlite3.lists").glob("*"))
+
+
+def test_a_list_checked_is_kept_for_the_next_run_and_replaced_when_edited(
+    project: Project,
+) -> None:
+    with_csv(project, "Ana,ana@example.org,VE,1,text\n")
+    assert project.run("check").returncode == 0
+    assert not (project.root / "state.sqlite3.lists").exists()  # (a check only reads)
+    assert "due 1, delivered 1" in project.run("send").stdout
+    [kept] = _kept(project)
+    made = kept.stat().st_mtime_ns
+    assert "nothing due (1 already sent)" in project.run("send").stdout
+    assert project.run("check").returncode == 0
+    assert _kept(project) == [kept] and kept.stat().st_mtime_ns == made  # opened, not made
+    with_csv(project, "Ana,ana@example.org,VE,1,text\nBo,bo@example.org,VE,1,text\n")
+    assert "due 1, delivered 1" in project.run("send").stdout  # Bo
+    [again] = _kept(project)
+    assert again != kept
+    assert again.stat().st_mode & 0o077 == 0 or again.parent.stat().st_mode & 0o077 == 0
+
+
+def test_a_kept_list_damaged_or_gone_is_read_again(project: Project) -> None:
+    with_csv(project, "Ana,ana@example.org,VE,1,text\n")
+    assert "due 1, delivered 1" in project.run("send").stdout
+    [kept] = _kept(project)
+    kept.write_bytes(b"not a list" * 100)
+    with_csv(project, "Ana,ana@example.org,VE,1,text\n")  # (the same list)
+    result = project.run("send", "--force")
+    assert result.returncode == 0 and "due 1, delivered 1" in result.stdout, result.stderr
+    [again] = _kept(project)
+    again.unlink()
+    assert "due 1, delivered 1" in project.run("send", "--force").stdout
+    assert len(_kept(project)) == 1
+
+
+def test_a_list_with_a_problem_is_never_kept(project: Project) -> None:
+    with_csv(project, "Ana,ana@example.org,VE,1,text\nBad,bad@,VE,1,text\n")
+    assert project.run("send").returncode == 2
+    kept = project.root / "state.sqlite3.lists"
+    assert not kept.exists() or not any(kept.iterdir())
+
+
+def test_the_readers_of_a_few_countries_are_looked_up_with_their_trips(project: Project) -> None:
+    (project.root / "trips.csv").write_text(
+        "email,country,start,end\n"
+        "tia@example.org,CO,2026-12-04,2026-12-09\numa@example.org,JP,2026-12-04,2026-12-09\n"
+    )
+    inline = (
+        '[[subscribers]]\nname = "Vic"\nemail = "vic@example.org"\ncountries = ["VE"]\n\n'
+        '[[subscribers]]\nname = "Tia"\nemail = "tia@example.org"\ncountries = []\n'
+    )
+    with_csv(project, "Ana,ana@example.org,VE,1,text\nBo,bo@example.org,CO,1,text\n"
+                      "Cy,cy@example.org,*,1,text\nUma,uma@example.org,,1,text\n"
+                      "Di,di@example.org,VE CO,1,text\n", inline=inline)  # fmt: skip
+    project.write_config(project.config.read_text().replace(
+        'subscribers_file = "people.csv"', 'subscribers_file = "people.csv"\n'
+                                           'trips_file = "trips.csv"'))  # fmt: skip
+    config = config_file.load(project.config)
+    for keep in (False, True, True):  # read; read and kept; opened as kept
+        with read_roster(config, keep=keep) as roster:
+            assert len(roster) == 7
+            co = roster.of({"CO"})
+            assert [s.name for s in co] == ["Tia", "Bo", "Cy", "Di"] and len(co) == 4
+            jp = roster.of(["JP"])
+            assert [(s.name, [t.country for t in s.trips]) for s in jp] == [
+                ("Cy", []), ("Uma", ["JP"])]  # fmt: skip
+            assert [s.name for s in roster.of(["VE", "CO"])] == [
+                "Vic", "Tia", "Ana", "Bo", "Cy", "Di"]  # fmt: skip
+    assert len(_kept(project)) == 1

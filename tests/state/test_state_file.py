@@ -164,7 +164,8 @@ def test_a_disk_that_fills_under_the_state_mid_run_is_one_line_and_nothing_unrec
             'state = "state.sqlite3"', f'state = "{state}"\nsubscribers_file = "people.csv"'
         )
     )
-    ballast = fill(small_disk, leave=224 * 1024)  # room to start, not to finish
+    ballast = fill(small_disk, leave=(224 + 76) * 1024)  # room to start, not to finish
+    # (76 KiB of it for the list checked, kept beside the state: `*.lists`)
     result = project.run("send")
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
@@ -179,3 +180,29 @@ def test_a_disk_that_fills_under_the_state_mid_run_is_one_line_and_nothing_unrec
     again = project.run("send")
     assert again.returncode == 0, again.stderr
     assert len(messages(project.outbox)) == 400  # everyone once
+
+
+def test_a_list_with_no_room_to_be_kept_beside_the_state_is_read_as_before(
+    project: Project, small_disk: Path
+) -> None:
+    state = small_disk / "state.sqlite3"
+    people = project.root / "people.csv"
+    people.write_text("name,email,countries,min_level,format\nAna,ana@example.org,VE,1,text\n")
+    project.write_config(
+        config_text(subscribers="").replace(
+            'state = "state.sqlite3"', f'state = "{state}"\nsubscribers_file = "people.csv"'
+        )
+    )
+    assert "due 1, delivered 1" in project.run("send").stdout
+    kept = small_disk / "state.sqlite3.lists"
+    first = sorted(kept.iterdir())
+    rows = "".join(f"P {i},p{i}@example.org,VE,1,text\n" for i in range(1500))
+    people.write_text(f"name,email,countries,min_level,format\n{rows}")  # ~290 KB checked
+    ballast = fill(small_disk, leave=128 * 1024)  # room for the state, not for the list
+    result = project.run("send", "--country", "CO")  # (nobody reads CO: the state stays)
+    assert (result.returncode, result.stdout.strip()) == (0, "nothing due"), result.stderr
+    assert sorted(kept.iterdir()) == first  # (and nothing half-written)
+    ballast.unlink()
+    assert "due 1500, delivered 1500" in project.run("send").stdout
+    [again] = kept.iterdir()
+    assert [again] != first
