@@ -326,14 +326,20 @@ def _tell(rounds: list[Round]) -> None:
 
 def _summary(counts: Counts) -> str:
     skipped = _skipped(counts)
+    if counts.unchanged:
+        since = "; nothing changed since the last check"
+    elif counts.carried:
+        since = (f"; {plural(counts.readers - counts.carried, 'reader')} planned, of the "
+                 "advisories changed since the last check")  # fmt: skip
+    else:
+        since = ""
     if not counts.due:
-        unchanged = "; nothing changed since the last check" if counts.unchanged else ""
-        return f"nothing due{f' ({skipped})' if skipped else ''}{unchanged}"
+        return f"nothing due{f' ({skipped})' if skipped else ''}{since}"
     failed = counts.retrying + counts.failed
     line = f"due {counts.due}, delivered {counts.delivered}, failed {failed}"
     if failed:
         line += f" ({counts.retrying} queued for retry, {counts.failed} failed for good)"
-    return f"{line}; {skipped}" if skipped else line
+    return (f"{line}; {skipped}" if skipped else line) + since
 
 
 class _Progress:

@@ -9,6 +9,7 @@ never sit in memory at once.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sized
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -133,10 +134,11 @@ class Plan:
             # (a queued one renewed is still a retry; a failed one renewed is new)
             retried = renewed and entry is not None and entry.status == "queued"
             return replace(made, renewed=True) if retried else made
+        country = fresh.advisory.partition("@")[0]  # ("*": a digest)
         if entry.status == "sent":
-            self.counts.already_sent += 1
+            self.counts.tally("already_sent", country)
         elif entry.status == "failed":
-            self.counts.failed_before += 1
+            self.counts.tally("failed_before", country)
         elif (
             entry.attempts
             and entry.next_attempt is not None
@@ -144,7 +146,7 @@ class Plan:
         ):
             # (a retry further off was set before the clock went back; one never tried is
             # due: another process sharing the state may have queued it a moment later)
-            self.counts.waiting += 1
+            self.counts.tally("waiting", country)
         else:
             return job(entry, False)
         return None
@@ -186,7 +188,7 @@ def plan(
     }
     # Who has an alert of an advisory still to come: a minor update after it is told.
     pending = {(e.recipient, e.advisory) for e in waiting}
-    minor = [0]  # readers a minor update was held back from, in this chunk
+    minor: Counter[str] = Counter()  # by country: held back from readers, in this chunk
     held_back = _holding(outbox)
     before: dict[str, Advisory | None] = {}
     compare = _changes()
@@ -246,7 +248,7 @@ def plan(
                 key = message_key(sub.key, topic, sub.format.value)
             if (not force and not (briefs or holds) and (sub.key, advisory.key) not in pending
                     and held_back(advisory, was, change)):  # fmt: skip
-                minor[0] += 1
+                minor[advisory.country] += 1
                 continue  # they hold an earlier version: the next real change tells it
             if (
                 sub.frequency is not Frequency.IMMEDIATE
@@ -264,8 +266,9 @@ def plan(
 
     def counted() -> Iterator[list[Job]]:
         for chunk in planned:
-            made.counts.minor += minor[0]
-            minor[0] = 0
+            for country, n in minor.items():
+                made.counts.tally("minor", country, n)
+            minor.clear()
             yield chunk
 
     made.chunks = counted()
@@ -473,7 +476,8 @@ def plan_run(
         for digest in digests:
             for chunk in digest.chunks:
                 yield [job for job in chunk if not job.new]
-            out.counts.waiting += digest.counts.waiting
+            if waiting := digest.counts.waiting:
+                out.counts.tally("waiting", "*", waiting)
             out.stale += digest.stale
         out.stale += alerts.stale
 

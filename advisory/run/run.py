@@ -9,16 +9,18 @@ in each of them (`workers`), each calling this function for its own part of the 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
 from advisory.domain.models import Advisory
 from advisory.errors import StateBusy
 from advisory.inputs.config import Config
-from advisory.inputs.subscribers import Roster, Shard, read_roster
+from advisory.inputs.subscribers import Roster, Shard, read_roster, reopen_roster
 from advisory.mail.rendering import Renderer
 from advisory.mail.transports import open_transport
 from advisory.run import quiet, workers
@@ -96,15 +98,22 @@ async def run(
                 roster.close()
             raise
         found, began, hashed_first = None, clock(), roster is None
+        kept, changed = None, set[str]()
         if shard is None:  # nothing changed since a plan found nothing due: none is made
             found = quiet.inputs(config, purpose, advisories, store)
-            if found is not None and (counts := quiet.recall(found, store, began)) is not None:
-                if roster is not None:
-                    roster.close()
-                counts.errors[:0] = told
-                return await _duty(config, purpose, store, renderer, clock, stop, counts)
+            if found is not None and (kept := quiet.recall(found, store, began)) is not None:
+                if not (changed := kept.changed(found)):
+                    if roster is not None:
+                        roster.close()
+                    counts = kept.recalled()
+                    counts.errors[:0] = told
+                    return await _duty(config, purpose, store, renderer, clock, stop, counts)
+                # Only these advisories changed: only their readers are planned.
+                purpose = replace(purpose, countries=tuple(sorted(changed)))
             if not hashed_first:  # (read before it was hashed: it may have changed since)
                 found = None
+                if kept is not None:
+                    purpose, kept = replace(purpose, countries=None), None
         if shard is None and sharded(config):
             if roster is not None:
                 roster.close()  # each worker reads its own part
@@ -112,7 +121,10 @@ async def run(
             own = partial(run, config, purpose, store, renderer=renderer, clock=clock)
             counts = await workers.run(config, purpose, store, own, stop=stop, progress=progress,
                                        skew=clock() - time.time())  # fmt: skip
+            counts = kept.with_(counts, changed) if kept is not None else counts
             _keep(config, found, store, began, counts, stop)
+            if kept is not None:
+                _settle(config, purpose, store, found, kept, counts, advisories, clock)
             counts.errors[:0] = told
             return await _duty(config, purpose, store, renderer, clock, stop, counts)
         if roster is None:
@@ -121,7 +133,8 @@ async def run(
             _seen(store, advisories, clock())
         with roster:
             part = part_of(config, shard)
-            plan = plan_for(purpose, roster, advisories, store.outbox, clock(), shard,
+            readers = roster if purpose.countries is None else roster.of(purpose.countries)
+            plan = plan_for(purpose, readers, advisories, store.outbox, clock(), shard,
                             config.travel, store.suppressions.among)  # fmt: skip
             delivery = Delivery(
                 part, store, open_transport(part),
@@ -131,7 +144,10 @@ async def run(
             counts = await delivery.run(plan)
         if shard is not None:
             return counts
+        counts = kept.with_(counts, changed) if kept is not None else counts
         _keep(config, found, store, began, counts, stop)
+        if kept is not None:
+            _settle(config, purpose, store, found, kept, counts, advisories, clock)
         counts.errors[:0] = told  # what could not be read of the bounce reports
         return await _duty(config, purpose, store, renderer, clock, stop, counts)
 
@@ -168,6 +184,44 @@ def _keep(
     whole = counts.planned == counts.readers and not (stop and stop.is_set())
     if found is not None and whole and not (counts.due or counts.left or counts.elsewhere):
         quiet.keep(config, found, store, began, counts)
+
+
+def _settle(
+    config: Config,
+    purpose: Purpose,
+    store: Store,
+    before: quiet.Inputs | None,
+    kept: quiet.Kept,
+    counts: Counts,
+    advisories: list[Advisory],
+    clock: Callable[[], float],
+) -> None:
+    """After a run that planned only the readers of a few countries (`purpose`) and
+    delivered all it was due: those readers planned again, nothing sent, so that the
+    next check like it plans nothing either, where the state changed by that run alone.
+    (Else the next check plans every reader, and finds the same.)"""
+    if before is None or not counts.due or counts.retrying or counts.left or counts.elsewhere:
+        return
+    began, changed = clock(), set(purpose.countries or ())
+    after = quiet.inputs(config, replace(purpose, countries=None), advisories, store)
+    if after is None or not quiet.settled(before, after, store, changed):
+        return
+    count = config.smtp.processes if sharded(config) else 1
+    rosters = [reopen_roster(config, Shard(i, count) if count > 1 else None) for i in range(count)]
+    try:
+        if None in rosters:
+            return  # (a shard's list not kept: not read again here)
+        parts = [roster.of(changed) for roster in rosters if roster is not None]
+        plan = plan_for(purpose, itertools.chain(*parts), advisories, store.outbox, clock(),
+                        travel=config.travel, suppressed=store.suppressions.among)  # fmt: skip
+        if sum(len(chunk) for chunk in plan.chunks) or plan.stale:
+            return  # (something due after all: the next check plans it)
+        plan.counts.readers = sum(len(part) for part in parts)
+        quiet.keep(config, after, store, began, kept.with_(plan.counts, changed))
+    finally:
+        for roster in rosters:
+            if roster is not None:
+                roster.close()
 
 
 def _seen(store: Store, advisories: list[Advisory], now: float) -> None:

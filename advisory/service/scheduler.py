@@ -131,6 +131,7 @@ class Service:
             self.log("delivery", line, job=job)
         failed = counts.retrying + counts.failed
         duration = time.monotonic() - started
+        some = counts.carried and not counts.unchanged  # (only the readers of the news)
         self.log(
             purpose.job,
             f"{'' if job == purpose.job else job + ': '}due {counts.due}, "
@@ -139,10 +140,11 @@ class Service:
             + (f"{counts.elsewhere} with other processes; " if counts.elsewhere else "")
             + f"{counts.suppressed} suppressed; "
             + ("nothing changed; " if counts.unchanged else "")
+            + (f"{counts.readers - counts.carried} readers planned; " if some else "")
             + f"{duration:.2f}s",
             job=job, due=counts.due, delivered=counts.delivered, failed=failed,
             left=counts.left, already_sent=counts.already_sent, suppressed=counts.suppressed,
-            elsewhere=counts.elsewhere, unchanged=bool(counts.unchanged),
+            elsewhere=counts.elsewhere, unchanged=bool(counts.unchanged), carried=counts.carried,
             seconds=round(duration, 3),
         )  # fmt: skip
 

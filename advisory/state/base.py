@@ -171,6 +171,10 @@ class Outbox(Protocol):
         (the messages queued and the last one queued, the suppressions), and when the
         first queued message falls due."""
 
+    def written_since(self, last: int | None) -> set[tuple[Kind, str]]:
+        """The kind and advisory key of every message queued after the `last` one (as
+        `facts` names it): what a run wrote, or whether another wrote too."""
+
     def quiet(self, purpose: str) -> Quiet | None:
         """The last plan of `purpose` that found nothing due, if one is kept."""
 

@@ -4,7 +4,12 @@ a suppression lifted, a trip's window opening at midnight, a retry's time coming
 
 from __future__ import annotations
 
+import re
+import shutil
+import sqlite3
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
 from support.project import CO, VE, Project, config_text, messages
 from support.rawsmtp import RawSmtp, raw_smtp
@@ -158,5 +163,78 @@ def test_a_plan_that_did_not_reach_every_reader_is_not_kept(project: Project) ->
         _keep(config, found, store, 0.0, stopped, None)
         assert quiet_plans.recall(found, store, 1.0) is None
         _keep(config, found, store, 0.0, Counts(readers=4, planned=4, already_sent=4), None)
-        recalled = quiet_plans.recall(found, store, 1.0)
-    assert recalled is not None and recalled.already_sent == 4 and recalled.unchanged
+        kept = quiet_plans.recall(found, store, 1.0)
+    assert kept is not None and not kept.changed(found)
+    recalled = kept.recalled()
+    assert recalled.already_sent == 4 and recalled.unchanged and recalled.carried == 4
+
+
+# A list of every kind of reader: of one country, of two, of every one, of none but a
+# trip's, of a digest, of a country with no advisory yet.
+READERS = """name,email,countries,min_level,format,frequency
+Dan,dan@example.org,VE,1,text,immediate
+Eva,eva@example.org,CO,1,html,immediate
+Fay,fay@example.org,VE CO,3,text,immediate
+Gus,gus@example.org,*,1,alert,immediate
+Hal,hal@example.org,,1,text,immediate
+Ida,ida@example.org,CO,1,text,daily
+Jon,jon@example.org,JP,1,text,immediate
+"""
+JP = CO.replace('"CO"', '"JP"').replace("Colombia", "Japan")
+
+
+def _readers(project: Project) -> None:
+    (project.root / "people.csv").write_text(READERS, encoding="utf-8")
+    (project.root / "trips.csv").write_text(
+        "email,country,start,end\nhal@example.org,CO,2026-12-04,2026-12-09\n", encoding="utf-8"
+    )
+    project.write_config(
+        config_text().replace(
+            'timezone = "UTC"',
+            'timezone = "UTC"\nsubscribers_file = "people.csv"\ntrips_file = "trips.csv"',
+        )
+    )
+
+
+def test_planning_only_the_readers_of_the_advisories_changed_sends_what_a_whole_plan_would(
+    project: Project, tmp_path: Path
+) -> None:
+    """Two projects alike: one plans only the readers of what changed, the other (its
+    kept plans forgotten before each run) plans every reader. They send the same."""
+    whole = Project(tmp_path / "whole")
+    shutil.copytree(project.root, whole.root)
+    steps: list[Callable[[Project], object]] = [
+        lambda p: None,
+        lambda p: p.advisory("co", CO.replace("level = 2", "level = 3")),
+        lambda p: p.advisory("ve", VE.replace("arbitrary arrest", "arrest") + 'update = "minor"\n'),
+        lambda p: p.advisory("jp", JP),
+        lambda p: (p.root / "advisories" / "co.toml").unlink(),
+        lambda p: p.advisory("ve", VE.replace("long been", "for years been")),
+        lambda p: p.advisory("co", CO),
+    ]
+    for p in (project, whole):
+        _readers(p)
+        send(p)
+    seen = len(messages(project.outbox))
+    narrowed = 0
+    for step in steps:
+        said = []
+        for p in (project, whole):
+            step(p)
+            if p is whole:
+                with sqlite3.connect(p.state) as db:
+                    db.execute("DELETE FROM quiet")
+            said.append(send(p))
+        planned = re.search(r"; (\d+) readers? planned, of the advisories changed.*", said[0])
+        if planned:
+            narrowed += 1
+            assert int(planned[1]) < 11, said[0]  # (of the 11 readers)
+            said[0] = said[0][: planned.start()]
+        assert said[0] == said[1]
+        sent = [
+            sorted((m["To"], m["Subject"]) for m in messages(p.outbox)) for p in (project, whole)
+        ]
+        assert sent[0] == sent[1], said
+        assert len(sent[0]) > seen or said[0].startswith("nothing due"), said
+        seen = len(sent[0])
+    assert narrowed >= 5

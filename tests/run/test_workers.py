@@ -196,3 +196,30 @@ def test_every_shard_goes_by_the_clock_of_the_run(project: Project, smtpd: Serve
         f"t{i}@example.org" for i in range(8)
     )
     assert all(r.message["Subject"].startswith("Before your trip:") for r in smtpd.handler.received)
+
+
+def test_a_sharded_check_after_one_advisory_changed_plans_and_sends_only_its_readers(
+    project: Project, smtpd: Server
+) -> None:
+    many(project, 40, smtp_section(smtpd, connections="4", processes="2"))
+    people = project.root / "people.csv"
+    rows = people.read_text().splitlines(keepends=True)
+    # Every fourth reader follows Colombia instead.
+    rows[1::4] = [row.replace(",VE,", ",CO,") for row in rows[1::4]]
+    people.write_text("".join(rows))
+    assert project.run("send").stdout.strip() == "due 40, delivered 40, failed 0"
+    assert project.run("send").stdout.strip() == "nothing due (40 already sent)"
+    co = project.root / "advisories" / "co.toml"
+    co.write_text(co.read_text().replace("level = 2", "level = 3"))
+    result = project.run("send")
+    assert result.stdout.strip() == (
+        "due 10, delivered 10, failed 0; 30 already sent; 10 readers planned, of the "
+        "advisories changed since the last check"
+    ), result.stderr
+    colombia = {f"p{i}@example.org" for i in range(0, 40, 4)}
+    assert Counter(r.rcpt_tos[0] for r in smtpd.handler.received[40:]) == Counter(colombia)
+    # What that run changed was its own: the next check plans nobody.
+    assert project.run("send").stdout.strip() == (
+        "nothing due (40 already sent); nothing changed since the last check"
+    )
+    assert len(smtpd.handler.received) == 50

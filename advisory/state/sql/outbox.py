@@ -148,6 +148,12 @@ class SqlOutbox:
         ).fetchone()
         return json.dumps(list(row)), row[1]
 
+    def written_since(self, last: int | None) -> set[tuple[Kind, str]]:
+        rows = self.db.run(
+            "SELECT DISTINCT kind, advisory FROM messages WHERE rowid > ?", (last or 0,)
+        )
+        return {(kind, advisory) for kind, advisory in rows}
+
     def quiet(self, purpose: str) -> Quiet | None:
         row = self.db.run(
             "SELECT inputs, made_at, until, counts FROM quiet WHERE purpose = ?", (purpose,)
