@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -93,13 +93,12 @@ class Roster:
         )
         self.count = len(inline)
         self.trips = 0  # read from the trips file
-        self._follows: list[tuple[str, int]] = []  # written a chunk at a time
 
     @classmethod
     def reopen(cls, inline: tuple[Subscriber, ...], path: Path) -> Roster:
         """A list checked before, as `seal` left it (sqlite3.Error if it is not one)."""
         roster = cls.__new__(cls)
-        roster.inline, roster._follows = inline, []
+        roster.inline = inline
         roster.db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True)
         try:
             roster.count, roster.trips = roster.db.execute("SELECT * FROM sizes").fetchone()
@@ -115,21 +114,11 @@ class Roster:
             [sub.name, sub.email, sub.countries, int(sub.min_level), sub.format.value,
              sub.sources, sub.frequency.value]
         )  # fmt: skip
-        cursor = self.db.execute(
+        added = self.db.execute(
             "INSERT OR IGNORE INTO listed (key, row, bare) VALUES (?, ?, ?)", (sub.key, row, bare)
-        )
-        if cursor.rowcount != 1:
-            return False
-        self.count += 1
-        n = cast(int, cursor.lastrowid)
-        self._follows += ((country, n) for country in sub.countries)
-        if len(self._follows) >= 4096:
-            self._flush()
-        return True
-
-    def _flush(self) -> None:
-        self.db.executemany("INSERT OR IGNORE INTO follows VALUES (?, ?)", self._follows)
-        self._follows.clear()
+        ).rowcount
+        self.count += added
+        return added == 1
 
     def mark_bare(self, key: str, where: str) -> None:
         """An inline subscriber with nothing to follow unless the trips file names them."""
@@ -138,15 +127,12 @@ class Roster:
     def add_trip(self, key: str, trip: Trip) -> bool:
         """Keep a trip of a listed subscriber; False if `key` is not one. (The same trip
         twice is kept once.)"""
-        listed = self.db.execute("SELECT n, row FROM listed WHERE key = ?", (key,)).fetchone()
-        if listed is None:
+        if self.db.execute("SELECT 1 FROM listed WHERE key = ?", (key,)).fetchone() is None:
             return False
         self.trips += self.db.execute(
             'INSERT OR IGNORE INTO trips (key, country, start, "end") VALUES (?, ?, ?, ?)',
             (key, trip.country, trip.start.isoformat(), trip.end.isoformat()),
         ).rowcount
-        if listed[1] is not None:  # (an inline one's trips are looked up by `of` itself)
-            self._follows.append((trip.country, listed[0]))
         return True
 
     def bare(self) -> Iterator[str]:
@@ -157,8 +143,14 @@ class Roster:
         return (where for (where,) in rows)
 
     def seal(self) -> None:
-        """Everything read: the file is complete, and is never written again."""
-        self._flush()
+        """Everything read: who follows what, and the file is complete (never written
+        again). (An inline reader's countries and trips are looked up by `of` itself.)"""
+        self.db.executescript("""
+            INSERT OR IGNORE INTO follows SELECT country.value, n
+                FROM listed, json_each(row, '$[2]') AS country WHERE row IS NOT NULL;
+            INSERT OR IGNORE INTO follows SELECT trips.country, n
+                FROM trips JOIN listed USING (key) WHERE row IS NOT NULL;
+        """)
         self.db.execute("INSERT INTO sizes VALUES (?, ?)", (self.count, self.trips))
         self.db.commit()
 
