@@ -6,7 +6,8 @@ reference: connection reuse, 50 sessions), then runs `advisory send` (one shard 
 per core) on the same sink and prints messages/s for both, the ratio, our peak RSS
 (summed over all our processes) and wall time. Counts are checked at the sink. Then,
 for each N, the quiet check: the CPU of a `send` with nothing changed since a plan
-found nothing due, beside that plan's own. Installs
+found nothing due, beside that plan's own; and of one after an advisory read by one
+reader in a hundred changed. Installs
 Debian's `postfix` package if smtp-sink is missing, without starting the Postfix daemon.
 
     .venv/bin/python bench/fanout.py            # N = 10,000 and 100,000
@@ -68,8 +69,8 @@ def free_port() -> int:
 class Sink:
     """smtp-sink counting what it accepts."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.out = tempfile.TemporaryFile()  # noqa: SIM115 -- closed by stop()
         self.proc = subprocess.Popen(
             ["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{self.port}", "1000"],
@@ -139,11 +140,13 @@ def project(
     connections: int = SESSIONS,
 ) -> Path:
     (folder / "advisories").mkdir(parents=True)
-    shutil.copy(ROOT / "config" / "advisories" / "ve.toml", folder / "advisories")
+    for name in ("ve.toml", "co.toml"):
+        shutil.copy(ROOT / "config" / "advisories" / name, folder / "advisories")
     with (folder / "people.csv").open("w", encoding="utf-8") as f:
         f.write("name,email,countries,min_level,format\n")
-        for i in range(n):
-            f.write(f"{NAMES[i % len(NAMES)]} {i},person{i}@example.org,VE,1,html\n")
+        for i in range(n):  # (one in a hundred reads Colombia's advisory instead)
+            country = "CO" if i % 100 == 99 else "VE"
+            f.write(f"{NAMES[i % len(NAMES)]} {i},person{i}@example.org,{country},1,html\n")
     config = folder / "advisory.toml"
     config.write_text(
         f'[service]\nstate = "{state}"\nsubscribers_file = "people.csv"\n\n'
@@ -228,20 +231,34 @@ def ours(
     return n / wall, sum(peak.mb for peak in peaks), wall
 
 
-def quiet_check(folder: Path) -> tuple[float, float]:
-    """CPU seconds of the two `advisory send` after a complete one, nothing changed: the
-    first plans the whole list and finds nothing due; the second finds its inputs as
-    that plan left them and plans nothing (`run/quiet.py`)."""
+def quiet_check(folder: Path, n: int) -> tuple[float, float, float, float]:
+    """CPU seconds of the `advisory send` after a complete one: the first plans the
+    whole list and finds nothing due; the second finds its inputs as that plan left
+    them and plans nothing (`run/quiet.py`); the third, after Colombia's advisory
+    changed, plans and sends to its readers alone (one in a hundred); the fourth again
+    plans nothing."""
     config = folder / "advisory.toml"
+    port = int(re.findall(r"port = (\d+)", config.read_text())[0])
+    co = folder / "advisories" / "co.toml"
+    readers = n // 100
     spent = []
-    for expected in ("nothing due", "nothing changed since the last check"):
+    for expected in ("nothing due", "nothing changed since the last check",
+                     f"due {readers}, delivered {readers}", "nothing changed since"):  # fmt: skip
+        if expected.startswith("due"):
+            co.write_text(co.read_text().replace("level = 2", "level = 3", 1))
+            sink = Sink(port)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run([sys.executable, "-m", "advisory", "send", "--config", str(config)],
                               capture_output=True, text=True, cwd=ROOT, env=ENV)  # fmt: skip
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         assert done.returncode == 0 and expected in done.stdout, (done.stdout, done.stderr)
+        if expected.startswith("due"):
+            assert f"{readers:,} readers planned" in done.stdout or (
+                f"{readers} readers planned" in done.stdout
+            ), done.stdout
+            assert sink.stop() == readers
         spent.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return spent[0], spent[1]
+    return spent[0], spent[1], spent[2], spent[3]
 
 
 @contextmanager
@@ -293,10 +310,13 @@ def main() -> None:
                 print(f"{n:>9,} {label:<26} {ref:>10,.0f} {rate:>11,.0f} {rate / ref:>6.3f} "
                       f"{rss:>7.0f}MB {wall:>7.1f}s", flush=True)  # fmt: skip
                 if i == 0:
-                    planned, unchanged = quiet_check(folder / "run0")
+                    planned, unchanged, changed, after = quiet_check(folder / "run0", n)
                     quiet.append(f"{n:>9,} quiet check: {unchanged:.2f}s CPU with nothing "
                                  f"changed; {planned:.2f}s planning the list to find nothing "
                                  "due")  # fmt: skip
+                    quiet.append(f"{n:>9,} one advisory changed: {changed:.2f}s CPU planning "
+                                 f"and sending to its {n // 100:,} readers alone; the check "
+                                 f"after it {after:.2f}s")  # fmt: skip
     for line in quiet:
         print(line)
 
