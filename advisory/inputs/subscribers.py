@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -76,6 +77,7 @@ class Roster:
 
     def __init__(self, inline: tuple[Subscriber, ...] = (), where: str = "") -> None:
         self.inline = inline
+        self.path: Path | None = None  # a kept list's file, once opened as one
         self.db = sqlite3.connect(where)
         self.db.executescript("""
             PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
@@ -98,7 +100,7 @@ class Roster:
     def reopen(cls, inline: tuple[Subscriber, ...], path: Path) -> Roster:
         """A list checked before, as `seal` left it (sqlite3.Error if it is not one)."""
         roster = cls.__new__(cls)
-        roster.inline = inline
+        roster.inline, roster.path = inline, path
         roster.db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True)
         try:
             roster.count, roster.trips = roster.db.execute("SELECT * FROM sizes").fetchone()
@@ -181,7 +183,7 @@ class Roster:
         (count,) = self.db.execute(
             f"SELECT count(*) FROM listed WHERE row IS NOT NULL {among}", wanted
         ).fetchone()
-        return Readers(self._readers(inline, among, wanted), len(inline) + count)
+        return Readers(partial(self._readers, inline, among, wanted), len(inline) + count)
 
     def _readers(
         self, inline: tuple[Subscriber, ...], among: str, wanted: Sequence[str] = ()
@@ -192,21 +194,29 @@ class Roster:
                 if (more := self._trips_of(sub.key))
                 else sub
             )
-        rows = self.db.execute(
-            f"""SELECT row, (SELECT json_group_array(json_array(country, start, "end"))
-                             FROM trips WHERE trips.key = listed.key)
-                FROM listed WHERE row IS NOT NULL {among} ORDER BY n"""
-            if self.trips
-            else f"SELECT row, NULL FROM listed WHERE row IS NOT NULL {among} ORDER BY n",
-            wanted,
-        )
-        for row, trips in rows:
-            name, email, countries, level, fmt, sources, frequency = json.loads(row)
-            yield Subscriber.model_construct(
-                name=name, email=email, countries=tuple(countries), min_level=Level(level),
-                format=Format(fmt), sources=tuple(sources), frequency=Frequency(frequency),
-                trips=_trips(json.loads(trips)) if trips is not None else (),
-            )  # fmt: skip
+        try:
+            rows = self.db.execute(
+                f"""SELECT row, (SELECT json_group_array(json_array(country, start, "end"))
+                                 FROM trips WHERE trips.key = listed.key)
+                    FROM listed WHERE row IS NOT NULL {among} ORDER BY n"""
+                if self.trips
+                else f"SELECT row, NULL FROM listed WHERE row IS NOT NULL {among} ORDER BY n",
+                wanted,
+            )
+            for row, trips in rows:
+                name, email, countries, level, fmt, sources, frequency = json.loads(row)
+                yield Subscriber.model_construct(
+                    name=name, email=email, countries=tuple(countries), min_level=Level(level),
+                    format=Format(fmt), sources=tuple(sources), frequency=Frequency(frequency),
+                    trips=_trips(json.loads(trips)) if trips is not None else (),
+                )  # fmt: skip
+        except (sqlite3.DatabaseError, ValueError) as e:  # (a kept file damaged on disk)
+            if self.path is not None:
+                self.path.unlink(missing_ok=True)  # the next run reads the files again
+            raise StorageError(
+                f"{self.path or 'the list'}: cannot read the checked list: {e}; "
+                "it is read again from its files at the next run"
+            ) from None
 
     def __len__(self) -> int:
         return self.count
@@ -223,13 +233,13 @@ class Roster:
 
 @dataclass(frozen=True, slots=True)
 class Readers:
-    """Some of a roster's readers (`Roster.of`): iterated once, and how many."""
+    """Some of a roster's readers (`Roster.of`), as often as asked, and how many."""
 
-    readers: Iterator[Subscriber]
+    readers: Callable[[], Iterator[Subscriber]]
     count: int
 
     def __iter__(self) -> Iterator[Subscriber]:
-        return self.readers
+        return self.readers()
 
     def __len__(self) -> int:
         return self.count
@@ -258,9 +268,11 @@ def read_roster(config: Config, shard: Shard | None = None, *, keep: bool = True
     kept = _keeping(config, shard) if any(files) else None
     where = ""
     if keep and kept is not None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # (where it cannot be made, the list is not kept)
             kept[0].mkdir(mode=0o700, parents=True, exist_ok=True)  # (names, addresses)
-            where = str(kept[0] / f".{kept[1]}-{os.getpid()}-{secrets.token_hex(4)}.new")
+            made = kept[0] / f".{kept[1]}-{os.getpid()}-{secrets.token_hex(4)}.new"
+            os.close(os.open(made, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            where = str(made)
     try:
         digests = [hashlib.sha256() for _ in files]
         try:
@@ -347,7 +359,14 @@ def _kept(keep: tuple[Path, str], made: Path, name: str | None) -> None:
     if name is None:
         return
     with contextlib.suppress(OSError):
+        with made.open("rb") as f:
+            os.fsync(f.fileno())  # (on disk before it has its name: never half a list)
         made.rename(folder / name)  # (atomic: a run opening it never sees half a list)
+        directory = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
         part = prefix.partition("-")[0]
         for old in folder.glob("*.list"):  # this part's before, and those of other splits
             theirs = old.name.partition("-")[0]
@@ -387,7 +406,10 @@ def _read(
     where: str = "",
     seen: Callable[[bytes], object] | None = None,
 ) -> Roster:
-    roster = Roster(inline, where)
+    try:
+        roster = Roster(inline, where)
+    except sqlite3.Error as e:  # (no room, or no right, to make it)
+        raise StorageError(f"{path}: cannot keep the checked list: {e}") from None
     errors: list[str] = []
     try:
         try:

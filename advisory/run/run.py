@@ -18,7 +18,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from advisory.domain.models import Advisory
-from advisory.errors import StateBusy
+from advisory.errors import AdvisoryError, StateBusy
 from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, Shard, read_roster, reopen_roster
 from advisory.mail.rendering import Renderer
@@ -124,7 +124,8 @@ async def run(
             counts = kept.with_(counts, changed) if kept is not None else counts
             _keep(config, found, store, began, counts, stop)
             if kept is not None:
-                _settle(config, purpose, store, found, kept, counts, advisories, clock)
+                _settle(config, purpose, store, found, kept, counts, advisories, began, clock,
+                        stop)  # fmt: skip
             counts.errors[:0] = told
             return await _duty(config, purpose, store, renderer, clock, stop, counts)
         if roster is None:
@@ -147,7 +148,7 @@ async def run(
         counts = kept.with_(counts, changed) if kept is not None else counts
         _keep(config, found, store, began, counts, stop)
         if kept is not None:
-            _settle(config, purpose, store, found, kept, counts, advisories, clock)
+            _settle(config, purpose, store, found, kept, counts, advisories, began, clock, stop)
         counts.errors[:0] = told  # what could not be read of the bounce reports
         return await _duty(config, purpose, store, renderer, clock, stop, counts)
 
@@ -194,34 +195,43 @@ def _settle(
     kept: quiet.Kept,
     counts: Counts,
     advisories: list[Advisory],
+    began: float,
     clock: Callable[[], float],
+    stop: asyncio.Event | None,
 ) -> None:
-    """After a run that planned only the readers of a few countries (`purpose`) and
-    delivered all it was due: those readers planned again, nothing sent, so that the
-    next check like it plans nothing either, where the state changed by that run alone.
-    (Else the next check plans every reader, and finds the same.)"""
+    """After a run that began at `began`, planned only the readers of a few countries
+    (`purpose`) and delivered all it was due: those readers planned again, nothing
+    sent, so that the next check like it plans nothing either, where the state changed
+    by that run alone. (Else the next check plans every reader, and finds the same.)
+    What is kept holds until a window edge or retry after `began`: one passed while
+    the run sent is not skipped over."""
     if before is None or not counts.due or counts.retrying or counts.left or counts.elsewhere:
         return
-    began, changed = clock(), set(purpose.countries or ())
-    after = quiet.inputs(config, replace(purpose, countries=None), advisories, store)
-    if after is None or not quiet.settled(before, after, store, changed):
+    if stop is not None and stop.is_set():
         return
+    changed = set(purpose.countries or ())
     count = config.smtp.processes if sharded(config) else 1
-    rosters = [reopen_roster(config, Shard(i, count) if count > 1 else None) for i in range(count)]
+    rosters: list[Roster] = []
     try:
-        if None in rosters:
-            return  # (a shard's list not kept: not read again here)
-        parts = [roster.of(changed) for roster in rosters if roster is not None]
+        after = quiet.inputs(config, replace(purpose, countries=None), advisories, store)
+        if after is None or not quiet.settled(before, after, store, changed):
+            return
+        for i in range(count):
+            if (roster := reopen_roster(config, Shard(i, count) if count > 1 else None)) is None:
+                return  # (a shard's list not kept: not read again here)
+            rosters.append(roster)
+        parts = [roster.of(changed) for roster in rosters]
         plan = plan_for(purpose, itertools.chain(*parts), advisories, store.outbox, clock(),
                         travel=config.travel, suppressed=store.suppressions.among)  # fmt: skip
         if sum(len(chunk) for chunk in plan.chunks) or plan.stale:
             return  # (something due after all: the next check plans it)
         plan.counts.readers = sum(len(part) for part in parts)
         quiet.keep(config, after, store, began, kept.with_(plan.counts, changed))
+    except AdvisoryError:
+        return  # (what was sent is recorded: the next check plans in full, and says why)
     finally:
         for roster in rosters:
-            if roster is not None:
-                roster.close()
+            roster.close()
 
 
 def _seen(store: Store, advisories: list[Advisory], now: float) -> None:

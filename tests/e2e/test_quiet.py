@@ -238,3 +238,24 @@ def test_planning_only_the_readers_of_the_advisories_changed_sends_what_a_whole_
         assert len(sent[0]) > seen or said[0].startswith("nothing due"), said
         seen = len(sent[0])
     assert narrowed >= 5
+
+
+def test_a_check_after_an_advisory_changed_still_ends_at_a_trips_window(project: Project) -> None:
+    readers = (
+        '[[subscribers]]\nname = "Tara"\nemail = "tara@example.org"\ncountries = []\n'
+        'trips = [ { country = "VE", start = 2026-12-03, end = 2026-12-10 } ]\n\n'
+        '[[subscribers]]\nname = "Carl"\nemail = "carl@example.org"\ncountries = ["CO"]\n'
+    )
+    project.write_config(config_text(subscribers=readers))
+    assert send(project, "2026-11-25T21:00").startswith("due 1, delivered 1")  # Carl: CO
+    assert quiet(project, "2026-11-25T22:00") == f"nothing due (1 already sent); {UNCHANGED}"
+    project.advisory("co", CO.replace("level = 2", "level = 3"))
+    assert send(project, "2026-11-25T23:59") == (
+        "due 1, delivered 1, failed 0; 1 reader planned, of the advisories changed since the "
+        "last check"
+    )
+    assert send(project, "2026-11-25T23:59:30") == f"nothing due (1 already sent); {UNCHANGED}"
+    # Tara's window opens at midnight, 7 days before her trip: planned, not skipped.
+    assert send(project, "2026-11-26T00:00").startswith("due 1, delivered 1")
+    assert sorted(m["To"].addresses[0].addr_spec for m in messages(project.outbox)) == [
+        "carl@example.org", "carl@example.org", "tara@example.org"]  # fmt: skip

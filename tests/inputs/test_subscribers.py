@@ -275,3 +275,31 @@ def test_the_readers_of_a_few_countries_are_looked_up_with_their_trips(project: 
             assert [s.name for s in roster.of(["VE", "CO"])] == [
                 "Vic", "Tia", "Ana", "Bo", "Cy", "Di"]  # fmt: skip
     assert len(_kept(project)) == 1
+
+
+def test_a_kept_list_damaged_inside_stops_the_run_in_one_line_and_is_read_again(
+    project: Project,
+) -> None:
+    rows = "".join(f"P {i},p{i}@example.org,VE,1,text\n" for i in range(300))
+    with_csv(project, rows)
+    assert "due 300, delivered 300" in project.run("send").stdout
+    [kept] = _kept(project)
+    data = bytearray(kept.read_bytes())
+    data[len(data) // 2 :] = b"\xff" * (len(data) - len(data) // 2)  # its rows, not its sizes
+    kept.write_bytes(bytes(data))
+    broken = project.run("send")
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr, broken.stderr
+    assert broken.stderr.startswith(f"{kept}: cannot read the checked list: "), broken.stderr
+    assert broken.stderr.strip().endswith("it is read again from its files at the next run")
+    assert not kept.exists()
+    assert project.run("send").stdout.strip() == "nothing due (300 already sent)"
+
+
+def test_a_lists_folder_that_cannot_be_made_leaves_the_list_read_as_before(
+    project: Project,
+) -> None:
+    (project.root / "state.sqlite3.lists").write_text("not a folder")
+    with_csv(project, "Ana,ana@example.org,VE,1,text\n")
+    result = project.run("send")
+    assert (result.returncode, "due 1, delivered 1" in result.stdout) == (0, True), result.stderr
+    assert project.run("send").stdout.strip() == "nothing due (1 already sent)"
