@@ -78,6 +78,11 @@ class StorageError(StateError):
     exit_code = 1
 
 
+class ListDamaged(StorageError):
+    """The list kept from an earlier reading cannot be read (damaged on disk): it is
+    deleted, and the next run reads the list's files again."""
+
+
 class StateContended(StorageError):
     """Another process wrote the same rows at once, and the server undid this write (a
     deadlock it broke): the same write may be tried again."""

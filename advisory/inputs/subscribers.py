@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from advisory import __version__
 from advisory.domain.models import Format, Frequency, Level, Subscriber, Trip, address_key
 from advisory.domain.trips import Travel
-from advisory.errors import ConfigError, Problem, StorageError
+from advisory.errors import ConfigError, ListDamaged, Problem, StorageError
 from advisory.inputs.config import NOTHING, Config
 from advisory.inputs.problems import problems
 
@@ -79,6 +79,15 @@ class Roster:
         self.inline = inline
         self.path: Path | None = None  # a kept list's file, once opened as one
         self.db = sqlite3.connect(where)
+        try:
+            self._make(inline)
+        except BaseException:
+            self.db.close()
+            raise
+        self.count = len(inline)
+        self.trips = 0  # read from the trips file
+
+    def _make(self, inline: tuple[Subscriber, ...]) -> None:
         self.db.executescript("""
             PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
             CREATE TABLE listed (n INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, row TEXT,
@@ -93,8 +102,6 @@ class Roster:
         self.db.executemany(
             "INSERT OR IGNORE INTO listed (key) VALUES (?)", ((s.key,) for s in inline)
         )
-        self.count = len(inline)
-        self.trips = 0  # read from the trips file
 
     @classmethod
     def reopen(cls, inline: tuple[Subscriber, ...], path: Path) -> Roster:
@@ -171,30 +178,47 @@ class Roster:
         """Only the readers who follow one of these countries (or every country), or
         travel to one: the readers of their advisories, looked up, not scanned."""
         wanted = sorted({*countries, "*"})
-        inline = tuple(
-            sub
-            for sub in self.inline
-            if {*sub.countries, *(t.country for t in (*sub.trips, *self._trips_of(sub.key)))}
-            & set(wanted)
-        )
         among = (
             f"AND n IN (SELECT n FROM follows WHERE country IN ({', '.join('?' * len(wanted))}))"
         )
-        (count,) = self.db.execute(
-            f"SELECT count(*) FROM listed WHERE row IS NOT NULL {among}", wanted
-        ).fetchone()
+        with self._reading():
+            inline = tuple(
+                sub
+                for sub in self.inline
+                if {*sub.countries, *(t.country for t in (*sub.trips, *self._trips_of(sub.key)))}
+                & set(wanted)
+            )
+            (count,) = self.db.execute(
+                f"SELECT count(*) FROM listed WHERE row IS NOT NULL {among}", wanted
+            ).fetchone()
         return Readers(partial(self._readers, inline, among, wanted), len(inline) + count)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Reads of a kept file: one damaged on disk is ListDamaged, and deleted."""
+        try:
+            yield
+        except sqlite3.ProgrammingError:
+            raise  # (our own mistake, not the file's)
+        except (sqlite3.DatabaseError, ValueError, TypeError) as e:
+            if self.path is not None:
+                with contextlib.suppress(OSError):
+                    self.path.unlink(missing_ok=True)  # the next run reads the files again
+            raise ListDamaged(
+                f"{self.path or 'the list'}: cannot read the checked list: {e}; "
+                "it is read again from its files at the next run"
+            ) from None
 
     def _readers(
         self, inline: tuple[Subscriber, ...], among: str, wanted: Sequence[str] = ()
     ) -> Iterator[Subscriber]:
-        for sub in inline:
-            yield (
-                sub.model_copy(update={"trips": sub.trips + more})
-                if (more := self._trips_of(sub.key))
-                else sub
-            )
-        try:
+        with self._reading():
+            for sub in inline:
+                yield (
+                    sub.model_copy(update={"trips": sub.trips + more})
+                    if (more := self._trips_of(sub.key))
+                    else sub
+                )
             rows = self.db.execute(
                 f"""SELECT row, (SELECT json_group_array(json_array(country, start, "end"))
                                  FROM trips WHERE trips.key = listed.key)
@@ -210,13 +234,6 @@ class Roster:
                     format=Format(fmt), sources=tuple(sources), frequency=Frequency(frequency),
                     trips=_trips(json.loads(trips)) if trips is not None else (),
                 )  # fmt: skip
-        except (sqlite3.DatabaseError, ValueError) as e:  # (a kept file damaged on disk)
-            if self.path is not None:
-                self.path.unlink(missing_ok=True)  # the next run reads the files again
-            raise StorageError(
-                f"{self.path or 'the list'}: cannot read the checked list: {e}; "
-                "it is read again from its files at the next run"
-            ) from None
 
     def __len__(self) -> int:
         return self.count
@@ -280,14 +297,16 @@ def read_roster(config: Config, shard: Shard | None = None, *, keep: bool = True
         except StorageError:
             if not where:
                 raise
-            Path(where).unlink(missing_ok=True)  # (no room to keep it: read it as before)
+            with contextlib.suppress(OSError):
+                Path(where).unlink(missing_ok=True)  # (no room to keep it: read it as before)
             digests, where = [], ""
             roster = _checked(config, numbered, shard, where, digests)
         if kept is not None and where:
             _kept(kept, Path(where), _name(kept[1], [d.digest() for d in digests]))
     finally:
         if where:
-            Path(where).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                Path(where).unlink(missing_ok=True)
     return roster
 
 
@@ -362,11 +381,13 @@ def _kept(keep: tuple[Path, str], made: Path, name: str | None) -> None:
         with made.open("rb") as f:
             os.fsync(f.fileno())  # (on disk before it has its name: never half a list)
         made.rename(folder / name)  # (atomic: a run opening it never sees half a list)
+    with contextlib.suppress(OSError):  # (a folder some systems cannot sync)
         directory = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(directory)
         finally:
             os.close(directory)
+    with contextlib.suppress(OSError):
         part = prefix.partition("-")[0]
         for old in folder.glob("*.list"):  # this part's before, and those of other splits
             theirs = old.name.partition("-")[0]
@@ -409,7 +430,7 @@ def _read(
     try:
         roster = Roster(inline, where)
     except sqlite3.Error as e:  # (no room, or no right, to make it)
-        raise StorageError(f"{path}: cannot keep the checked list: {e}") from None
+        raise StorageError(f"{path or trips}: cannot keep the checked list: {e}") from None
     errors: list[str] = []
     try:
         try:
@@ -434,7 +455,7 @@ def _read(
             raise ConfigError(errors)
     except sqlite3.Error as e:  # the temporary space is full
         roster.close()
-        raise StorageError(f"{path}: cannot keep the checked list: {e}") from None
+        raise StorageError(f"{path or trips}: cannot keep the checked list: {e}") from None
     except BaseException:
         roster.close()
         raise

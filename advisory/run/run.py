@@ -18,7 +18,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from advisory.domain.models import Advisory
-from advisory.errors import AdvisoryError, StateBusy
+from advisory.errors import ListDamaged, StateBusy
 from advisory.inputs.config import Config
 from advisory.inputs.subscribers import Roster, Shard, read_roster, reopen_roster
 from advisory.mail.rendering import Renderer
@@ -227,8 +227,8 @@ def _settle(
             return  # (something due after all: the next check plans it)
         plan.counts.readers = sum(len(part) for part in parts)
         quiet.keep(config, after, store, began, kept.with_(plan.counts, changed))
-    except AdvisoryError:
-        return  # (what was sent is recorded: the next check plans in full, and says why)
+    except ListDamaged:
+        return  # (deleted: the next check reads the list again, and plans in full)
     finally:
         for roster in rosters:
             roster.close()

@@ -4,11 +4,13 @@ a suppression lifted, a trip's window opening at midnight, a retry's time coming
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import sqlite3
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from support.project import CO, VE, Project, config_text, messages
@@ -20,7 +22,7 @@ from advisory.inputs.advisory_files import load_advisories
 from advisory.run import quiet as quiet_plans
 from advisory.run.counts import Counts
 from advisory.run.plan import Purpose
-from advisory.run.run import _keep
+from advisory.run.run import _keep, run
 from advisory.state import open_store
 
 UNCHANGED = "nothing changed since the last check"
@@ -240,7 +242,9 @@ def test_planning_only_the_readers_of_the_advisories_changed_sends_what_a_whole_
     assert narrowed >= 5
 
 
-def test_a_check_after_an_advisory_changed_still_ends_at_a_trips_window(project: Project) -> None:
+def test_a_window_edge_passed_while_a_narrowed_run_sent_is_not_skipped_after_it(
+    project: Project,
+) -> None:
     readers = (
         '[[subscribers]]\nname = "Tara"\nemail = "tara@example.org"\ncountries = []\n'
         'trips = [ { country = "VE", start = 2026-12-03, end = 2026-12-10 } ]\n\n'
@@ -250,12 +254,19 @@ def test_a_check_after_an_advisory_changed_still_ends_at_a_trips_window(project:
     assert send(project, "2026-11-25T21:00").startswith("due 1, delivered 1")  # Carl: CO
     assert quiet(project, "2026-11-25T22:00") == f"nothing due (1 already sent); {UNCHANGED}"
     project.advisory("co", CO.replace("level = 2", "level = 3"))
-    assert send(project, "2026-11-25T23:59") == (
-        "due 1, delivered 1, failed 0; 1 reader planned, of the advisories changed since the "
-        "last check"
-    )
-    assert send(project, "2026-11-25T23:59:30") == f"nothing due (1 already sent); {UNCHANGED}"
-    # Tara's window opens at midnight, 7 days before her trip: planned, not skipped.
-    assert send(project, "2026-11-26T00:00").startswith("due 1, delivered 1")
+    # The run begins before midnight; by the time Carl's alert is sent, it is after.
+    # Tara's window opens at midnight (7 days before her trip).
+    before = datetime(2026, 11, 25, 23, 59, 50, tzinfo=UTC).timestamp()
+    after = datetime(2026, 11, 26, 0, 0, 10, tzinfo=UTC).timestamp()
+    new = project.outbox / "new"
+
+    def clock() -> float:
+        return after if len(list(new.iterdir())) > 1 else before
+
+    config = config_file.load(project.config)
+    with open_store(config.state) as store:
+        counts = asyncio.run(run(config, Purpose("send"), store, clock=clock))
+    assert (counts.delivered, counts.carried) == (1, 1)  # Carl; Tara not planned
+    assert send(project, "2026-11-26T00:00:30").startswith("due 1, delivered 1")
     assert sorted(m["To"].addresses[0].addr_spec for m in messages(project.outbox)) == [
         "carl@example.org", "carl@example.org", "tara@example.org"]  # fmt: skip

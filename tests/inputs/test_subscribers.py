@@ -295,11 +295,29 @@ def test_a_kept_list_damaged_inside_stops_the_run_in_one_line_and_is_read_again(
     assert project.run("send").stdout.strip() == "nothing due (300 already sent)"
 
 
-def test_a_lists_folder_that_cannot_be_made_leaves_the_list_read_as_before(
+def test_a_kept_list_cut_short_or_damaged_where_a_check_looks_readers_up_is_read_again(
     project: Project,
 ) -> None:
-    (project.root / "state.sqlite3.lists").write_text("not a folder")
-    with_csv(project, "Ana,ana@example.org,VE,1,text\n")
+    rows = "".join(f"P {i},p{i}@example.org,{'CO' if i % 3 else 'VE'},1,text\n" for i in range(300))
+    with_csv(project, rows)
+    assert "due 300, delivered 300" in project.run("send").stdout
+    assert "nothing due (300 already sent)" in project.run("send").stdout  # (kept as quiet)
+    [kept] = _kept(project)
+    size = kept.stat().st_size
+    with kept.open("r+b") as f:  # cut short: not opened at all, and read again
+        f.truncate(size // 2)
+    co = project.root / "advisories" / "co.toml"
+    co.write_text(co.read_text().replace("level = 2", "level = 3"))
     result = project.run("send")
-    assert (result.returncode, "due 1, delivered 1" in result.stdout) == (0, True), result.stderr
-    assert project.run("send").stdout.strip() == "nothing due (1 already sent)"
+    assert "due 200, delivered 200" in result.stdout, result.stderr
+    assert _kept(project) == [kept] and kept.stat().st_size == size  # (made again)
+    # Damaged where only a check of a few countries reads: who follows what (page 6).
+    with kept.open("r+b") as f:
+        f.seek(5 * 4096)
+        f.write(b"\xff" * 4096)
+    co.write_text(co.read_text().replace("level = 3", "level = 4"))
+    broken = project.run("send")
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr, broken.stderr
+    assert broken.stderr.startswith(f"{kept}: cannot read the checked list: "), broken.stderr
+    assert not kept.exists()
+    assert "due 200, delivered 200" in project.run("send").stdout

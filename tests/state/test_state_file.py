@@ -206,3 +206,26 @@ def test_a_list_with_no_room_to_be_kept_beside_the_state_is_read_as_before(
     assert "due 1500, delivered 1500" in project.run("send").stdout
     [again] = kept.iterdir()
     assert [again] != first
+
+
+def test_a_lists_folder_that_cannot_be_written_leaves_the_list_read_as_before(
+    project: Project,
+) -> None:
+    folder = project.root / "state.sqlite3.lists"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+                          capture_output=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        people = project.root / "people.csv"
+        people.write_text("name,email,countries,min_level,format\nAna,ana@example.org,VE,1,text\n")
+        project.write_config(config_text(subscribers="").replace(
+            'timezone = "UTC"', 'timezone = "UTC"\nsubscribers_file = "people.csv"'))  # fmt: skip
+        result = project.run("send")
+        assert (result.returncode, result.stderr) == (0, ""), result.stderr
+        assert "due 1, delivered 1" in result.stdout
+        assert project.run("send").stdout.strip() == "nothing due (1 already sent)"
+        assert list(folder.iterdir()) == []
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
