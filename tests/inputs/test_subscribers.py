@@ -6,6 +6,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -277,13 +278,18 @@ def test_the_readers_of_a_few_countries_are_looked_up_with_their_trips(project: 
     assert len(_kept(project)) == 1
 
 
+def _sent_and_kept(project: Project, country: Callable[[int], str]) -> Path:
+    """300 readers sent to: the list kept of them."""
+    with_csv(project, "".join(f"P {i},p{i}@example.org,{country(i)},1,text\n" for i in range(300)))
+    assert "due 300, delivered 300" in project.run("send").stdout
+    [kept] = _kept(project)
+    return kept
+
+
 def test_a_kept_list_damaged_inside_stops_the_run_in_one_line_and_is_read_again(
     project: Project,
 ) -> None:
-    rows = "".join(f"P {i},p{i}@example.org,VE,1,text\n" for i in range(300))
-    with_csv(project, rows)
-    assert "due 300, delivered 300" in project.run("send").stdout
-    [kept] = _kept(project)
+    kept = _sent_and_kept(project, lambda i: "VE")
     data = bytearray(kept.read_bytes())
     data[len(data) // 2 :] = b"\xff" * (len(data) - len(data) // 2)  # its rows, not its sizes
     kept.write_bytes(bytes(data))
@@ -298,11 +304,8 @@ def test_a_kept_list_damaged_inside_stops_the_run_in_one_line_and_is_read_again(
 def test_a_kept_list_cut_short_or_damaged_where_a_check_looks_readers_up_is_read_again(
     project: Project,
 ) -> None:
-    rows = "".join(f"P {i},p{i}@example.org,{'CO' if i % 3 else 'VE'},1,text\n" for i in range(300))
-    with_csv(project, rows)
-    assert "due 300, delivered 300" in project.run("send").stdout
+    kept = _sent_and_kept(project, lambda i: "CO" if i % 3 else "VE")
     assert "nothing due (300 already sent)" in project.run("send").stdout  # (kept as quiet)
-    [kept] = _kept(project)
     size = kept.stat().st_size
     with kept.open("r+b") as f:  # cut short: not opened at all, and read again
         f.truncate(size // 2)
