@@ -34,7 +34,7 @@ from advisory.errors import ConfigError, ListDamaged, Problem, StorageError
 from advisory.inputs.config import NOTHING, Config
 from advisory.inputs.problems import problems
 
-__all__ = ["Readers", "Roster", "Shard", "read_csv", "read_roster", "reopen_roster"]
+__all__ = ["Readers", "Roster", "Shard", "digest_of", "read_csv", "read_roster", "reopen_roster"]
 
 COLUMNS = ("name", "email", "countries", "min_level", "format", "sources", "frequency")
 REQUIRED = ("name", "email")
@@ -347,7 +347,7 @@ def reopen_roster(config: Config, shard: Shard | None = None) -> Roster | None:
     if not any(files):
         return Roster(inline)
     kept = _keeping(config, shard)
-    if kept is None or (name := _name(kept[1], [_digest(f) for f in files])) is None:
+    if kept is None or (name := _name(kept[1], [digest_of(f) for f in files])) is None:
         return None
     try:
         return Roster.reopen(inline, kept[0] / name)
@@ -403,7 +403,8 @@ def _split(part: str) -> str:
     return part.partition("of")[2] or "1"
 
 
-def _digest(path: Path | None) -> bytes | None:
+def digest_of(path: Path | None) -> bytes | None:
+    """The SHA-256 of a list file's bytes (None: it cannot be read; no file: none read)."""
     if path is None:
         return hashlib.sha256().digest()  # (as for a file not read at all)
     try:

@@ -20,11 +20,11 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, time, timedelta
-from pathlib import Path
 
 from advisory import __version__
 from advisory.domain.models import Advisory
 from advisory.inputs.config import Config
+from advisory.inputs.subscribers import digest_of
 from advisory.run.counts import PER_ADVISORY, Counts
 from advisory.run.plan import Purpose
 from advisory.state import Store
@@ -94,7 +94,7 @@ def inputs(
         return None
     digest = hashlib.sha256(__version__.encode() + b"\0" + config.raw)  # (rules change too)
     for path in (config.service.subscribers_file, config.service.trips_file):
-        if path is not None and (hashed := _hash(path)) is None:
+        if path is not None and (hashed := digest_of(path)) is None:
             return None
         digest.update(b"\0%s" % (hashed if path is not None else b"-"))
     files = digest.hexdigest()
@@ -152,14 +152,6 @@ def keep(config: Config, found: Inputs, store: Store, now: float, counts: Counts
     quiet = Quiet(found.fingerprint, now, min(due) if due else None, json.dumps(said))
     with store.transaction():
         store.outbox.keep_quiet(found.purpose, quiet)
-
-
-def _hash(path: Path) -> bytes | None:
-    try:
-        with path.open("rb") as f:
-            return hashlib.file_digest(f, "sha256").digest()
-    except OSError:
-        return None
 
 
 def _window_edge(config: Config, now: float) -> float | None:
