@@ -42,12 +42,16 @@ class Inputs:
     but the advisories, and each advisory's own (by key), with its country."""
 
     purpose: str
-    fingerprint: str
-    files: str  # the part of the fingerprint that is the program, config and list files
+    files: str  # the digest of the program, the config and the list files
     facts: str  # the state's part (`Outbox.facts`)
     advisories: dict[str, str]
     countries: dict[str, str]
     first_due: float | None  # the first queued message's next attempt
+
+    @property
+    def fingerprint(self) -> str:
+        """All but the advisories: what a kept plan must match to stand."""
+        return hashlib.sha256(f"{self.files}\0{self.facts}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +108,6 @@ def inputs(
         told.setdefault(advisory.key, []).append(advisory.model_dump_json())
     return Inputs(
         "retries" if purpose.job == "retry" else "alerts",
-        hashlib.sha256(f"{files}\0{facts}".encode()).hexdigest(),
         files,
         facts,
         {k: hashlib.sha256("\0".join(sorted(t)).encode()).hexdigest() for k, t in told.items()},

@@ -98,7 +98,7 @@ async def run(
                 roster.close()
             raise
         found, began, hashed_first = None, clock(), roster is None
-        kept, changed = None, set[str]()
+        kept = None
         if shard is None:  # nothing changed since a plan found nothing due: none is made
             found = quiet.inputs(config, purpose, advisories, store)
             if found is not None and (kept := quiet.recall(found, store, began)) is not None:
@@ -121,11 +121,8 @@ async def run(
             own = partial(run, config, purpose, store, renderer=renderer, clock=clock)
             counts = await workers.run(config, purpose, store, own, stop=stop, progress=progress,
                                        skew=clock() - time.time())  # fmt: skip
-            counts = kept.with_(counts, changed) if kept is not None else counts
-            _keep(config, found, store, began, counts, stop)
-            if kept is not None:
-                _settle(config, purpose, store, found, kept, counts, advisories, began, clock,
-                        stop)  # fmt: skip
+            counts = _planned(config, purpose, store, found, kept, counts, advisories, began,
+                              clock, stop)  # fmt: skip
             counts.errors[:0] = told
             return await _duty(config, purpose, store, renderer, clock, stop, counts)
         if roster is None:
@@ -145,10 +142,8 @@ async def run(
             counts = await delivery.run(plan)
         if shard is not None:
             return counts
-        counts = kept.with_(counts, changed) if kept is not None else counts
-        _keep(config, found, store, began, counts, stop)
-        if kept is not None:
-            _settle(config, purpose, store, found, kept, counts, advisories, began, clock, stop)
+        counts = _planned(config, purpose, store, found, kept, counts, advisories, began, clock,
+                          stop)  # fmt: skip
         counts.errors[:0] = told  # what could not be read of the bounce reports
         return await _duty(config, purpose, store, renderer, clock, stop, counts)
 
@@ -170,6 +165,29 @@ async def _fetch(
 
     reports = await read_waiting(config.bounces.maildir)
     return read_bounces(reports, store, config.sender.bounce_address, clock=clock)[1]
+
+
+def _planned(
+    config: Config,
+    purpose: Purpose,
+    store: Store,
+    found: quiet.Inputs | None,
+    kept: quiet.Kept | None,
+    counts: Counts,
+    advisories: list[Advisory],
+    began: float,
+    clock: Callable[[], float],
+    stop: asyncio.Event | None,
+) -> Counts:
+    """A planned run's counts, as though it planned every reader where it planned only
+    the readers of the advisories changed (`kept`); and what lets the next like it plan
+    nothing."""
+    if kept is not None:
+        counts = kept.with_(counts, set(purpose.countries or ()))
+    _keep(config, found, store, began, counts, stop)
+    if kept is not None:
+        _settle(config, purpose, store, found, kept, counts, advisories, began, clock, stop)
+    return counts
 
 
 def _keep(
