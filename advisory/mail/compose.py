@@ -30,6 +30,9 @@ class Envelope:
     data: bytes
     # Distinguishes a deliberate resend (--force) from a retry of the same delivery.
     delivery_key: str
+    # What SMTP's DATA carries (a leading dot doubled, the end line added), where the fast
+    # path made it beside `data`: sent as it is, with no scan of the whole message.
+    wire: bytes | None = None
 
 
 # Fold headers at the RFC 5322 limit, so a long List-Unsubscribe URL stays one readable URL.

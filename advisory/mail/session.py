@@ -24,7 +24,7 @@ from aiosmtplib import (
 )
 from aiosmtplib.response import SMTPResponse
 
-__all__ = ["OUT_OF_STEP", "Session"]
+__all__ = ["OUT_OF_STEP", "Session", "framed", "stuffed"]
 
 MAX_REPLY = 64 * 1024  # bytes of one reply, all its lines
 OUT_OF_STEP = "the server answered out of step with the commands"
@@ -136,10 +136,13 @@ class Session(asyncio.Protocol):
         self._write(line + b"\r\n", 1)
         return await self._reply()
 
-    async def send(self, sender: str, recipient: str, data: bytes) -> None:
+    async def send(
+        self, sender: str, recipient: str, data: bytes, wire: bytes | None = None
+    ) -> None:
         """One message to one recipient, accepted once this returns.
 
-        `data` ends every line in CRLF. Raises SMTPSenderRefused, SMTPRecipientRefused or
+        `data` is the message; `wire`, where given, the same as DATA carries it (see
+        `framed`). Raises SMTPSenderRefused, SMTPRecipientRefused or
         SMTPDataError with the server's reply; SMTPResponseException(-1) when the
         replies are out of step (the session is then unusable); SMTPServerDisconnected.
         """
@@ -171,7 +174,7 @@ class Session(asyncio.Protocol):
             raise refused
         if to_data.code != 354:
             raise SMTPDataError(to_data.code, to_data.message)
-        self._write(_stuffed(data), 1)
+        self._write(framed(data) if wire is None else wire, 1)
         done = await self._reply()
         if 300 <= done.code < 400:
             self.out_of_step = True
@@ -190,13 +193,19 @@ class Session(asyncio.Protocol):
             self.transport.close()
 
 
-def _stuffed(data: bytes) -> bytes:
+def framed(data: bytes) -> bytes:
     """The message as DATA carries it: lines in CRLF, a leading dot doubled, the end."""
     crlf = data.count(b"\r\n")
     if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
-    if data.startswith(b".") or b"\r\n." in data:
-        data = (b"." if data.startswith(b".") else b"") + data.replace(b"\r\n.", b"\r\n..")
+    data = stuffed(data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"
+
+
+def stuffed(lines: bytes) -> bytes:
+    """CRLF-ended lines with every dot that begins a line doubled (RFC 5321, 4.5.2)."""
+    if lines.startswith(b".") or b"\r\n." in lines:
+        lines = (b"." if lines.startswith(b".") else b"") + lines.replace(b"\r\n.", b"\r\n..")
+    return lines

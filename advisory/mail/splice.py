@@ -32,6 +32,7 @@ from advisory.domain.models import (
 )
 from advisory.mail.compose import Envelope, Reader, compose, to_field
 from advisory.mail.rendering import Rendered
+from advisory.mail.session import stuffed
 
 __all__ = ["Splicer"]
 
@@ -75,6 +76,13 @@ class _Template:
         html_at = body.find(b"Content-Type: text/html")
         cuts = _CUTS.split(body)
         self.pieces = cuts[::2]
+        # The same as DATA carries it, dots doubled once for every reader. Each piece
+        # begins a line: after the blank line, or after a reader's part (a soft break).
+        crlf = all(p.count(b"\r") == p.count(b"\r\n") == p.count(b"\n") for p in cuts[::2])
+        self.wire: list[bytes] | None = None
+        if crlf and self.head.count(b"\n") == self.head.count(b"\r\n") and body.endswith(b"\r\n"):
+            self.wire = [stuffed(piece) for piece in self.pieces]
+            self.wire[-1] += b".\r\n"
         # What goes in each cut: 0 the address, 1 the address escaped for HTML, 2 the
         # unsubscribe token, 3 the acknowledgement token.
         self.slots: list[int] = []
@@ -87,14 +95,21 @@ class _Template:
     def fill(
         self, to: bytes, date: bytes, msgid: bytes, extra: bytes, address: str, token: str,
         ack: str = "",
-    ) -> bytes:  # fmt: skip
-        out = [self.head, b"To: ", to, b"\r\nDate: ", date, b"\r\nMessage-ID: ", msgid, b"\r\n",
-               extra, b"\r\n", self.pieces[0]]  # fmt: skip
+    ) -> tuple[bytes, bytes | None]:  # fmt: skip
+        """The reader's message, and the same as DATA carries it (where it can be made)."""
+        heads = [self.head, b"To: ", to, b"\r\nDate: ", date, b"\r\nMessage-ID: ", msgid,
+                 b"\r\n", extra, b"\r\n"]  # fmt: skip
+        out, wire = [*heads, self.pieces[0]], None if self.wire is None else [*heads, self.wire[0]]
         if self.slots:
             values = (_qp(address), _qp(str(escape(address))), _qp(token), _qp(ack))
             for piece, slot in zip(self.pieces[1:], self.slots, strict=True):
                 out += (values[slot], piece)
-        return b"".join(out)
+            if wire is not None:
+                assert self.wire is not None
+                framed = [stuffed(value) for value in values]  # (a long address's dot)
+                for piece, slot in zip(self.wire[1:], self.slots, strict=True):
+                    wire += (framed[slot], piece)
+        return b"".join(out), None if wire is None else b"".join(wire)
 
 
 class Splicer:
@@ -159,9 +174,10 @@ class Splicer:
         raw = to.encode("ascii") if len(to) <= 72 else to_field(reader.name, reader.address)
         links = head.list_unsubscribe
         extra = f"List-Unsubscribe: {links.replace(TOKEN_MARK, reader.token)}\r\n" if links else ""
-        data = template.fill(
+        data, wire = template.fill(
             raw, date_bytes, msgid.encode(),
             extra.encode("ascii"), reader.address, reader.token, reader.ack,
         )  # fmt: skip
         sender = head.envelope_sender(reader.token)
-        return Envelope(msgid, sender, reader.address, data, f"{reader.key}#{reader.resends}")
+        key = f"{reader.key}#{reader.resends}"
+        return Envelope(msgid, sender, reader.address, data, key, wire)

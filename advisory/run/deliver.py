@@ -235,7 +235,10 @@ class Delivery:
     def _sign(self, envelope: Envelope) -> Envelope:
         if self.signer is None:
             return envelope
-        return replace(envelope, data=self.signer.sign(envelope.data, self.clock()))
+        signed = self.signer.sign(envelope.data, self.clock())
+        header = signed[: len(signed) - len(envelope.data)]  # (the one header it adds)
+        wire = None if envelope.wire is None else header + envelope.wire
+        return replace(envelope, data=signed, wire=wire)
 
     async def attempt(self, job: Job) -> None:
         """Hand one message to the transport and note its outcome."""

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from support.mail import both
 from support.models import ONE_CLICK, RENDERER, advisory, reader
-from support.project import ROOT, messages, run_cli
+from support.project import ROOT, Project, config_text, messages, run_cli, smtp_section
+from support.smtp import Server
 
 from advisory.domain.models import Format
 from advisory.mail.dkim import Signer
@@ -80,6 +81,24 @@ def test_a_send_signs_each_message_and_check_prints_the_record(tmp_path: Path) -
     raw = [p.read_bytes() for p in box.iterdir()]
     assert len(raw) == len(messages(tmp_path / "var" / "outbox")) == 10  # the desk's too
     assert all(verified(data, signer) for data in raw)
+
+
+def test_what_an_smtp_server_receives_verifies(
+    project: Project, smtpd: Server, tmp_path: Path
+) -> None:
+    """The fast path's DATA is made once beside the message: the signature covers it."""
+    key = tmp_path / "dkim.pem"
+    key.write_bytes(KEYS["rsa"].private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))  # fmt: skip
+    dkim_section = f'[dkim]\ndomain = "example.org"\nselector = "s1"\nkey_file = "{key}"\n\n'
+    project.write_config(dkim_section + config_text(delivery='transport = "smtp"',
+                                                    smtp=smtp_section(smtpd)))  # fmt: skip
+    assert project.run("send").returncode == 0
+    signer = Signer.load("example.org", "s1", key, project.config)
+    received = smtpd.handler.received
+    assert len(received) == 4 and all(verified(r.raw, signer) for r in received)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,9 @@ from support.project import parse
 
 from advisory.domain.changes import what_changed
 from advisory.domain.models import Format, Letterhead, Subscriber, Trip
+from advisory.mail.compose import Envelope
 from advisory.mail.rendering import TEMPLATES, Rendered, Renderer, wrap
+from advisory.mail.session import framed
 from advisory.mail.splice import Splicer
 
 READERS = [
@@ -29,6 +31,7 @@ READERS = [
     ("Equals", "a" * 10 + "=" * 30 + "@example.org"),  # escapes that reach a line break
     ("李" * 300, "li@example.org"),  # one encoded word would be a 1,228-character line
     ("Zoë Ångström-" * 23, "zoe@example.org"),
+    ("Dot", "a" * 64 + "@abcdefgh.example.org"),  # its second line begins with a dot
 ]
 
 
@@ -54,6 +57,14 @@ def test_fast_path_matches_the_email_package(
         )  # fmt: skip
         assert max(len(line) for line in fast.data.split(b"\r\n")) <= 998
         assert all(byte < 128 for byte in fast.data)
+        assert fast.wire is not None and slow.wire is None  # DATA takes the fast one as it is
+        on_the_wire(fast)
+
+
+def on_the_wire(envelope: Envelope) -> None:
+    """What the fast path made for DATA is the message, framed in full."""
+    if envelope.wire is not None:
+        assert envelope.wire == framed(envelope.data)
 
 
 @settings(max_examples=150, deadline=None)
@@ -70,6 +81,7 @@ def test_fast_path_matches_for_any_name_and_address(name: str, local: str, fmt: 
         raise
     fast, slow = both(sub, lambda s: RENDERER.render(advisory(), s, HEAD))
     assert headers_and_parts(parse(fast.data)) == headers_and_parts(parse(slow.data))
+    on_the_wire(fast)
 
 
 def test_a_template_that_uses_the_name_in_the_body_is_composed_in_full(tmp_path: Path) -> None:

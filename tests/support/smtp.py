@@ -26,6 +26,7 @@ class Received:
     message: EmailMessage
     peer: tuple[str, int]  # one per connection
     at: float = field(default_factory=time.monotonic)
+    raw: bytes = b""  # as it arrived, dots undoubled
 
 
 @dataclass
@@ -69,7 +70,9 @@ class Recorder:
             return "451 4.3.0 held"
         peer = session.peer
         assert isinstance(peer, tuple)
-        got = Received(str(envelope.mail_from), list(envelope.rcpt_tos), msg, (peer[0], peer[1]))
+        got = Received(
+            str(envelope.mail_from), list(envelope.rcpt_tos), msg, (peer[0], peer[1]), raw=raw
+        )
         reply = self.refuse_data.get(envelope.rcpt_tos[0].lower())
         if reply:
             self.refused.append(got)
