@@ -42,6 +42,7 @@ class Session(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._lost: str | None = None
         self._malformed: SMTPResponseException | None = None
+        self._late = False  # a transaction ran past its time: the session is closed
         self.out_of_step = False  # a reply arrived that no command asked for
         transport.set_protocol(self)
 
@@ -82,6 +83,11 @@ class Session(asyncio.Protocol):
         self._lost = self._lost or why
         self._wake()
 
+    def _expire(self) -> None:
+        self._late = True
+        self._gone("timed out")
+        self.transport.close()
+
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
@@ -118,6 +124,8 @@ class Session(asyncio.Protocol):
         while not self._replies:
             if self._malformed is not None:
                 raise self._malformed
+            if self._late:
+                raise TimeoutError
             if self._lost is not None:
                 raise SMTPServerDisconnected(self._lost)
             self._waiter = asyncio.get_running_loop().create_future()
@@ -137,15 +145,28 @@ class Session(asyncio.Protocol):
         return await self._reply()
 
     async def send(
-        self, sender: str, recipient: str, data: bytes, wire: bytes | None = None
-    ) -> None:
+        self, sender: str, recipient: str, data: bytes, wire: bytes | None = None, *,
+        timeout: float,
+    ) -> None:  # fmt: skip
         """One message to one recipient, accepted once this returns.
 
         `data` is the message; `wire`, where given, the same as DATA carries it (see
         `framed`). Raises SMTPSenderRefused, SMTPRecipientRefused or
         SMTPDataError with the server's reply; SMTPResponseException(-1) when the
-        replies are out of step (the session is then unusable); SMTPServerDisconnected.
+        replies are out of step (the session is then unusable); SMTPServerDisconnected;
+        TimeoutError once the whole transaction has taken `timeout` seconds (the session
+        is then closed). (One timer of the loop's own: `asyncio.timeout` costs a few
+        per cent of a fan-out.)
         """
+        timer = asyncio.get_running_loop().call_later(timeout, self._expire)
+        try:
+            await self._transaction(sender, recipient, data, wire)
+        finally:
+            timer.cancel()
+
+    async def _transaction(
+        self, sender: str, recipient: str, data: bytes, wire: bytes | None
+    ) -> None:
         mail = b"MAIL FROM:<%s>\r\n" % sender.encode()
         rcpt = b"RCPT TO:<%s>\r\n" % recipient.encode()
         if self.pipelining:

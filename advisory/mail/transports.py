@@ -193,10 +193,8 @@ class SmtpTransport:
         session = session or await self._connect()
         try:
             # One recipient per transaction, under one timer for the whole transaction.
-            async with asyncio.timeout(self.smtp.timeout):
-                await session.send(
-                    envelope.sender, envelope.recipient, envelope.data, envelope.wire
-                )
+            await session.send(envelope.sender, envelope.recipient, envelope.data,
+                               envelope.wire, timeout=self.smtp.timeout)  # fmt: skip
         except (aiosmtplib.SMTPException, OSError) as e:
             error = _translate(e, envelope.recipient, "delivery failed")
             # No code, a malformed reply (-1) or 421: the session is done; after a refusal

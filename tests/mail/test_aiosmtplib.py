@@ -31,7 +31,9 @@ def test_a_connected_client_hands_its_transport_to_our_session(smtpd: Server) ->
         assert isinstance(client.transport, asyncio.Transport), "SMTP.transport is gone"
         assert client.supports_extension("size") or client.supports_extension("8bitmime")
         session = Session(client.transport, pipelining=client.supports_extension("pipelining"))
-        await session.send("a@example.org", "ana@example.org", b"Subject: hi\r\n\r\n.dot\r\n")
+        await session.send(
+            "a@example.org", "ana@example.org", b"Subject: hi\r\n\r\n.dot\r\n", timeout=10
+        )
         await session.quit()
 
     asyncio.run(send())
