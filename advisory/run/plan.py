@@ -130,7 +130,7 @@ class Plan:
         renewed = entry is not None and entry.status != "sent" and entry.version != fresh.version
         if entry is None or force or renewed or entry.status == "cancelled":
             resends = 0 if entry is None else entry.resends + 1
-            made = job(replace(fresh, resends=resends), True)
+            made = job(fresh if resends == fresh.resends else replace(fresh, resends=resends), True)
             # (a queued one renewed is still a retry; a failed one renewed is new)
             retried = renewed and entry is not None and entry.status == "queued"
             return replace(made, renewed=True) if retried else made
