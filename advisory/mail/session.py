@@ -43,6 +43,9 @@ class Session(asyncio.Protocol):
         self._lost: str | None = None
         self._malformed: SMTPResponseException | None = None
         self._late = False  # a transaction ran past its time: the session is closed
+        # The next message, whose MAIL, RCPT and DATA went with the last one's end: its
+        # replies are read when it is sent, on this session and no other.
+        self.announced: tuple[str, str] | None = None
         self.out_of_step = False  # a reply arrived that no command asked for
         transport.set_protocol(self)
 
@@ -55,6 +58,12 @@ class Session(asyncio.Protocol):
             and not self.out_of_step
             and not self.transport.is_closing()
         )
+
+    @property
+    def turned_away(self) -> bool:
+        """Whether the server answered the announced message's MAIL with 421 (closing,
+        as some do after so many messages a connection): that message never began."""
+        return self.announced is not None and bool(self._replies) and self._replies[0].code == 421
 
     # --- the protocol ----------------------------------------------------------------
 
@@ -146,36 +155,41 @@ class Session(asyncio.Protocol):
 
     async def send(
         self, sender: str, recipient: str, data: bytes, wire: bytes | None = None, *,
-        timeout: float,
+        timeout: float, then: tuple[str, str] | None = None,
     ) -> None:  # fmt: skip
         """One message to one recipient, accepted once this returns.
 
         `data` is the message; `wire`, where given, the same as DATA carries it (see
-        `framed`). Raises SMTPSenderRefused, SMTPRecipientRefused or
-        SMTPDataError with the server's reply; SMTPResponseException(-1) when the
-        replies are out of step (the session is then unusable); SMTPServerDisconnected;
-        TimeoutError once the whole transaction has taken `timeout` seconds (the session
-        is then closed). (One timer of the loop's own: `asyncio.timeout` costs a few
-        per cent of a fan-out.)
+        `framed`). `then` (sender, recipient): the message this session sends next,
+        whose MAIL, RCPT and DATA go with this one's end, where the server pipelines:
+        one write a message (RFC 2920 lets a group begin with a message's end), and
+        `announced` holds it until it is sent. Raises SMTPSenderRefused,
+        SMTPRecipientRefused or SMTPDataError with the server's reply;
+        SMTPResponseException(-1) when the replies are out of step (the session is then
+        unusable); SMTPServerDisconnected; TimeoutError once the whole transaction has
+        taken `timeout` seconds (the session is then closed). (One timer of the loop's
+        own: `asyncio.timeout` costs a few per cent of a fan-out.)
         """
         timer = asyncio.get_running_loop().call_later(timeout, self._expire)
         try:
-            await self._transaction(sender, recipient, data, wire)
+            await self._transaction(sender, recipient, data, wire, then)
         finally:
             timer.cancel()
 
     async def _transaction(
-        self, sender: str, recipient: str, data: bytes, wire: bytes | None
-    ) -> None:
-        mail = b"MAIL FROM:<%s>\r\n" % sender.encode()
-        rcpt = b"RCPT TO:<%s>\r\n" % recipient.encode()
+        self, sender: str, recipient: str, data: bytes, wire: bytes | None,
+        then: tuple[str, str] | None,
+    ) -> None:  # fmt: skip
         if self.pipelining:
-            self._write(mail + rcpt + b"DATA\r\n", 3)
+            if self.announced != (sender, recipient):
+                assert self.announced is None, "a session announced for another message"
+                self._write(_envelope(sender, recipient), 3)
+            self.announced = None
             to_mail, to_rcpt, to_data = [await self._reply() for _ in range(3)]
         else:
-            to_mail = to_rcpt = to_data = await self.command(mail[:-2])
+            to_mail = to_rcpt = to_data = await self.command(b"MAIL FROM:<%s>" % sender.encode())
             if to_mail.code == 250:
-                to_rcpt = to_data = await self.command(rcpt[:-2])
+                to_rcpt = to_data = await self.command(b"RCPT TO:<%s>" % recipient.encode())
                 if to_rcpt.code in (250, 251):
                     to_data = await self.command(b"DATA")
         refused: SMTPResponseException | None = None
@@ -195,7 +209,12 @@ class Session(asyncio.Protocol):
             raise refused
         if to_data.code != 354:
             raise SMTPDataError(to_data.code, to_data.message)
-        self._write(framed(data) if wire is None else wire, 1)
+        end = framed(data) if wire is None else wire
+        if then is not None and self.pipelining:
+            self._write(end + _envelope(*then), 4)
+            self.announced = then
+        else:
+            self._write(end, 1)
         done = await self._reply()
         if 300 <= done.code < 400:
             self.out_of_step = True
@@ -212,6 +231,10 @@ class Session(asyncio.Protocol):
             await self.command(b"QUIT")
         finally:
             self.transport.close()
+
+
+def _envelope(sender: str, recipient: str) -> bytes:
+    return b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (sender.encode(), recipient.encode())
 
 
 def framed(data: bytes) -> bytes:

@@ -30,11 +30,16 @@ __all__ = ["MaildirTransport", "SmtpTransport", "Transport", "open_transport"]
 
 
 class Transport(Protocol):
-    """Delivers one envelope or raises a `DeliveryError`; `concurrency` sends may overlap."""
+    """Delivers one envelope or raises a `DeliveryError`; `concurrency` sends may overlap.
+
+    Where `ahead`, `send` may be told the message its caller sends next (`then`): the
+    caller then sends that one next, and `close` lets go of any it did not.
+    """
 
     concurrency: int
+    ahead: bool
 
-    async def send(self, envelope: Envelope) -> None: ...
+    async def send(self, envelope: Envelope, then: Envelope | None = None) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -50,6 +55,7 @@ class MaildirTransport:
     """
 
     concurrency = 1
+    ahead = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -66,7 +72,7 @@ class MaildirTransport:
                 f"cannot use Maildir {path}: {e.strerror}{_where(e, path)}"
             ) from None
 
-    async def send(self, envelope: Envelope) -> None:
+    async def send(self, envelope: Envelope, then: Envelope | None = None) -> None:
         digest = hashlib.sha256(envelope.delivery_key.encode()).hexdigest()[:24]
         name = f"{digest}.{self._host}"
         new = self.path / "new" / name
@@ -137,13 +143,20 @@ class SmtpTransport:
 
     `starttls` is required, never opportunistic: a server that does not offer it
     is an error, not a fallback to plain text.
+
+    A message whose commands went with the end of the one before it (`then`) is sent
+    on that session, whatever became of it: where it broke, the message is retried
+    like any other whose connection broke.
     """
+
+    ahead = True
 
     def __init__(self, smtp: Smtp, password: str | None = None) -> None:
         self.smtp = smtp
         self.password = password
         self.concurrency = smtp.connections
         self._idle: list[Session] = []
+        self._held: dict[str, Session] = {}  # a message announced -> its session
         self._tls = _tls_context(smtp) if smtp.security != "none" else None
 
     async def _connect(self) -> Session:
@@ -184,22 +197,30 @@ class SmtpTransport:
         session = cast(asyncio.Transport, transport)
         return Session(session, pipelining=client.supports_extension("pipelining"))
 
-    async def send(self, envelope: Envelope) -> None:
-        session = None
-        while self._idle and session is None:  # one the server closed meanwhile is let go
+    async def send(self, envelope: Envelope, then: Envelope | None = None) -> None:
+        session = self._held.pop(envelope.delivery_key, None)
+        if session is not None and session.turned_away:
+            session.transport.close()  # (its commands came to nothing: it goes on another)
+            session = None
+        while session is None and self._idle:  # one the server closed meanwhile is let go
             if not (session := self._idle.pop()).usable:
                 session.transport.close()
                 session = None
         session = session or await self._connect()
+        after = (then.sender, then.recipient) if then is not None else None
         try:
             # One recipient per transaction, under one timer for the whole transaction.
             await session.send(envelope.sender, envelope.recipient, envelope.data,
-                               envelope.wire, timeout=self.smtp.timeout)  # fmt: skip
+                               envelope.wire, timeout=self.smtp.timeout, then=after)  # fmt: skip
         except (aiosmtplib.SMTPException, OSError) as e:
             error = _translate(e, envelope.recipient, "delivery failed")
             # No code, a malformed reply (-1) or 421: the session is done; after a refusal
-            # it goes on if it resets cleanly.
+            # it goes on if it resets cleanly, or at once if the refusal ended the message
+            # and the next one's commands went with its end.
             reusable = error.code is not None and error.code >= 0 and error.code != 421
+            if reusable and session.announced is not None and then is not None:
+                self._held[then.delivery_key] = session
+                raise error from None
             if reusable:
                 try:
                     async with asyncio.timeout(self.smtp.timeout):
@@ -217,9 +238,15 @@ class SmtpTransport:
         except BaseException:  # timed out or cancelled mid-transaction: its state is unknown
             session.transport.close()
             raise
-        self._idle.append(session)
+        if session.announced is not None and then is not None:
+            self._held[then.delivery_key] = session
+        else:
+            self._idle.append(session)
 
     async def close(self) -> None:
+        for session in self._held.values():  # (a message begun, never ended: not sent)
+            session.transport.close()
+        self._held.clear()
         idle, self._idle = self._idle, []
         for session in idle:
             try:

@@ -240,13 +240,16 @@ class Delivery:
         wire = None if envelope.wire is None else header + envelope.wire
         return replace(envelope, data=signed, wire=wire)
 
-    async def attempt(self, job: Job) -> None:
-        """Hand one message to the transport and note its outcome."""
+    async def attempt(
+        self, job: Job, envelope: Envelope | None = None, then: Envelope | None = None
+    ) -> None:
+        """Hand one message to the transport (`then`: the one to follow it on the same
+        connection) and note its outcome."""
         self.attempted += 1
-        envelope = self.envelope(job)
+        envelope = envelope or self.envelope(job)
         await self.pacer.wait()
         try:
-            await self.transport.send(envelope)
+            await self.transport.send(envelope, then)
         except DeliveryError as e:
             self._failed(job, e)
         else:
@@ -386,11 +389,29 @@ class Delivery:
             await feed.put(None)
 
     async def _work(self, feed: asyncio.Queue[Job | None], plan: Plan) -> None:
-        while not self.stop.is_set() and (job := await feed.get()) is not None:
-            await self.attempt(job)
+        """One connection's messages, each told the next where one is ready (and the
+        rate is not limited): its commands go with this one's end. Once `stop` is set,
+        one so begun stays queued: closing its connection ends it unsent."""
+        ahead = self.transport.ahead and not self.pacer.interval
+        job = None if self.stop.is_set() else await feed.get()
+        envelope: Envelope | None = None  # the job's, made as the one before it went
+        while job is not None:
+            then: Job | None = None
+            last = False
+            if ahead and not feed.empty() and not self.stop.is_set():
+                then = feed.get_nowait()
+                last = then is None  # (this worker's end)
+            upcoming = self.envelope(then) if then is not None else None
+            await self.attempt(job, envelope, upcoming)
             if self.progress and (now := time.monotonic()) - self._shown >= PROGRESS_EVERY:
                 self._shown = now
                 self.progress(self.counts + plan.counts)
+            if then is not None and self.stop.is_set():
+                break
+            if then is not None or last:
+                job, envelope = then, upcoming
+            else:
+                job, envelope = None if self.stop.is_set() else await feed.get(), None
 
     async def _flush_every(self) -> None:
         while True:

@@ -1,6 +1,7 @@
 """Pipelining (RFC 2920) against a server that insists on it, and its faults: a recipient
-of a batch refused, the connection dropped after MAIL, replies out of step. Every
-message arrives once, and each outcome is what the server said of it."""
+of a batch refused, the connection dropped after MAIL or after a message's end, a
+message's end refused while the next one's commands came with it, replies out of step.
+Every message arrives once, and each outcome is what the server said of it."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def test_a_server_answering_only_whole_batches_gets_every_message_on_one_connect
         assert "delivered 4" in sent.stdout, sent.stdout
     assert arrived(server) == EVERYONE
     assert server.connections == 1  # (a client waiting for each reply would wait forever)
+    assert server.ahead == 3  # one write a message: its commands with the end of the one before
     subjects = [parse(data)["Subject"] for data in server.accepted]
     assert all("Venezuela" in s or "Colombia" in s for s in subjects), subjects
 
@@ -90,3 +92,33 @@ def test_a_server_closing_with_its_acceptance_gets_that_message_once(project: Pr
         assert project.run("send").stdout.startswith("nothing due")
     assert arrived(server) == EVERYONE  # Ana's counted as sent: the 421 came after its 250
     assert server.connections == 2
+
+
+def test_an_end_refused_while_the_next_commands_came_with_it_fails_alone(
+    project: Project,
+) -> None:
+    refusal = b"554 5.6.0 <ben@example.org>: content refused"
+    with raw_smtp(RawSmtp(pipelining=True, refuse_end={"ben@example.org": refusal})) as server:
+        pipelined(project, server.port)
+        sent = project.run("send")
+        assert sent.returncode == 1
+        assert "delivered 3, failed 1" in sent.stdout, sent.stdout
+        assert "ben@example.org: delivery failed: 554 5.6.0" in sent.stderr
+    assert arrived(server) == EVERYONE - Counter({"ben@example.org": 1})
+    assert server.connections == 1 and server.ahead == 3  # the session went on, no reset
+
+
+def test_a_connection_dropped_after_a_message_end_retries_it_and_sends_the_next_now(
+    project: Project,
+) -> None:
+    with raw_smtp(RawSmtp(pipelining=True, drop_after_end={"ana@example.org"})) as server:
+        pipelined(project, server.port)
+        first = project.run("send")
+        assert first.returncode == 1
+        assert "delivered 3" in first.stdout and "1 queued for retry" in first.stdout, first.stdout
+        assert "ana@example.org: delivery failed: the server closed the connection" in first.stderr
+        assert arrived(server) == EVERYONE - Counter({"ana@example.org": 1})
+        assert server.connections == 2  # the next message's commands came to nothing there
+        retry = project.run("retry", env=LATER)
+        assert retry.returncode == 0 and "delivered 1" in retry.stdout, retry.stdout
+    assert arrived(server) == EVERYONE

@@ -33,7 +33,7 @@ class Watched(MaildirTransport):
         self.delay = delay
         self.seen: list[tuple[str, Status | None, int]] = []  # recipient, its status, sent
 
-    async def send(self, envelope: Envelope) -> None:
+    async def send(self, envelope: Envelope, then: Envelope | None = None) -> None:
         await asyncio.sleep(self.delay)
         with open_store(self.state, readonly=True) as other:
             mine = [e.status for e in other.outbox.entries(status="queued")
@@ -88,8 +88,8 @@ def test_a_stop_finishes_what_is_in_flight_and_keeps_the_rest_queued(project: Pr
     stop = asyncio.Event()
 
     class Stopping(Watched):
-        async def send(self, envelope: Envelope) -> None:
-            await super().send(envelope)
+        async def send(self, envelope: Envelope, then: Envelope | None = None) -> None:
+            await super().send(envelope, then)
             if len(self.seen) == 2:
                 stop.set()
 

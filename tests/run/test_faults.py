@@ -169,13 +169,14 @@ class _Exploding:
     """A transport whose third send hits a bug: the run must stop every worker."""
 
     concurrency = 3
+    ahead = False
 
     def __init__(self) -> None:
         self.sends = 0
         self.after_failure = 0
         self.failed = False
 
-    async def send(self, envelope: object) -> None:
+    async def send(self, envelope: object, then: object = None) -> None:
         self.sends += 1
         if self.failed:
             self.after_failure += 1

@@ -21,7 +21,10 @@ class RawSmtp:
     With `pipelining`, it offers PIPELINING and answers a transaction's MAIL only once
     it has read its RCPT and DATA too (a client waiting for each reply waits forever).
     Then, once each, for the recipients named: `drop_after_mail` answers MAIL and closes
-    the connection; `twice` answers MAIL twice (out of step from there on).
+    the connection; `twice` answers MAIL twice (out of step from there on);
+    `drop_after_end` reads the message to its end and closes without a word; `refuse_end`
+    answers its end with the bytes given. `ahead` counts the messages whose MAIL had
+    come with the end of the one before, before that end was answered.
     """
 
     refuse: dict[str, bytes] = field(default_factory=dict)
@@ -31,7 +34,10 @@ class RawSmtp:
     drop_after_mail: set[str] = field(default_factory=set)
     twice: set[str] = field(default_factory=set)
     closing: set[str] = field(default_factory=set)  # accepted, then 421 in the same write
+    drop_after_end: set[str] = field(default_factory=set)
+    refuse_end: dict[str, bytes] = field(default_factory=dict)
     connections: int = 0
+    ahead: int = 0
 
     def serve(self, conn: socket.socket) -> None:
         with conn, conn.makefile("rb") as lines:
@@ -70,15 +76,16 @@ class RawSmtp:
                         continue
                     if address in self.closing:
                         self.closing.discard(address)
-                        self._data(lines, say, then=b"\r\n421 4.3.2 closing")
+                        self._data(conn, lines, say, address, then=b"\r\n421 4.3.2 closing")
                         return
-                    self._data(lines, say)
+                    if not self._data(conn, lines, say, address):
+                        return
                 elif verb == b"MAIL":
                     say(b"250 OK")
                 elif verb == b"RCPT":
                     say(self.refuse.get(to(line), b"250 OK"))
                 elif verb == b"DATA":
-                    self._data(lines, say)
+                    self._data(conn, lines, say)
                 elif verb == b"RSET":
                     say(b"250 OK")
                 elif verb == b"QUIT":
@@ -87,15 +94,33 @@ class RawSmtp:
                 else:
                     say(b"502 not implemented")
 
-    def _data(self, lines: BinaryIO, say: Callable[[bytes], None], then: bytes = b"") -> None:
+    def _data(
+        self, conn: socket.socket, lines: BinaryIO, say: Callable[[bytes], None],
+        address: str = "", then: bytes = b"",
+    ) -> bool:  # fmt: skip
+        """One message's content to its end, answered: whether the session goes on."""
         say(b"354 go ahead")
         data = b""
         for part in lines:
             if part == b".\r\n":
+                conn.setblocking(False)  # what the client sent with the end, if anything
+                try:
+                    self.ahead += lines.peek(4)[:4].upper() == b"MAIL"  # type: ignore[attr-defined]
+                except BlockingIOError:
+                    pass
+                finally:
+                    conn.setblocking(True)
+                if address in self.drop_after_end:
+                    self.drop_after_end.discard(address)
+                    return False
+                if (refusal := self.refuse_end.pop(address, None)) is not None:
+                    say(refusal)
+                    return True
                 self.accepted.append(data)
                 say(b"250 accepted" + then)
-                return
+                return True
             data += part  # (a connection closed before the end delivers nothing)
+        return False
 
 
 @contextmanager
