@@ -46,6 +46,7 @@ class Session(asyncio.Protocol):
         # The next message, whose MAIL, RCPT and DATA went with the last one's end: its
         # replies are read when it is sent, on this session and no other.
         self.announced: tuple[str, str] | None = None
+        self.ended = False  # the message under way has had its content and end sent
         self.out_of_step = False  # a reply arrived that no command asked for
         transport.set_protocol(self)
 
@@ -180,6 +181,7 @@ class Session(asyncio.Protocol):
         self, sender: str, recipient: str, data: bytes, wire: bytes | None,
         then: tuple[str, str] | None,
     ) -> None:  # fmt: skip
+        self.ended = False
         if self.pipelining:
             if self.announced != (sender, recipient):
                 assert self.announced is None, "a session announced for another message"
@@ -210,6 +212,7 @@ class Session(asyncio.Protocol):
         if to_data.code != 354:
             raise SMTPDataError(to_data.code, to_data.message)
         end = framed(data) if wire is None else wire
+        self.ended = True
         if then is not None and self.pipelining:
             self._write(end + _envelope(*then), 4)
             self.announced = then

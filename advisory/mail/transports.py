@@ -145,8 +145,8 @@ class SmtpTransport:
     is an error, not a fallback to plain text.
 
     A message whose commands went with the end of the one before it (`then`) is sent
-    on that session, whatever became of it: where it broke, the message is retried
-    like any other whose connection broke.
+    on that session; where that broke, or the server turned it away (421), before its
+    content went, on another at once: nothing of it was sent.
     """
 
     ahead = True
@@ -198,21 +198,35 @@ class SmtpTransport:
         return Session(session, pipelining=client.supports_extension("pipelining"))
 
     async def send(self, envelope: Envelope, then: Envelope | None = None) -> None:
-        session = self._held.pop(envelope.delivery_key, None)
-        if session is not None and session.turned_away:
-            session.transport.close()  # (its commands came to nothing: it goes on another)
-            session = None
+        held = self._held.pop(envelope.delivery_key, None)
+        if held is not None:
+            if (
+                held.usable
+                and not held.turned_away
+                and await self._send_on(held, envelope, then, begun=True)
+            ):
+                return
+            held.transport.close()  # its commands came to nothing there: it goes on another
+        session = None
         while session is None and self._idle:  # one the server closed meanwhile is let go
             if not (session := self._idle.pop()).usable:
                 session.transport.close()
                 session = None
-        session = session or await self._connect()
+        await self._send_on(session or await self._connect(), envelope, then)
+
+    async def _send_on(
+        self, session: Session, envelope: Envelope, then: Envelope | None, begun: bool = False
+    ) -> bool:
+        """Sent, or a `DeliveryError`. `begun`: the message's commands went with the end
+        of the one before; False where that connection broke before its content went."""
         after = (then.sender, then.recipient) if then is not None else None
         try:
             # One recipient per transaction, under one timer for the whole transaction.
             await session.send(envelope.sender, envelope.recipient, envelope.data,
                                envelope.wire, timeout=self.smtp.timeout, then=after)  # fmt: skip
         except (aiosmtplib.SMTPException, OSError) as e:
+            if begun and not session.ended and isinstance(e, aiosmtplib.SMTPServerDisconnected):
+                return False  # (nothing of it was sent)
             error = _translate(e, envelope.recipient, "delivery failed")
             # No code, a malformed reply (-1) or 421: the session is done; after a refusal
             # it goes on if it resets cleanly, or at once if the refusal ended the message
@@ -242,6 +256,7 @@ class SmtpTransport:
             self._held[then.delivery_key] = session
         else:
             self._idle.append(session)
+        return True
 
     async def close(self) -> None:
         for session in self._held.values():  # (a message begun, never ended: not sent)

@@ -62,7 +62,8 @@ def test_one_recipient_refused_in_a_batch_fails_alone_and_the_session_goes_on(
 @pytest.mark.parametrize(
     ("fault", "said"),
     [
-        pytest.param({"drop_after_mail": {"ben@example.org"}}, "closed the connection",
+        # (Ana's is the connection's first message: no MAIL came before hers with an end)
+        pytest.param({"drop_after_mail": {"ana@example.org"}}, "closed the connection",
                      id="dropped-after-mail"),
         pytest.param({"twice": {"ben@example.org"}}, "out of step", id="replies-out-of-step"),
     ],
@@ -70,13 +71,14 @@ def test_one_recipient_refused_in_a_batch_fails_alone_and_the_session_goes_on(
 def test_a_broken_session_keeps_its_message_queued_for_its_retry_and_sends_it_once(
     project: Project, fault: dict[str, set[str]], said: str
 ) -> None:
+    [[who]] = fault.values()  # (the server forgets each as it breaks on it)
     with raw_smtp(RawSmtp(pipelining=True, **fault)) as server:
         pipelined(project, server.port)
         first = project.run("send")
         assert first.returncode == 1
         assert "delivered 3" in first.stdout and "1 queued for retry" in first.stdout, first.stdout
         assert said in first.stderr
-        assert arrived(server) == EVERYONE - Counter({"ben@example.org": 1})  # never as sent
+        assert arrived(server) == EVERYONE - Counter({who: 1})  # never as sent
         retry = project.run("retry", env=LATER)
         assert retry.returncode == 0 and "delivered 1" in retry.stdout, retry.stdout
     assert arrived(server) == EVERYONE
@@ -122,3 +124,17 @@ def test_a_connection_dropped_after_a_message_end_retries_it_and_sends_the_next_
         retry = project.run("retry", env=LATER)
         assert retry.returncode == 0 and "delivered 1" in retry.stdout, retry.stdout
     assert arrived(server) == EVERYONE
+
+
+def test_a_connection_dropped_after_the_next_message_mail_sends_it_on_another_at_once(
+    project: Project,
+) -> None:
+    """Ben's MAIL came with the end of the message before his, and was answered; then the
+    connection broke. Nothing of his was sent: he goes on a new connection, once."""
+    with raw_smtp(RawSmtp(pipelining=True, drop_after_mail={"ben@example.org"})) as server:
+        pipelined(project, server.port)
+        sent = project.run("send")
+        assert sent.returncode == 0, sent.stderr
+        assert "delivered 4" in sent.stdout, sent.stdout
+    assert arrived(server) == EVERYONE
+    assert server.connections == 2

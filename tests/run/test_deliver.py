@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from support.project import Project, many
+from support.rawsmtp import RawSmtp, raw_smtp
 
 from advisory.inputs import config as config_file
 from advisory.inputs.advisory_files import load_advisories
@@ -14,7 +15,7 @@ from advisory.inputs.config import Config
 from advisory.inputs.subscribers import read_roster
 from advisory.mail.compose import Envelope
 from advisory.mail.rendering import Renderer
-from advisory.mail.transports import MaildirTransport
+from advisory.mail.transports import MaildirTransport, SmtpTransport
 from advisory.run.counts import Counts
 from advisory.run.deliver import Delivery
 from advisory.run.plan import Purpose, plan_for
@@ -99,6 +100,33 @@ def test_a_stop_finishes_what_is_in_flight_and_keeps_the_rest_queued(project: Pr
     with open_store(project.state, readonly=True) as store:
         assert store.outbox.counts() == {"sent": 2, "queued": 4}
     assert len(list((project.outbox / "new").iterdir())) == 2
+
+
+def test_a_stop_leaves_the_message_begun_with_the_last_end_queued_and_unsent(
+    project: Project,
+) -> None:
+    """Its MAIL, RCPT and DATA went with the end of the one in flight: the connection is
+    closed with its content unsent, and the next run sends it once."""
+    stop = asyncio.Event()
+
+    class Stopping(SmtpTransport):
+        async def send(self, envelope: Envelope, then: Envelope | None = None) -> None:
+            await super().send(envelope, then)
+            if then is not None:
+                stop.set()
+
+    with raw_smtp(RawSmtp(pipelining=True)) as server:
+        many(project, 6, f'host = "127.0.0.1"\nport = {server.port}\nsecurity = "none"\n'
+                         "timeout = 5\nconnections = 1")  # fmt: skip
+        config = config_file.load(project.config)
+        counts = deliver(config, Stopping(config.smtp), stop=stop)  # type: ignore[arg-type]
+        assert (counts.due, counts.delivered, counts.left) == (6, 1, 5)
+        assert len(server.accepted) == 1 and server.ahead == 1  # begun, never given content
+        with open_store(project.state, readonly=True) as store:
+            assert store.outbox.counts() == {"sent": 1, "queued": 5}
+        rest = deliver(config, SmtpTransport(config.smtp))  # type: ignore[arg-type]
+        assert (rest.due, rest.delivered) == (5, 5)
+    assert len(server.accepted) == 6 and len(set(server.accepted)) == 6
 
 
 def test_a_run_stopped_while_waiting_its_turn_never_starts(project: Project) -> None:
