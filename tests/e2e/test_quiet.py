@@ -109,7 +109,7 @@ def test_a_trips_window_opening_at_midnight_ends_the_quiet(project: Project) -> 
 
 
 def test_a_retry_falls_due_however_quiet_the_inputs(project: Project) -> None:
-    with raw_smtp(RawSmtp(pipelining=True, drop_after_mail={"pager@example.org"})) as server:
+    with raw_smtp(RawSmtp(pipelining=True, drop_after_end={"pager@example.org"})) as server:
         smtp = f'host = "127.0.0.1"\nport = {server.port}\nsecurity = "none"\ntimeout = 5'
         project.write_config(config_text(delivery='transport = "smtp"', smtp=smtp))
         assert send(project, "2026-12-01T09:00").startswith("due 4, delivered 3")
