@@ -1,9 +1,10 @@
 """Mail transactions on a connection aiosmtplib opened, pipelined where the server offers it.
 
 aiosmtplib connects, says EHLO, starts TLS and logs in; then its transport is handed to
-a `Session`, which sends each message in two writes when the server offers PIPELINING
-(RFC 2920): MAIL, RCPT and DATA together, the replies read in order, then the message
-and its end. Two round trips a message instead of four, and no per-command machinery.
+a `Session`, which pipelines when the server offers PIPELINING (RFC 2920): a message's
+content and end go in one write with the next message's MAIL, RCPT and DATA, the
+replies read in order. One round trip a message instead of four, and no per-command
+machinery.
 Its protocol keeps every reply that arrives (aiosmtplib's keeps one per command it
 awaits, and loses the rest). Errors are aiosmtplib's own exceptions, for the transport's
 one table to map; a reply out of step with the commands is an error of its own, and the
