@@ -85,9 +85,10 @@ class _Template:
         self.pieces = cuts[::2]
         # The same as DATA carries it, dots doubled once for every reader. Each piece
         # begins a line: after the blank line, or after a reader's part (a soft break).
-        crlf = all(p.count(b"\r") == p.count(b"\r\n") == p.count(b"\n") for p in cuts[::2])
+        parts = (self.head, *self.pieces)
+        crlf = all(p.count(b"\r") == p.count(b"\r\n") == p.count(b"\n") for p in parts)
         self.wire: list[bytes] | None = None
-        if crlf and self.head.count(b"\n") == self.head.count(b"\r\n") and body.endswith(b"\r\n"):
+        if crlf and body.endswith(b"\r\n"):
             self.wire = [stuffed(piece) for piece in self.pieces]
             self.wire[-1] += b".\r\n"
         # What goes in each cut: 0 the address, 1 the address escaped for HTML, 2 the
@@ -113,9 +114,9 @@ class _Template:
                 out += (values[slot], piece)
             if wire is not None:
                 assert self.wire is not None
-                framed = [stuffed(value) for value in values]  # (a long address's dot)
+                doubled = [stuffed(value) for value in values]  # (a long address's dot)
                 for piece, slot in zip(self.wire[1:], self.slots, strict=True):
-                    wire += (framed[slot], piece)
+                    wire += (doubled[slot], piece)
         return b"".join(out), None if wire is None else b"".join(wire)
 
 

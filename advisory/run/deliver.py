@@ -406,12 +406,9 @@ class Delivery:
             if self.progress and (now := time.monotonic()) - self._shown >= PROGRESS_EVERY:
                 self._shown = now
                 self.progress(self.counts + plan.counts)
-            if then is not None and self.stop.is_set():
+            if last or self.stop.is_set():
                 break
-            if then is not None or last:
-                job, envelope = then, upcoming
-            else:
-                job, envelope = None if self.stop.is_set() else await feed.get(), None
+            job, envelope = (then, upcoming) if then is not None else (await feed.get(), None)
 
     async def _flush_every(self) -> None:
         while True:
