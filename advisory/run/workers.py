@@ -62,9 +62,15 @@ class _Worker:
             return None
 
     def tell(self, text: str) -> None:
-        assert self.proc.stdin is not None
+        """Say `text`, unless the worker is gone: one killed at its start (a Ctrl-C
+        that reached it before its own session began) has a closed pipe, and its end is
+        read from its stdout like any other."""
+        stdin = self.proc.stdin
+        assert stdin is not None
+        if stdin.is_closing():
+            return
         with contextlib.suppress(ConnectionError):
-            self.proc.stdin.write(text.encode() + b"\n")
+            stdin.write(text.encode() + b"\n")
 
     def failure(self) -> str:
         return self.error or f"a delivery process exited with status {self.proc.returncode}"

@@ -17,8 +17,10 @@ from support.smtp import Server
 
 from advisory.inputs import config as config_file
 from advisory.inputs.subscribers import Shard
+from advisory.run import loop
 from advisory.run.plan import Purpose
 from advisory.run.run import run
+from advisory.run.workers import _Worker
 from advisory.state import open_store
 
 
@@ -170,6 +172,24 @@ def test_ctrl_c_at_the_terminal_is_a_stop_never_a_traceback(
         out, err = proc.communicate(timeout=60)
         assert "Traceback" not in err and proc.returncode in (0, 1, 130), (out, err)
     assert set(Counter(r.rcpt_tos[0] for r in smtpd.handler.received).values()) <= {1}
+
+
+def test_a_worker_killed_before_its_order_is_written_is_no_crash() -> None:
+    """A Ctrl-C can reach a worker between its start and its own session: its pipe
+    is closed by the time it is told, and the run reads its end as any worker's."""
+
+    async def told() -> int | None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "pass", stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await proc.wait()
+        await asyncio.sleep(0.05)  # the loop sees the end and closes the pipe
+        worker = _Worker(proc)
+        worker.tell("go")
+        return await worker.line()
+
+    assert loop.run(told()) is None
 
 
 def test_every_shard_goes_by_the_clock_of_the_run(project: Project, smtpd: Server) -> None:
