@@ -121,7 +121,7 @@ class Delivery:
 
     # --- the rules, each on its own ------------------------------------------------
 
-    def queue(self, chunk: list[Job]) -> None:
+    async def queue(self, chunk: list[Job]) -> None:
         """Queued before sent: a chunk's new messages, and the advisory versions they
         tell of, are in the outbox in one transaction before any of them is attempted."""
         new = [job for job in chunk if job.new]
@@ -133,7 +133,7 @@ class Delivery:
         told = [t for job in chunk if (t := self.told(job)) is not None]
         if not new and not carrying and not tokens and not told:
             return
-        with self.store.transaction():
+        async with self.store.writing():
             self.store.suppressions.register(tokens)
             for job in new:
                 for advisory in job.advisories:
@@ -361,7 +361,7 @@ class Delivery:
     async def _produce(self, plan: Plan, planned: asyncio.Queue[list[Job] | None]) -> None:
         """Plan and queue chunk by chunk, a chunk ahead of the claims."""
         for chunk in plan.chunks:
-            self.queue(chunk)
+            await self.queue(chunk)
             self.counts.due += len(chunk)
             await planned.put(chunk)
             if self.stop.is_set():
@@ -413,7 +413,13 @@ class Delivery:
     async def _flush_every(self) -> None:
         while True:
             await asyncio.sleep(self.flush_every)
-            self.flush()
+            if self._pending and self._unrecorded is None:
+                try:
+                    async with self.store.writing():
+                        self.flush()
+                except StateError as e:  # (its turn to write never came)
+                    self._unrecorded = e
+                    raise
 
     async def _renew_every(self) -> None:
         """Say, three times a lease, that what this process holds it still works on."""

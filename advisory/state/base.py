@@ -10,7 +10,7 @@ an unchanged document costs a 304 and a publisher's noise never reaches a reader
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal, Protocol, Self
 
@@ -376,6 +376,10 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]:
         """All writes within it, or none: durable once it ends."""
+
+    def writing(self) -> AbstractAsyncContextManager[None]:
+        """A transaction begun from an event loop, which goes on while it waits for its
+        turn to write; the transactions begun within it are part of it."""
 
     def acquire(self, *, wait: bool = False) -> None:
         """Hold the state for a run; `StateBusy` if another run holds it (unless `wait`)."""

@@ -6,6 +6,7 @@ Another engine is one new module, and one more name in `ENGINES`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,6 +148,24 @@ def test_a_transaction_that_fails_leaves_nothing(store: Store) -> None:
     assert store.outbox.counts() == {}
     queue(store, entry("k2"))  # and the store takes the next one
     assert store.outbox.counts() == {"queued": 1}
+
+
+def test_a_write_begun_from_the_loop_is_one_transaction(store: Store) -> None:
+    """What `writing` holds (a transaction begun within it too) lands whole or not."""
+
+    async def write(fail: bool) -> None:
+        async with store.writing():
+            store.outbox.enqueue([entry("k1")])
+            with store.transaction():
+                store.outbox.record_many([Attempt("k1", "sent", 101.0)])
+            if fail:
+                raise RuntimeError("half way")
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(write(fail=True))
+    assert store.outbox.counts() == {}
+    asyncio.run(write(fail=False))
+    assert store.outbox.counts() == {"sent": 1}
 
 
 def test_the_publishers_cache_keeps_documents_sightings_and_current_views(store: Store) -> None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from advisory.errors import StateBusy, StateError
+from advisory.errors import StateBusy, StateError, StorageError
 from advisory.state import open_store
 from advisory.state.base import Attempt, Entry
+from advisory.state.sqlite import db as sqlite_db
 from advisory.state.sqlite.migrations import MIGRATIONS
 
 
@@ -145,6 +150,78 @@ def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
         )
         store.outbox.record_many([Attempt("k", "sent", 1.0)])
         assert [e.key for e in store.outbox.entries(status="sent")] == ["k"]
+
+
+# Another shard's process: holds the write lock for a while, as its commits do.
+HOLD = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("COMMIT")
+"""
+
+
+def held(path: Path, seconds: float) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_a_write_waiting_for_another_process_lets_the_loop_go_on(tmp_path: Path) -> None:
+    """A shard whose turn to write has not come goes on sending meanwhile; its
+    write then lands whole, what was begun within it included."""
+    path = tmp_path / "state.sqlite3"
+    open_store(path).close()
+
+    async def write() -> tuple[float, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        with open_store(path) as store:
+            started = time.monotonic()
+            async with store.writing():
+                store.outbox.enqueue([entry()])
+                store.outbox.record_many([Attempt("<1@example.org>", "sent", 101.0)])
+            waited, during = time.monotonic() - started, ticks
+        ticker.cancel()
+        return waited, during
+
+    with held(path, 0.5) as holder:
+        waited, ticks = asyncio.run(write())
+        assert holder.wait(timeout=10) == 0
+    assert waited >= 0.3 and ticks >= 10  # (SQLite's own wait would have stopped the loop)
+    with open_store(path, readonly=True) as store:
+        assert [e.key for e in store.outbox.entries(status="sent")] == ["<1@example.org>"]
+
+
+def test_a_turn_to_write_that_never_comes_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_db, "BUSY_TIMEOUT", 0.2)
+    path = tmp_path / "state.sqlite3"
+    open_store(path).close()
+
+    async def write() -> None:
+        with open_store(path) as store:
+            async with store.writing():
+                store.outbox.enqueue([entry()])
+
+    with held(path, 3) as holder, pytest.raises(StorageError) as caught:
+        try:
+            asyncio.run(write())
+        finally:
+            holder.kill()
+    assert str(caught.value) == f"{path}: another program holds the state file; try again later"
 
 
 def test_a_state_file_replaced_under_an_open_store_is_refused(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import date, datetime
 from typing import Any, Final, Protocol, TypeVar
 
@@ -52,6 +52,14 @@ class Db(ABC):
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]:
         """All writes within it, or none: durable once it ends."""
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """A `transaction` (those begun within it are part of it) that a run's event
+        loop begins: an engine whose writers take turns waits for its turn without
+        holding the loop up."""
+        with self.transaction():
+            yield
 
     @abstractmethod
     def ids(self, count: int) -> int:

@@ -3,7 +3,7 @@ publishers' cache, the suppressions and the acknowledgements, and its transactio
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
 from advisory.state.sql.acks import SqlAcknowledgements
 from advisory.state.sql.db import Db
@@ -40,3 +40,6 @@ class Tables:
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.sql.transaction()
+
+    def writing(self) -> AbstractAsyncContextManager[None]:
+        return self.sql.writing()

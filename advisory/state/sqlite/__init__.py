@@ -11,7 +11,7 @@ from pathlib import Path
 
 from advisory.errors import StateError
 from advisory.state.sql.tables import Tables
-from advisory.state.sqlite.db import PRIVATE, SqliteDb, failure
+from advisory.state.sqlite.db import BUSY_TIMEOUT, PRIVATE, SqliteDb, failure
 from advisory.state.sqlite.lock import RunLock
 from advisory.state.sqlite.migrations import EMPTIED, migrate, pending
 
@@ -53,7 +53,7 @@ class SqliteStore(Tables):
             with suppress(FileExistsError):
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
         db = sqlite3.connect(path, isolation_level=None)
-        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = FULL")
         # The outbox's keys and tokens are hashes: each message's rows land on pages all
@@ -79,7 +79,7 @@ class SqliteStore(Tables):
                 db = sqlite3.connect(f"{uri}?mode=rw", uri=True, isolation_level=None)
             except sqlite3.OperationalError:  # ours to read, not to write
                 db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
-            db.execute("PRAGMA busy_timeout = 10000")
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
             if pending(db, path, used=used):  # an older file: upgraded in memory only
                 copy = sqlite3.connect(":memory:", isolation_level=None)
                 with closing(db):

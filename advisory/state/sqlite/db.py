@@ -3,9 +3,10 @@ or the disk gives."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import Final
 
@@ -16,6 +17,7 @@ from advisory.state.sql.db import Db, Params, Rows
 __all__ = ["PRIVATE", "SqliteDb", "failure"]
 
 PRIVATE: Final = 0o600  # the state holds addresses and what was sent to whom
+BUSY_TIMEOUT: Final = 10.0  # seconds a writer waits for another to finish
 
 
 def failure(path: Path, error: sqlite3.Error, unusable: str = "state file unusable") -> StateError:
@@ -37,6 +39,7 @@ class SqliteDb(Db):
         self.connection = connection
         self.path = path
         self.where = str(path)
+        self._writing = False  # within the transaction `writing` began
 
     def run(self, sql: str, params: Params = ()) -> Rows:
         return self.connection.execute(sql, params)
@@ -46,7 +49,49 @@ class SqliteDb(Db):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        if self._writing:  # (part of the one `writing` began)
+            yield
+            return
         self._execute("BEGIN IMMEDIATE")
+        with self._ended():
+            yield
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """While another process holds the write lock (a shard's commit takes a few
+        ms), this one's loop goes on sending: SQLite's own wait would stop it."""
+        delay, waited = 0.001, 0.0
+        while not self._began(wait=waited >= BUSY_TIMEOUT):
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(2 * delay, 0.01)
+        self._writing = True
+        try:
+            with self._ended():
+                yield
+        finally:
+            self._writing = False
+
+    def _began(self, *, wait: bool) -> bool:
+        """BEGIN IMMEDIATE; False if another connection writes (unless `wait`: SQLite's
+        own wait, then StorageError). Others on this connection wait as ever."""
+        if wait:
+            self._execute("BEGIN IMMEDIATE")
+            return True
+        self.connection.execute("PRAGMA busy_timeout = 0")
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            if e.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise failure(self.path, e) from None
+            return False
+        finally:
+            self.connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        return True
+
+    @contextmanager
+    def _ended(self) -> Iterator[None]:
+        """The transaction begun committed, or rolled back if its body fails."""
         try:
             yield
             self._execute("COMMIT")
