@@ -266,14 +266,23 @@ class Delivery:
         """Write the outcomes noted; a write that fails ends the run (`StateError`)."""
         if self._pending and self._unrecorded is None:
             try:
-                self.store.outbox.record_many(self._pending)
-                for address, at, why in self._bounced:
-                    self.store.suppressions.suppress(address, "bounced", at, why)
+                written = self._write()
             except StateError as e:
                 self._unrecorded = e
                 raise
-            self._pending.clear()
-            self._bounced.clear()
+            self._written(written)
+
+    def _write(self) -> tuple[int, int]:
+        """The outcomes and bounces noted, written; how many of each (once committed,
+        `_written` forgets them: a commit that fails leaves them to be reported)."""
+        self.store.outbox.record_many(self._pending)
+        for address, at, why in self._bounced:
+            self.store.suppressions.suppress(address, "bounced", at, why)
+        return len(self._pending), len(self._bounced)
+
+    def _written(self, written: tuple[int, int]) -> None:
+        del self._pending[: written[0]]
+        del self._bounced[: written[1]]
 
     def _failed(self, job: Job, error: DeliveryError) -> None:
         at = self.clock()
@@ -416,10 +425,11 @@ class Delivery:
             if self._pending and self._unrecorded is None:
                 try:
                     async with self.store.writing():
-                        self.flush()
-                except StateError as e:  # (its turn to write never came)
+                        written = self._write()
+                except StateError as e:  # (no turn to write came, or the commit failed)
                     self._unrecorded = e
                     raise
+                self._written(written)
 
     async def _renew_every(self) -> None:
         """Say, three times a lease, that what this process holds it still works on."""

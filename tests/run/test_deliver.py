@@ -4,11 +4,14 @@ batches and soon, a stop that keeps the rest queued. Real SQLite, a real Maildir
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
+import pytest
 from support.project import Project, many
 from support.rawsmtp import RawSmtp, raw_smtp
 
+from advisory.errors import StateError
 from advisory.inputs import config as config_file
 from advisory.inputs.advisory_files import load_advisories
 from advisory.inputs.config import Config
@@ -82,6 +85,31 @@ def test_an_outcome_waits_no_longer_than_flush_every(project: Project) -> None:
     transport = Watched(project.outbox, project.state, delay=0.2)
     deliver(config, transport, flush_every=0.02)
     assert [sent for _, _, sent in transport.seen] == [0, 1, 2, 3]
+
+
+def test_outcomes_whose_commit_fails_are_told_as_not_recorded(project: Project) -> None:
+    """A commit that fails (a full disk shows there first) leaves its outcomes to be
+    counted in what the run says it could not record."""
+    config = setup(project, 4)
+    open_store(project.state).close()
+    with sqlite3.connect(project.state) as db:  # every outcome's commit fails from now on
+        db.execute("CREATE TABLE checks (key TEXT REFERENCES messages (key) "
+                   "DEFERRABLE INITIALLY DEFERRED)")  # fmt: skip
+        db.execute("CREATE TRIGGER broken AFTER INSERT ON attempts "
+                   "BEGIN INSERT INTO checks VALUES ('no such message'); END")  # fmt: skip
+    transport = Watched(project.outbox, project.state, delay=0.2)
+    advisories = load_advisories(config.service.advisories)
+    with open_store(config.service.state) as store, read_roster(config) as roster:
+        store.db.execute("PRAGMA foreign_keys = ON")
+        plan = plan_for(Purpose(), roster, advisories, store.outbox, 1000.0)
+        delivery = Delivery(config, store, transport, Renderer(), flush_every=0.02)
+        with pytest.raises(StateError) as caught:
+            asyncio.run(delivery.run(plan))
+    assert len(transport.seen) == 1
+    assert caught.value.problems[-1] == (
+        "sending stopped: 1 outcome not recorded; those messages stay queued and go again "
+        "on the next run"
+    )
 
 
 def test_a_stop_finishes_what_is_in_flight_and_keeps_the_rest_queued(project: Project) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -152,21 +151,22 @@ def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
         assert [e.key for e in store.outbox.entries(status="sent")] == ["k"]
 
 
-# Another shard's process: holds the write lock for a while, as its commits do.
+# Another shard's process: holds the write lock, as its commits do, until told.
 HOLD = """
-import sqlite3, sys, time
+import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute("BEGIN IMMEDIATE")
 print("held", flush=True)
-time.sleep(float(sys.argv[2]))
+sys.stdin.readline()
 db.execute("COMMIT")
 """
 
 
-def held(path: Path, seconds: float) -> subprocess.Popen[str]:
+def held(path: Path) -> subprocess.Popen[str]:
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
-    )
+        [sys.executable, "-c", HOLD, str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
     assert holder.stdout is not None and holder.stdout.readline() == "held\n"
     return holder
 
@@ -177,7 +177,7 @@ def test_a_write_waiting_for_another_process_lets_the_loop_go_on(tmp_path: Path)
     path = tmp_path / "state.sqlite3"
     open_store(path).close()
 
-    async def write() -> tuple[float, int]:
+    async def write(holder: subprocess.Popen[str]) -> None:
         ticks = 0
 
         async def tick() -> None:
@@ -186,20 +186,26 @@ def test_a_write_waiting_for_another_process_lets_the_loop_go_on(tmp_path: Path)
                 await asyncio.sleep(0.01)
                 ticks += 1
 
-        ticker = asyncio.create_task(tick())
-        with open_store(path) as store:
-            started = time.monotonic()
-            async with store.writing():
-                store.outbox.enqueue([entry()])
-                store.outbox.record_many([Attempt("<1@example.org>", "sent", 101.0)])
-            waited, during = time.monotonic() - started, ticks
-        ticker.cancel()
-        return waited, during
+        async def written() -> None:
+            with open_store(path) as store:
+                async with store.writing():
+                    store.outbox.enqueue([entry()])
+                    store.outbox.record_many([Attempt("<1@example.org>", "sent", 101.0)])
 
-    with held(path, 0.5) as holder:
-        waited, ticks = asyncio.run(write())
+        ticker = asyncio.create_task(tick())
+        writer = asyncio.create_task(written())
+        while ticks < 10:  # (SQLite's own wait would stop the loop: no tick, ever)
+            await asyncio.sleep(0.01)
+        assert not writer.done()
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        await asyncio.wait_for(writer, timeout=10)
+        ticker.cancel()
+
+    with held(path) as holder:
+        asyncio.run(asyncio.wait_for(write(holder), timeout=30))
         assert holder.wait(timeout=10) == 0
-    assert waited >= 0.3 and ticks >= 10  # (SQLite's own wait would have stopped the loop)
     with open_store(path, readonly=True) as store:
         assert [e.key for e in store.outbox.entries(status="sent")] == ["<1@example.org>"]
 
@@ -216,7 +222,7 @@ def test_a_turn_to_write_that_never_comes_is_one_line(
             async with store.writing():
                 store.outbox.enqueue([entry()])
 
-    with held(path, 3) as holder, pytest.raises(StorageError) as caught:
+    with held(path) as holder, pytest.raises(StorageError) as caught:
         try:
             asyncio.run(write())
         finally:

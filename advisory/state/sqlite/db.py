@@ -60,10 +60,10 @@ class SqliteDb(Db):
     async def writing(self) -> AsyncIterator[None]:
         """While another process holds the write lock (a shard's commit takes a few
         ms), this one's loop goes on sending: SQLite's own wait would stop it."""
-        delay, waited = 0.001, 0.0
-        while not self._began(wait=waited >= BUSY_TIMEOUT):
+        deadline = asyncio.get_running_loop().time() + BUSY_TIMEOUT
+        delay = 0.001
+        while not self._began(last=asyncio.get_running_loop().time() >= deadline):
             await asyncio.sleep(delay)
-            waited += delay
             delay = min(2 * delay, 0.01)
         self._writing = True
         try:
@@ -72,21 +72,20 @@ class SqliteDb(Db):
         finally:
             self._writing = False
 
-    def _began(self, *, wait: bool) -> bool:
-        """BEGIN IMMEDIATE; False if another connection writes (unless `wait`: SQLite's
-        own wait, then StorageError). Others on this connection wait as ever."""
-        if wait:
-            self._execute("BEGIN IMMEDIATE")
-            return True
-        self.connection.execute("PRAGMA busy_timeout = 0")
+    def _began(self, *, last: bool) -> bool:
+        """BEGIN IMMEDIATE at once; False if another connection writes (StorageError
+        if this was the `last` try). Others on this connection wait as ever."""
         try:
-            self.connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as e:
-            if e.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                raise failure(self.path, e) from None
-            return False
-        finally:
-            self.connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            self.connection.execute("PRAGMA busy_timeout = 0")
+            try:
+                self.connection.execute("BEGIN IMMEDIATE")
+            finally:
+                self.connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        except sqlite3.Error as e:
+            busy = getattr(e, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+            if busy and not last:
+                return False
+            raise failure(self.path, e) from None
         return True
 
     @contextmanager
