@@ -178,7 +178,7 @@ def test_a_worker_killed_before_its_order_is_written_is_no_crash() -> None:
     """A Ctrl-C can reach a worker between its start and its own session: its pipe
     is closed by the time it is told, and the run reads its end as any worker's."""
 
-    async def told() -> int | None:
+    async def told() -> object:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-c", "pass", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
