@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
 from functools import cached_property, lru_cache
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
@@ -57,6 +57,7 @@ __all__ = [
     "Trip",
     "address_key",
     "region_name",
+    "trusted",
 ]
 
 
@@ -262,6 +263,12 @@ def _exact(kind: type, expected: str) -> BeforeValidator:
 
 def _clean(value: str) -> str:
     """Plain text only: no control characters, no bidi overrides that reorder what is shown."""
+    if value.isprintable():  # (no control, format, private-use, surrogate, unassigned one)
+        return unicodedata.normalize("NFC", value)  # (the usual: the rest would change nothing)
+    return _clean_in_full(value)
+
+
+def _clean_in_full(value: str) -> str:
     if _CONTROL.search(value):
         raise PydanticCustomError("text", "contains a control character")
     text = without_internal(unicodedata.normalize("NFC", value).replace("\r\n", "\n"))
@@ -554,6 +561,22 @@ class Trip(Strict):
         if start is not None and end < start:
             raise PydanticCustomError("trip", "the trip ends before it starts")
         return end
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def trusted(model: type[_M], values: dict[str, Any]) -> _M:
+    """A `model` of every one of its fields' values (in the order declared), checked
+    before: what `model_construct` makes, without its search of each field for an alias
+    or a default (half the cost of a reader read back from a kept list, once a message).
+    A test holds the two equal."""
+    made = model.__new__(model)
+    object.__setattr__(made, "__dict__", values)
+    object.__setattr__(made, "__pydantic_fields_set__", set(values))
+    object.__setattr__(made, "__pydantic_extra__", None)
+    object.__setattr__(made, "__pydantic_private__", None)
+    return made
 
 
 class Subscriber(Strict):

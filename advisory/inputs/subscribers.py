@@ -28,7 +28,15 @@ from typing import Any, BinaryIO
 from pydantic import ValidationError
 
 from advisory import __version__
-from advisory.domain.models import Format, Frequency, Level, Subscriber, Trip, address_key
+from advisory.domain.models import (
+    Format,
+    Frequency,
+    Level,
+    Subscriber,
+    Trip,
+    address_key,
+    trusted,
+)
 from advisory.domain.trips import Travel
 from advisory.errors import ConfigError, ListDamaged, Problem, StorageError
 from advisory.inputs.config import NOTHING, Config
@@ -42,8 +50,13 @@ TRIP_COLUMNS = ("email", "country", "start", "end")
 MAX_FIELD = 10_000
 # A kept list is opened only by the version that made it, of the layout it was made in.
 _KEPT = f"{__version__} list 1"
+BATCH = 500  # CSV rows kept in one statement
 MAX_LINE = 8 * MAX_FIELD  # bytes: a row's line of six fields, in UTF-8
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # (`dumps` makes one per call)
+# A kept row's values back as members (a lookup; calling the enum costs more).
+_LEVELS: dict[int, Level] = {int(level): level for level in Level}
+_FORMATS: dict[str, Format] = {f.value: f for f in Format}
+_FREQUENCIES: dict[str, Frequency] = {f.value: f for f in Frequency}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +99,9 @@ class Roster:
             raise
         self.count = len(inline)
         self.trips = 0  # read from the trips file
+        self._next = len(inline) + 1  # the next CSV row's place in the order
+        self._waiting: list[tuple[int, str, str, str | None]] = []  # to be `added`
+        self._where: list[str] = []
 
     def _make(self, inline: tuple[Subscriber, ...]) -> None:
         self.db.executescript("""
@@ -116,18 +132,39 @@ class Roster:
             raise sqlite3.DatabaseError(f"{path}: not a checked list") from None
         return roster
 
-    def add(self, sub: Subscriber, bare: str | None = None) -> bool:
-        """Keep a CSV subscriber; False if the address was listed before. `bare`: where
-        it was listed, if it follows no country (its trips must then be in the file)."""
+    def add(self, sub: Subscriber, bare: str | None = None, where: str = "") -> None:
+        """Keep a CSV subscriber, listed at `where`, once `added`. `bare`: where it was
+        listed, if it follows no country (its trips must then be in the file)."""
         row = _ENCODE(
             [sub.name, sub.email, sub.countries, int(sub.min_level), sub.format.value,
              sub.sources, sub.frequency.value]
         )  # fmt: skip
-        added = self.db.execute(
-            "INSERT OR IGNORE INTO listed (key, row, bare) VALUES (?, ?, ?)", (sub.key, row, bare)
-        ).rowcount
+        self._waiting.append((self._next, sub.key, row, bare))
+        self._where.append(where)
+        self._next += 1
+
+    @property
+    def waiting(self) -> int:
+        """How many subscribers `add` holds until `added`."""
+        return len(self._waiting)
+
+    def added(self) -> list[str]:
+        """Those `add` holds written, in one statement: where each whose address was
+        listed before is (`add`'s `where`), in their order; they are not kept."""
+        rows, wheres = self._waiting, self._where
+        if not rows:
+            return []
+        self._waiting, self._where = [], []
+        before = self.db.total_changes
+        self.db.executemany(
+            "INSERT OR IGNORE INTO listed (n, key, row, bare) VALUES (?, ?, ?, ?)", rows
+        )
+        added = self.db.total_changes - before
         self.count += added
-        return added == 1
+        if added == len(rows):
+            return []
+        kept = {n for (n,) in self.db.execute("SELECT n FROM listed WHERE n >= ?", (rows[0][0],))}
+        return [where for (n, *_), where in zip(rows, wheres, strict=True) if n not in kept]
 
     def mark_bare(self, key: str, where: str) -> None:
         """An inline subscriber with nothing to follow unless the trips file names them."""
@@ -200,7 +237,7 @@ class Roster:
             yield
         except sqlite3.ProgrammingError:
             raise  # (our own mistake, not the file's)
-        except (sqlite3.DatabaseError, ValueError, TypeError) as e:
+        except (sqlite3.DatabaseError, ValueError, TypeError, LookupError) as e:
             if self.path is not None:
                 with contextlib.suppress(OSError):
                     self.path.unlink(missing_ok=True)  # the next run reads the files again
@@ -229,11 +266,13 @@ class Roster:
             )
             for row, trips in rows:
                 name, email, countries, level, fmt, sources, frequency = json.loads(row)
-                yield Subscriber.model_construct(
-                    name=name, email=email, countries=tuple(countries), min_level=Level(level),
-                    format=Format(fmt), sources=tuple(sources), frequency=Frequency(frequency),
-                    trips=_trips(json.loads(trips)) if trips is not None else (),
-                )  # fmt: skip
+                yield trusted(Subscriber, {
+                    "name": name, "email": email, "countries": tuple(countries),
+                    "min_level": _LEVELS[level], "format": _FORMATS[fmt],
+                    "sources": tuple(sources),
+                    "trips": _trips(json.loads(trips)) if trips is not None else (),
+                    "frequency": _FREQUENCIES[frequency],
+                })  # fmt: skip
 
     def __len__(self) -> int:
         return self.count
@@ -433,25 +472,36 @@ def _read(
     except sqlite3.Error as e:  # (no room, or no right, to make it)
         raise StorageError(f"{path or trips}: cannot keep the checked list: {e}") from None
     errors: list[str] = []
+
+    def more(found: Iterable[str] = ()) -> bool:
+        """Problems in the file's order (the addresses listed twice before them, first);
+        whether 100 are found."""
+        errors.extend(Problem.at(w, "email", "address listed twice") for w in roster.added())
+        errors.extend(found)
+        return len(errors) >= 100
+
     try:
+        full = False
         try:
             for where_, item in _csv_rows(path, shard, seen) if path is not None else ():
                 if not isinstance(item, Subscriber):
-                    errors.extend(item)
-                    continue
-                bare = None
-                if not item.countries:
-                    bare = Problem.at(where_, "countries", NOTHING)
-                    if trips is None:
-                        errors.append(bare)
-                        continue
-                if not roster.add(item, bare):
-                    errors.append(Problem.at(where_, "email", "address listed twice"))
-                if len(errors) >= 100:
-                    errors.append(Problem.at(path, "", "stopped after 100 problems"))
+                    full = more(item)
+                elif not item.countries and trips is None:
+                    full = more([Problem.at(where_, "countries", NOTHING)])
+                else:
+                    bare = None if item.countries else Problem.at(where_, "countries", NOTHING)
+                    roster.add(item, bare, where_)
+                    full = roster.waiting >= BATCH and more()
+                if full:
                     break
+            else:
+                full = more()
         except ConfigError as e:  # the file cannot be read on: after what was found so far
-            errors.extend(e.problems)
+            if not (full := more()):
+                errors.extend(e.problems)
+        if full:
+            del errors[100:]
+            errors.append(Problem.at(path, "", "stopped after 100 problems"))
         if errors:
             raise ConfigError(errors)
     except sqlite3.Error as e:  # the temporary space is full
@@ -542,9 +592,9 @@ def _rows(
     except OSError as e:
         raise ConfigError(Problem.at(path, "", e.strerror or "cannot read")) from None
     with f:
-        reader = csv.DictReader(_decoded_lines(f, path, seen))
+        reader = csv.reader(_decoded_lines(f, path, seen))
         try:
-            header = reader.fieldnames or []
+            header = next(reader, [])
         except csv.Error:
             raise ConfigError(Problem.at(path, "line 1", "not a CSV header")) from None
         bad = [f"unknown column {c!r}" for c in header if c not in columns]
@@ -552,16 +602,26 @@ def _rows(
         bad += [f"column {c!r} appears twice" for c in columns if header.count(c) > 1]
         if bad:
             raise ConfigError(Problem.at(path, "line 1", reason) for reason in bad)
+        # As csv.DictReader gives them (a blank line skipped, a short row's rest None,
+        # a long row's extra fields under None), once the row is known to be the shard's.
+        width = len(header)
+        email = header.index("email") if "email" in header else width
         while True:
             try:
-                row = next(reader)
+                fields = next(reader)
             except StopIteration:
                 return
             except csv.Error:
                 where = f"{path}:{reader.line_num}"
                 raise ConfigError(Problem.at(where, "", "malformed CSV")) from None
-            if shard is not None and type(email := row.get("email")) is str and email not in shard:
+            if not fields or (shard is not None and email < len(fields)
+                              and fields[email] not in shard):  # fmt: skip
                 continue
+            row: dict[str | Any, str | Any] = dict(zip(header, fields, strict=False))
+            if len(fields) > width:
+                row[None] = fields[width:]
+            elif len(fields) < width:
+                row.update(dict.fromkeys(header[len(fields) :]))
             yield f"{path}:{reader.line_num}", row
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import resource
 import subprocess
 import sys
@@ -10,11 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.project import Project, config_text, many, smtp_section
 from support.smtp import Server
 
 from advisory.cli import main
 from advisory.inputs import config as config_file
+from advisory.inputs import subscribers
 from advisory.inputs.subscribers import read_roster
 
 HEADER = "name,email,countries,min_level,format\n"
@@ -324,3 +328,47 @@ def test_a_kept_list_cut_short_or_damaged_where_a_check_looks_readers_up_is_read
     assert broken.stderr.startswith(f"{kept}: cannot read the checked list: "), broken.stderr
     assert not kept.exists()
     assert "due 200, delivered 200" in project.run("send").stdout
+
+
+FIELD = st.sampled_from(["", "a", "b@example.org", "A@Example.org", " x ", '"q,1"', '"l\nm"', "VE"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines=st.lists(st.lists(FIELD, max_size=7).map(",".join), max_size=8),
+       shard=st.sampled_from([None, subscribers.Shard(0, 2), subscribers.Shard(1, 2)]))  # fmt: skip
+def test_rows_are_read_as_the_csv_module_reads_them(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], shard: subscribers.Shard | None
+) -> None:
+    """Blank lines, short and long rows, quoted fields: each row (of the shard) as
+    csv.DictReader gives it, at its line."""
+    path = tmp_path_factory.mktemp("csv") / "people.csv"
+    path.write_text("name,email,countries\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        expected = [
+            (f"{path}:{reader.line_num}", row) for row in reader
+            if shard is None or type(row["email"]) is not str or row["email"] in shard
+        ]  # fmt: skip
+    columns = ("name", "email", "countries")
+    assert list(subscribers._rows(path, columns, ("name",), shard)) == expected
+
+
+def test_problems_are_told_in_the_file_s_order_and_stop_at_a_hundred(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Addresses listed twice among other problems, beyond the first rows checked
+    together: each where it is, and the reading stops at the hundredth."""
+    good = "".join(f"P {i},person{i}@example.org,VE,1,html\n" for i in range(600))
+    again = "".join(f"P {i},Person{i}@example.org,VE,1,html\n" for i in range(1, 200))
+    bad = "Bad,not-an-address,VE,1,html\nP 0,person0@EXAMPLE.org,VE,1,html\n"
+    bad += "L,l@example.org,VE,9,html\n"
+    path = with_csv(project, good + bad + again)
+    assert main(["check", "--config", str(project.config)]) == 2
+    told = capsys.readouterr().err.splitlines()
+    assert told[:3] == [
+        f"{path}:602: email: not a valid email address",
+        f"{path}:603: email: address listed twice",
+        f"{path}:604: min_level: expected 1, 2, 3 or 4",
+    ]
+    assert told[3:100] == [f"{path}:{n}: email: address listed twice" for n in range(605, 702)]
+    assert told[100:] == [f"{path}: stopped after 100 problems"]

@@ -81,3 +81,42 @@ def test_the_quick_address_check_agrees_with_email_validator(local: str, domain:
         except PydanticCustomError:
             outcomes.append(None)
     assert outcomes[0] == outcomes[1]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(text=st.text() | st.text(alphabet="Ae\u0301é \t\r\n\x00\x85\u200b\u202e\ue000\ufdd0\ud800"))
+def test_the_quick_text_check_agrees_with_the_full_one(text: str) -> None:
+    outcomes = []
+    for check in (models._clean, models._clean_in_full):
+        try:
+            outcomes.append(check(text))
+        except PydanticCustomError:
+            outcomes.append(None)
+    assert outcomes[0] == outcomes[1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.text(min_size=1, max_size=40).filter(lambda s: s.strip() and s.isprintable()),
+    countries=st.lists(st.sampled_from(["VE", "CO", "FR", "*"]), max_size=3),
+    level=st.sampled_from(list(models.Level)),
+    fmt=st.sampled_from(list(Format)),
+    sources=st.lists(st.sampled_from(["files", "us-state", "gov-uk", "canada"]), max_size=2),
+    frequency=st.sampled_from(list(models.Frequency)),
+)
+def test_a_reader_read_back_from_a_kept_list_is_the_reader_validated(
+    name: str, countries: list[str], level: models.Level, fmt: Format, sources: list[str],
+    frequency: models.Frequency,
+) -> None:  # fmt: skip
+    sub = models.Subscriber.model_validate({
+        "name": name, "email": "a@example.org", "countries": countries, "min_level": int(level),
+        "format": fmt.value, "sources": sources, "frequency": frequency.value,
+    })  # fmt: skip
+    values = dict(sub.__dict__)
+    built = models.trusted(models.Subscriber, dict(values))
+    made = models.Subscriber.model_construct(**values)
+    assert built == made == sub and hash(built) == hash(sub) and repr(built) == repr(sub)
+    assert list(built.__dict__) == list(made.__dict__) == list(models.Subscriber.model_fields)
+    assert built.model_fields_set == made.model_fields_set
+    assert built.model_dump() == sub.model_dump()
+    assert built.model_copy(update={"name": "B"}).name == "B" and built.name == sub.name
