@@ -91,6 +91,48 @@ def test_a_state_file_from_before_named_steps_is_upgraded_with_its_history(
     assert names == [m.name for m in MIGRATIONS]
 
 
+def test_a_state_file_from_before_the_checks_were_comparisons_keeps_every_row(
+    tmp_path: Path,
+) -> None:
+    """Upgraded to checks SQLite need not build a table for at each row: the messages
+    in their order (the order they are sent in), the attempts with their ids, the
+    queued one still sent, and a value outside the list still refused."""
+    path = tmp_path / "s.sqlite3"
+    steps = [m.name for m in MIGRATIONS].index("0011-checks-without-lists")
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL);"
+            + "".join(m.script for m in MIGRATIONS[:steps])
+            + "".join(f"INSERT INTO migrations VALUES ('{m.name}', 0);" for m in MIGRATIONS[:steps])
+            + "PRAGMA user_version = 100;"
+        )
+        columns = "key, kind, recipient, advisory, version, format, status, created_at"
+        db.execute(
+            f"INSERT INTO messages ({columns}, sent_at, sent_seq) VALUES "
+            "('<z@x.org>', 'alert', 'z@x.org', 'VE', 'v1', 'html', 'sent', 100, 101, 7)"
+        )
+        db.execute(
+            f"INSERT INTO messages ({columns}, next_attempt) VALUES "
+            "('<a@x.org>', 'alert', 'a@x.org', 'VE', 'v1', 'html', 'queued', 100, 100)"
+        )
+        db.execute("INSERT INTO attempts VALUES (7, '<z@x.org>', 101, 'sent', NULL)")
+    with open_store(path) as store:
+        order = store.db.execute("SELECT key, sent_seq FROM messages ORDER BY rowid").fetchall()
+        assert order == [("<z@x.org>", 7), ("<a@x.org>", None)]
+        assert [e.key for e in store.outbox.entries(status="queued")] == ["<a@x.org>"]
+        store.outbox.record_many([Attempt("<a@x.org>", "sent", 102.0)])
+        ids = store.db.execute("SELECT id, key FROM attempts ORDER BY id").fetchall()
+        assert ids == [(7, "<z@x.org>"), (8, "<a@x.org>")]
+        with pytest.raises(sqlite3.IntegrityError):
+            store.db.execute("UPDATE messages SET status = 'lost' WHERE key = '<a@x.org>'")
+        with pytest.raises(sqlite3.IntegrityError):
+            store.db.execute("UPDATE attempts SET outcome = 'maybe' WHERE id = 7")
+        tables = store.db.execute(
+            "SELECT sql FROM sqlite_master WHERE name IN ('messages', 'attempts')"
+        ).fetchall()
+        assert len(tables) == 2 and not [sql for (sql,) in tables if " IN (" in sql]
+
+
 def test_a_state_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     with open_store(path):
