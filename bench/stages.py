@@ -29,7 +29,8 @@ STAGES = {
     "plan": [("run/plan.py", "chunks")],
     "ledger": [
         ("run/deliver.py", "queue"),
-        ("run/deliver.py", "flush"),
+        ("run/deliver.py", "flush"),  # (at 1,000 outcomes and at the end)
+        ("run/deliver.py", "_flush_every"),  # (each 50 ms, with its commit)
         ("run/deliver.py", "claim"),
     ],
     "compose": [("run/deliver.py", "envelope")],
