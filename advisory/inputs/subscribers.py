@@ -237,7 +237,7 @@ class Roster:
             yield
         except sqlite3.ProgrammingError:
             raise  # (our own mistake, not the file's)
-        except (sqlite3.DatabaseError, ValueError, TypeError, LookupError) as e:
+        except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as e:
             if self.path is not None:
                 with contextlib.suppress(OSError):
                     self.path.unlink(missing_ok=True)  # the next run reads the files again
@@ -473,34 +473,35 @@ def _read(
         raise StorageError(f"{path or trips}: cannot keep the checked list: {e}") from None
     errors: list[str] = []
 
-    def more(found: Iterable[str] = ()) -> bool:
-        """Problems in the file's order (the addresses listed twice before them, first);
-        whether 100 are found."""
-        errors.extend(Problem.at(w, "email", "address listed twice") for w in roster.added())
-        errors.extend(found)
-        return len(errors) >= 100
+    def kept() -> bool:
+        """The rows `add` holds kept, each whose address was listed before told in the
+        file's order: whether the 100th problem came with one (the reading stops there)."""
+        for where in roster.added():
+            errors.append(Problem.at(where, "email", "address listed twice"))
+            if len(errors) >= 100:
+                return True
+        return False
 
     try:
-        full = False
+        full = False  # 100 problems found: the reading stops after the row of the 100th
         try:
             for where_, item in _csv_rows(path, shard, seen) if path is not None else ():
-                if not isinstance(item, Subscriber):
-                    full = more(item)
-                elif not item.countries and trips is None:
-                    full = more([Problem.at(where_, "countries", NOTHING)])
-                else:
+                if isinstance(item, Subscriber) and (item.countries or trips is not None):
                     bare = None if item.countries else Problem.at(where_, "countries", NOTHING)
                     roster.add(item, bare, where_)
-                    full = roster.waiting >= BATCH and more()
+                    full = roster.waiting >= BATCH and kept()
+                elif not (full := kept()):  # (those before it first)
+                    errors.extend(item if isinstance(item, list)
+                                  else [Problem.at(where_, "countries", NOTHING)])  # fmt: skip
+                    full = len(errors) >= 100
                 if full:
                     break
             else:
-                full = more()
+                full = kept()
         except ConfigError as e:  # the file cannot be read on: after what was found so far
-            if not (full := more()):
+            if not (full := kept()):
                 errors.extend(e.problems)
         if full:
-            del errors[100:]
             errors.append(Problem.at(path, "", "stopped after 100 problems"))
         if errors:
             raise ConfigError(errors)

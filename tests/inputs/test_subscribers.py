@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from support.project import Project, config_text, many, smtp_section
 from support.smtp import Server
 
 from advisory.cli import main
+from advisory.domain.models import Subscriber, Trip
 from advisory.inputs import config as config_file
 from advisory.inputs import subscribers
 from advisory.inputs.subscribers import read_roster
@@ -372,3 +374,45 @@ def test_problems_are_told_in_the_file_s_order_and_stop_at_a_hundred(
     ]
     assert told[3:100] == [f"{path}:{n}: email: address listed twice" for n in range(605, 702)]
     assert told[100:] == [f"{path}: stopped after 100 problems"]
+
+
+def test_a_hundred_problems_of_any_kind_stop_the_reading_after_the_row_of_the_hundredth(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = "".join(f"B {i},bad{i},VE,1,html\n" for i in range(98))
+    path = with_csv(project, bad + "C,worse,VE,9,nope\n" + bad)
+    assert main(["check", "--config", str(project.config)]) == 2
+    told = capsys.readouterr().err.splitlines()
+    assert told[98:] == [
+        f"{path}:100: email: not a valid email address",
+        f"{path}:100: min_level: expected 1, 2, 3 or 4",
+        f"{path}:100: format: expected 'html', 'text' or 'alert'",
+        f"{path}: stopped after 100 problems",
+    ]
+
+
+def test_a_reader_kept_and_read_back_is_the_reader_checked() -> None:
+    """Every field as validation made it, in its order, trips included (`trusted`)."""
+    subs = [
+        Subscriber.model_validate(data)
+        for data in (
+            {"name": "Zoë  Ñúñez", "email": "Zoe@Example.org", "countries": ["ve", "CO", "VE"]},
+            {"name": "Ana", "email": "ana@example.org", "countries": ["*"], "min_level": 3,
+             "format": "alert", "sources": ["gov-uk", "files"], "frequency": "weekly"},
+            {"name": "Ben", "email": "ben@example.org", "format": "text", "frequency": "daily"},
+        )
+    ]  # fmt: skip
+    trip = Trip(country="FR", start=date(2026, 12, 24), end=date(2027, 1, 2))
+    with subscribers.Roster() as roster:
+        for sub in subs:
+            roster.add(sub, None if sub.countries else "people.csv:4: countries: none")
+        assert roster.added() == []
+        assert roster.add_trip(subs[2].key, trip)
+        roster.seal()
+        back = list(roster)
+    expected = [*subs[:2], subs[2].model_copy(update={"trips": (trip,)})]
+    assert back == expected and [repr(b) for b in back] == [repr(e) for e in expected]
+    assert [hash(b) for b in back] == [hash(e) for e in expected]
+    for b in back:
+        assert list(b.__dict__) == list(Subscriber.model_fields)
+        assert b.model_fields_set == set(Subscriber.model_fields)
